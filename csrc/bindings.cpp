@@ -1,0 +1,96 @@
+// fastconv._core: validate, pick the dtype, release the GIL, call the engine.
+#include <omp.h>
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <string>
+
+#include "dispatch.h"
+#include "engine.h"
+
+namespace py = pybind11;
+using namespace fastconv;
+
+namespace {
+
+engine::Operand describe(const py::array& arr, const std::string& labels, const char* what) {
+  engine::Operand op;
+  op.labels = labels;
+  const auto item = arr.itemsize();
+  if (py::ssize_t(labels.size()) != arr.ndim())
+    throw py::value_error(std::string("_core.contract: ") + what + " has " + std::to_string(arr.ndim()) +
+                          " axes but " + std::to_string(labels.size()) + " labels");
+  for (py::ssize_t i = 0; i < arr.ndim(); ++i) {
+    if (arr.strides(i) % item != 0)
+      throw py::value_error(std::string("_core.contract: ") + what +
+                            " has a stride that is not a multiple of its itemsize");
+    op.shape.push_back(arr.shape(i));
+    op.strides.push_back(arr.strides(i) / item);
+  }
+  return op;
+}
+
+template <class T>
+std::string run_typed(const engine::Contraction& d, const py::array& a, const py::array* b, py::array& out) {
+  const T* pa = static_cast<const T*>(a.data());
+  const T* pb = b ? static_cast<const T*>(b->data()) : nullptr;
+  T* po = static_cast<T*>(out.mutable_data());
+  const KernelTable& kt = kernels();
+  const int nt = get_num_threads();
+  py::gil_scoped_release release;
+  return engine::run<T>(d, pa, pb, po, kt, nt);
+}
+
+// contract(a, a_labels, b, b_labels, out, out_labels): out = sum over the labels
+// missing from out of a * b (b may be None: a permutation of a into out).
+// Raises NotImplementedError when the engine has no path for the descriptor.
+void contract(const py::array& a, const std::string& la, const py::object& b_obj, const std::string& lb,
+              py::array& out, const std::string& lo) {
+  const auto dt = out.dtype();
+  const bool f32 = dt.is(py::dtype::of<float>()), f64 = dt.is(py::dtype::of<double>());
+  if (!f32 && !f64)
+    throw py::type_error("_core.contract: out dtype must be float32 or float64, got " +
+                         std::string(py::str(dt)));
+  if (!out.writeable()) throw py::value_error("_core.contract: out is read-only");
+  py::array b;
+  const bool has_b = !b_obj.is_none();
+  if (has_b) b = py::reinterpret_borrow<py::array>(b_obj);
+  if (!a.dtype().is(dt) || (has_b && !b.dtype().is(dt)))
+    throw py::type_error("_core.contract: all operands must have out's dtype " + std::string(py::str(dt)));
+  const engine::Operand oa = describe(a, la, "a"), oo = describe(out, lo, "out");
+  engine::Operand ob;
+  if (has_b) ob = describe(b, lb, "b");
+  engine::Contraction d;
+  std::string err = engine::classify(oa, has_b ? &ob : nullptr, oo, d);
+  if (!err.empty()) throw py::value_error("_core.contract: " + err);
+  err = f32 ? run_typed<float>(d, a, has_b ? &b : nullptr, out)
+            : run_typed<double>(d, a, has_b ? &b : nullptr, out);
+  if (!err.empty()) throw std::invalid_argument("no native path: " + err);
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "fastconv native core (private): kernels, dispatch and the contraction engine";
+  py::register_local_exception<std::invalid_argument>(m, "NoNativePath", PyExc_NotImplementedError);
+  m.def("contract", &contract, py::arg("a"), py::arg("a_labels"), py::arg("b"), py::arg("b_labels"),
+        py::arg("out"), py::arg("out_labels"));
+  m.def("isa", &current_isa, "The SIMD level in use.");
+  m.def("best_isa", &best_isa, "The highest SIMD level this CPU supports.");
+  m.def("supported_isas", &supported_isas, "SIMD levels this CPU supports, lowest first.");
+  m.def("known_isas", &known_isas, "Every SIMD level of this architecture, lowest first.");
+  m.def("set_isa", [](const std::string& name) {
+    const std::string err = set_isa(name);
+    if (!err.empty()) throw py::value_error(err);
+  });
+  m.def("get_num_threads", &get_num_threads);
+  m.def("set_num_threads", &set_num_threads);
+  m.attr("version") = FASTCONV_VERSION;
+#if defined(__VERSION__)
+  m.attr("compiler") = __VERSION__;
+#else
+  m.attr("compiler") = "unknown";
+#endif
+  m.attr("openmp") = int(_OPENMP);
+}

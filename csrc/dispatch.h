@@ -1,0 +1,23 @@
+// CPU detection (once), the per-ISA kernel tables, and forcing a lower level.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "kernels/contracts.h"
+
+namespace fastconv {
+
+// ISA levels, lowest first. "neon" keeps its slot on aarch64; until its kernels
+// exist, aarch64 runs the scalar table.
+std::vector<std::string> known_isas();
+std::vector<std::string> supported_isas();  // on this CPU, lowest first
+std::string best_isa();
+std::string current_isa();
+// Empty string on success, otherwise the reason (unknown / unsupported level).
+std::string set_isa(const std::string& name);
+const KernelTable& kernels();
+
+int get_num_threads();
+int set_num_threads(int n);  // returns the previous value; n == 0 follows OpenMP again
+
+}  // namespace fastconv

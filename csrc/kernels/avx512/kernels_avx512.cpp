@@ -1,0 +1,70 @@
+// AVX-512 (F/BW/DQ/VL) kernels. Compiled with AVX-512 flags; everything lives in fastconv::avx512.
+#include <immintrin.h>
+
+#include "kernels/contracts.h"
+
+namespace fastconv {
+namespace avx512 {
+
+static constexpr const char* kIsaName = "avx512";
+
+template <class T> struct Vec;
+
+template <>
+struct Vec<float> {
+  static constexpr int W = 16;
+  using reg = __m512;
+  using Perm = __m512i;
+  using Mask = __mmask16;
+  static reg zero() { return _mm512_setzero_ps(); }
+  static reg load(const float* p) { return _mm512_loadu_ps(p); }
+  static void store(float* p, reg v) { _mm512_storeu_ps(p, v); }
+  static reg fmadd(reg a, reg b, reg c) { return _mm512_fmadd_ps(a, b, c); }
+  static reg add(reg a, reg b) { return _mm512_add_ps(a, b); }
+  static __mmask16 lanes(idx_t n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1u); }
+  static reg maskload(const float* p, idx_t n) { return _mm512_maskz_loadu_ps(lanes(n), p); }
+  static void maskstore(float* p, idx_t n, reg v) { _mm512_mask_storeu_ps(p, lanes(n), v); }
+  static float hsum(reg v) { return _mm512_reduce_add_ps(v); }
+  static Perm make_perm(const int* src) { return _mm512_loadu_si512(src); }
+  static Mask make_mask(const bool* s) {
+    unsigned m = 0;
+    for (int l = 0; l < 16; ++l) m |= unsigned(s[l]) << l;
+    return __mmask16(m);
+  }
+  static reg permute(Perm p, reg v) { return _mm512_permutexvar_ps(p, v); }
+  static reg permute_merge(reg acc, Mask m, Perm p, reg v) { return _mm512_mask_permutexvar_ps(acc, m, p, v); }
+};
+
+template <>
+struct Vec<double> {
+  static constexpr int W = 8;
+  using reg = __m512d;
+  using Perm = __m512i;
+  using Mask = __mmask8;
+  static reg zero() { return _mm512_setzero_pd(); }
+  static reg load(const double* p) { return _mm512_loadu_pd(p); }
+  static void store(double* p, reg v) { _mm512_storeu_pd(p, v); }
+  static reg fmadd(reg a, reg b, reg c) { return _mm512_fmadd_pd(a, b, c); }
+  static reg add(reg a, reg b) { return _mm512_add_pd(a, b); }
+  static __mmask8 lanes(idx_t n) { return n >= 8 ? __mmask8(0xFF) : __mmask8((1u << n) - 1u); }
+  static reg maskload(const double* p, idx_t n) { return _mm512_maskz_loadu_pd(lanes(n), p); }
+  static void maskstore(double* p, idx_t n, reg v) { _mm512_mask_storeu_pd(p, lanes(n), v); }
+  static double hsum(reg v) { return _mm512_reduce_add_pd(v); }
+  static Perm make_perm(const int* src) {
+    long long m[8];
+    for (int l = 0; l < 8; ++l) m[l] = src[l];
+    return _mm512_loadu_si512(m);
+  }
+  static Mask make_mask(const bool* s) {
+    unsigned m = 0;
+    for (int l = 0; l < 8; ++l) m |= unsigned(s[l]) << l;
+    return __mmask8(m);
+  }
+  static reg permute(Perm p, reg v) { return _mm512_permutexvar_pd(p, v); }
+  static reg permute_merge(reg acc, Mask m, Perm p, reg v) { return _mm512_mask_permutexvar_pd(acc, m, p, v); }
+};
+
+#include "kernels/membound_impl.h"
+
+}  // namespace avx512
+}  // namespace fastconv

@@ -1,0 +1,32 @@
+// Scalar kernels: the portable baseline, compiled without ISA flags.
+#include "kernels/contracts.h"
+
+namespace fastconv {
+namespace scalar {
+
+static constexpr const char* kIsaName = "scalar";
+
+template <class T>
+struct Vec {
+  static constexpr int W = 1;
+  using reg = T;
+  using Perm = int;
+  using Mask = bool;
+  static reg zero() { return T(0); }
+  static reg load(const T* p) { return *p; }
+  static void store(T* p, reg v) { *p = v; }
+  static reg fmadd(reg a, reg b, reg c) { return a * b + c; }
+  static reg add(reg a, reg b) { return a + b; }
+  static reg maskload(const T* p, idx_t n) { return n > 0 ? *p : T(0); }
+  static void maskstore(T* p, idx_t n, reg v) { if (n > 0) *p = v; }
+  static T hsum(reg v) { return v; }
+  static Perm make_perm(const int*) { return 0; }
+  static Mask make_mask(const bool* s) { return s[0]; }
+  static reg permute(Perm, reg v) { return v; }
+  static reg permute_merge(reg acc, Mask m, Perm, reg v) { return m ? v : acc; }
+};
+
+#include "kernels/membound_impl.h"
+
+}  // namespace scalar
+}  // namespace fastconv

@@ -1,0 +1,28 @@
+"""fastconv: fast channels-last convolutions for NumPy.
+
+Blocked (stride == kernel) depthwise, channel-blocked and 1x1 convolutions and the
+ShuffleNet channel shuffle, computed by a C++ core (SIMD, OpenMP) as contractions
+over strided views of the input. ``fastconv.reference`` holds the numpy.einsum
+baselines of every operation of the specification.
+"""
+from . import reference
+from ._config import get_num_threads, isa, set_isa, set_num_threads, show_config
+from ._config import _apply_env
+from ._core import version as __version__
+from ._ops import channel_conv, channel_shuffle, depthwise_conv, pointwise_conv
+
+_apply_env()
+del _apply_env
+
+__all__ = [
+    "channel_conv",
+    "channel_shuffle",
+    "depthwise_conv",
+    "get_num_threads",
+    "isa",
+    "pointwise_conv",
+    "reference",
+    "set_isa",
+    "set_num_threads",
+    "show_config",
+]

@@ -1,0 +1,103 @@
+"""Argument validation shared by the native operations and the reference.
+
+Every error names the function, the argument, what was expected and what was
+received. Validation runs before anything is written to ``out``.
+"""
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def array(fn: str, name: str, value) -> np.ndarray:
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"{fn}: argument '{name}' must be a numpy.ndarray, got {type(value).__name__}")
+    if value.dtype not in _FLOATS:
+        raise TypeError(f"{fn}: argument '{name}' must have dtype float32 or float64, got {value.dtype}")
+    return value
+
+
+def result_dtype(*arrays: np.ndarray) -> np.dtype:
+    return np.result_type(*arrays)
+
+
+def image(fn: str, x: np.ndarray) -> int:
+    """Checks x is (batch, *spatial, channels) with 1..3 spatial axes; returns the spatial rank."""
+    if not 3 <= x.ndim <= 5:
+        raise ValueError(
+            f"{fn}: argument 'x' must have shape (batch, *spatial, channels) with 1 to 3 spatial axes "
+            f"(3 to 5 dimensions), got {x.ndim} dimensions with shape {x.shape}"
+        )
+    return x.ndim - 2
+
+
+def kernel(fn: str, x: np.ndarray, K: tuple, wname: str) -> tuple:
+    """Checks a blocked kernel K against x's spatial axes (stride == kernel)."""
+    for i, k in enumerate(K):
+        if k < 1:
+            raise ValueError(f"{fn}: argument '{wname}' must have kernel sizes >= 1, got kernel shape {tuple(K)}")
+        s = x.shape[1 + i]
+        if s % k:
+            raise ValueError(
+                f"{fn}: spatial axis {i} of 'x' has size {s}, which the kernel size {k} does not divide "
+                f"(stride == kernel; nothing is cropped)"
+            )
+    return tuple(K)
+
+
+def weight_shape(fn: str, name: str, w: np.ndarray, expected: str, ok: bool) -> None:
+    if not ok:
+        raise ValueError(f"{fn}: argument '{name}' must have shape {expected}, got {w.shape}")
+
+
+def positive_int(fn: str, name: str, value) -> int:
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{fn}: argument '{name}' must be an integer, got bool")
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{fn}: argument '{name}' must be an integer, got {type(value).__name__}") from None
+    if v < 1:
+        raise ValueError(f"{fn}: argument '{name}' must be >= 1, got {v}")
+    return v
+
+
+def divides(fn: str, what: str, n: int, by_name: str, by: int) -> None:
+    if n % by:
+        raise ValueError(f"{fn}: {what} ({n}) must be divisible by {by_name} ({by})")
+
+
+def output(fn: str, out, shape: tuple, dtype: np.dtype, inputs) -> np.ndarray:
+    """Returns out (checked) or a new array of the result's shape and dtype."""
+    if out is None:
+        return np.empty(shape, dtype)
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{fn}: argument 'out' must be a numpy.ndarray, got {type(out).__name__}")
+    if out.shape != tuple(shape):
+        raise ValueError(f"{fn}: argument 'out' must have shape {tuple(shape)}, got {out.shape}")
+    if out.dtype != dtype:
+        raise ValueError(f"{fn}: argument 'out' must have dtype {dtype}, got {out.dtype}")
+    if not out.flags.writeable:
+        raise ValueError(f"{fn}: argument 'out' must be writeable, got a read-only array")
+    if not out.flags.c_contiguous:
+        raise ValueError(f"{fn}: argument 'out' must be C-contiguous, got strides {out.strides}")
+    for name, a in inputs:
+        if np.may_share_memory(out, a) and np.shares_memory(out, a):
+            raise ValueError(f"{fn}: argument 'out' must not overlap input '{name}'")
+    return out
+
+
+def native_operand(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """a cast to dtype, with a unit-stride last axis and aligned element strides (a view when possible)."""
+    a = a.astype(dtype, copy=False)
+    item = a.itemsize
+    if (
+        not a.flags.aligned
+        or any(s % item for s in a.strides)
+        or (a.ndim and a.shape[-1] > 1 and a.strides[-1] != item)
+    ):
+        a = np.ascontiguousarray(a)
+    return a

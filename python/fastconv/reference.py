@@ -1,0 +1,193 @@
+"""The numpy.einsum baselines of every operation (SPEC §2).
+
+One function per operation, with the operation's signature plus ``optimize``
+(passed to numpy.einsum). Each is written with numpy.einsum over the
+correct-patch view ``x.reshape(b, S1//k1, k1, ..., c)`` — not the note's 2-D
+reshape ``x.reshape(b, w//k, h//l, k, l, c)``, which chops the flat buffer and
+does not pick out spatial patches. Tests use these as the oracle and
+benchmarks as the baseline. Arguments are validated as in the native functions.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _patches as P
+from . import _validate as V
+
+
+def _einsum(expr, *ops, out, dtype, optimize):
+    ops = [o.astype(dtype, copy=False) for o in ops]
+    r = np.einsum(expr, *ops, optimize=optimize)
+    if out is None:
+        return np.ascontiguousarray(r)
+    out[...] = r
+    return out
+
+
+def _image(fn, x, *ws):
+    x = V.array(fn, "x", x)
+    for name, w in ws:
+        V.array(fn, name, w)
+    return x, V.image(fn, x), x.shape[-1]
+
+
+def _finish(fn, out, shape, dtype, arrays):
+    return V.output(fn, out, shape, dtype, arrays) if out is not None else None
+
+
+def conv(x, w, out=None, *, optimize=False):
+    """Dense blocked conv: ``'bWkHlc,klcC->bWHC'`` (2-D), w (*K, c, C)."""
+    fn = "conv"
+    x, n, c = _image(fn, x, ("w", w))
+    V.weight_shape(fn, "w", w, f"(*K, c, C) with {n} kernel axes and c = {c}", w.ndim == n + 2 and w.shape[-2] == c)
+    K = V.kernel(fn, x, w.shape[:n], "w")
+    dt = V.result_dtype(x, w)
+    out = _finish(fn, out, (x.shape[0], *P.out_spatial(x, K), w.shape[-1]), dt, (("x", x), ("w", w)))
+    xs, ks, os_ = P.labels(n)
+    return _einsum(f"b{xs}c,{ks}cC->b{os_}C", P.view(x, K, (c,)), w, out=out, dtype=dt, optimize=optimize)
+
+
+def pointwise_conv(x, w, out=None, *, optimize=False):
+    """1x1 conv ``'bwhc,cC->bwhC'``, or the filter ``'bwhc,c->bwh'`` for w of shape (c,)."""
+    fn = "pointwise_conv"
+    x, n, c = _image(fn, x, ("w", w))
+    V.weight_shape(fn, "w", w, f"(c,) or (c, C) with c = {c}", w.ndim in (1, 2) and w.shape[0] == c)
+    dt = V.result_dtype(x, w)
+    tail = w.shape[1:]
+    out = _finish(fn, out, (*x.shape[:-1], *tail), dt, (("x", x), ("w", w)))
+    s = "b" + P.OUTER[:n]
+    return _einsum(f"{s}c,c{'C' * len(tail)}->{s}{'C' * len(tail)}", x, w, out=out, dtype=dt, optimize=optimize)
+
+
+def depthwise_conv(x, w, out=None, *, optimize=False):
+    """Depthwise stage ``'bWkHlc,klc->bWHc'``, w (*K, c)."""
+    fn = "depthwise_conv"
+    x, n, c = _image(fn, x, ("w", w))
+    V.weight_shape(fn, "w", w, f"(*K, c) with {n} kernel axes and c = {c}", w.ndim == n + 1 and w.shape[-1] == c)
+    K = V.kernel(fn, x, w.shape[:n], "w")
+    dt = V.result_dtype(x, w)
+    out = _finish(fn, out, (x.shape[0], *P.out_spatial(x, K), c), dt, (("x", x), ("w", w)))
+    xs, ks, os_ = P.labels(n)
+    return _einsum(f"b{xs}c,{ks}c->b{os_}c", P.view(x, K, (c,)), w, out=out, dtype=dt, optimize=optimize)
+
+
+def channel_conv(x, w, out=None, *, optimize=False):
+    """Channel-blocked conv ``'bWkHlCm,klm->bWHC'``, w (*K, m)."""
+    fn = "channel_conv"
+    x, n, c = _image(fn, x, ("w", w))
+    V.weight_shape(fn, "w", w, f"(*K, m) with {n} kernel axes", w.ndim == n + 1 and w.shape[-1] >= 1)
+    m = w.shape[-1]
+    V.divides(fn, "the channel count of 'x'", c, "the block size m = w.shape[-1]", m)
+    K = V.kernel(fn, x, w.shape[:n], "w")
+    dt = V.result_dtype(x, w)
+    out = _finish(fn, out, (x.shape[0], *P.out_spatial(x, K), c // m), dt, (("x", x), ("w", w)))
+    xs, ks, os_ = P.labels(n)
+    return _einsum(f"b{xs}Cm,{ks}m->b{os_}C", P.view(x, K, (c // m, m)), w, out=out, dtype=dt, optimize=optimize)
+
+
+def _grouped(fn, x, w, out, shuffle, optimize, n, c, K, g, s, S):
+    dt = V.result_dtype(x, w)
+    out = _finish(fn, out, (x.shape[0], *P.out_spatial(x, K), g * S), dt, (("x", x), ("w", w)))
+    xs, ks, os_ = P.labels(n)
+    tail = "Sg" if shuffle else "gS"
+    r = _einsum(f"b{xs}gs,{ks}gsS->b{os_}{tail}", P.view(x, K, (g, s)), w, out=None, dtype=dt, optimize=optimize)
+    r = r.reshape(*r.shape[:-2], g * S)
+    if out is None:
+        return r
+    out[...] = r
+    return out
+
+
+def grouped_conv(x, w, shuffle=False, out=None, *, optimize=False):
+    """Group conv ``'bWkHlgs,klgsS->bWHgS'``, w (*K, g, c//g, C//g); shuffle=True gives ``...->bWHSg``."""
+    fn = "grouped_conv"
+    x, n, c = _image(fn, x, ("w", w))
+    V.weight_shape(fn, "w", w, f"(*K, g, c//g, C//g) with {n} kernel axes and g*(c//g) = {c}",
+                   w.ndim == n + 3 and w.shape[-3] * w.shape[-2] == c)
+    K = V.kernel(fn, x, w.shape[:n], "w")
+    g, s, S = w.shape[-3:]
+    return _grouped(fn, x, w, out, shuffle, optimize, n, c, K, g, s, S)
+
+
+def pointwise_grouped_conv(x, w, shuffle=False, out=None, *, optimize=False):
+    """Point-wise group conv ``'bwhgs,gsS->bwhgS'``, w (g, c//g, C//g); shuffle=True gives ``...->bwhSg``."""
+    fn = "pointwise_grouped_conv"
+    x, n, c = _image(fn, x, ("w", w))
+    V.weight_shape(fn, "w", w, f"(g, c//g, C//g) with g*(c//g) = {c}", w.ndim == 3 and w.shape[0] * w.shape[1] == c)
+    g, s, S = w.shape
+    return _grouped(fn, x, w[(None,) * n], out, shuffle, optimize, n, c, (1,) * n, g, s, S)
+
+
+def channel_shuffle(x, groups, out=None, *, optimize=False):
+    """ShuffleNet shuffle ``'...gn->...ng'``: ``out[..., j*g + i] = x[..., i*(c//g) + j]``."""
+    fn = "channel_shuffle"
+    x = V.array(fn, "x", x)
+    V.image(fn, x)
+    g = V.positive_int(fn, "groups", groups)
+    c = x.shape[-1]
+    V.divides(fn, "the channel count of 'x'", c, "groups", g)
+    out = _finish(fn, out, x.shape, x.dtype, (("x", x),))
+    r = np.einsum("...gn->...ng", x.reshape(*x.shape[:-1], g, c // g), optimize=optimize).reshape(x.shape)
+    if out is None:
+        return np.ascontiguousarray(r)
+    out[...] = r
+    return out
+
+
+def spatially_separable_conv(x, wv, wh, out=None, *, optimize=False):
+    """``'bWkhc,kcC->bWhcC'`` then ``'bWHlcC,lcC->bWHC'``; wv (k, c, C), wh (l, c, C); 2-D."""
+    fn = "spatially_separable_conv"
+    x = V.array(fn, "x", x)
+    V.array(fn, "wv", wv)
+    V.array(fn, "wh", wh)
+    if x.ndim != 4:
+        raise ValueError(f"{fn}: argument 'x' must have shape (b, w, h, c) (2 spatial axes), got {x.shape}")
+    b, _, _, c = x.shape
+    V.weight_shape(fn, "wv", wv, f"(k, c, C) with c = {c}", wv.ndim == 3 and wv.shape[1] == c)
+    V.weight_shape(fn, "wh", wh, f"(l, c, C) with c = {c} and C = {wv.shape[2]}",
+                   wh.ndim == 3 and wh.shape[1:] == wv.shape[1:])
+    K = V.kernel(fn, x, (wv.shape[0], wh.shape[0]), "wv/wh")
+    dt = V.result_dtype(x, wv, wh)
+    W, H = P.out_spatial(x, K)
+    out = _finish(fn, out, (b, W, H, wv.shape[2]), dt, (("x", x), ("wv", wv), ("wh", wh)))
+    k, l = K
+    inter = np.einsum("bWkhc,kcC->bWhcC", x.reshape(b, W, k, x.shape[2], c).astype(dt, copy=False),
+                      wv.astype(dt, copy=False), optimize=optimize)
+    return _einsum("bWHlcC,lcC->bWHC", inter.reshape(b, W, H, l, c, -1), wh, out=out, dtype=dt, optimize=optimize)
+
+
+def depthwise_separable_conv(x, wd, wp, out=None, *, optimize=False):
+    """Depthwise ``'bWkHlc,klc->bWHc'`` then 1x1 ``'bWHc,cC->bWHC'``; wd (*K, c), wp (c, C)."""
+    fn = "depthwise_separable_conv"
+    x, n, c = _image(fn, x, ("wd", wd), ("wp", wp))
+    V.weight_shape(fn, "wp", wp, f"(c, C) with c = {c}", wp.ndim == 2 and wp.shape[0] == c)
+    dt = V.result_dtype(x, wd, wp)
+    inter = depthwise_conv(x, wd, optimize=optimize)
+    shape = (*inter.shape[:-1], wp.shape[1])
+    out = _finish(fn, out, shape, dt, (("x", x), ("wd", wd), ("wp", wp)))
+    s = "b" + P.OUTER[:n]
+    return _einsum(f"{s}c,cC->{s}C", inter, wp, out=out, dtype=dt, optimize=optimize)
+
+
+def flattened_conv(x, wc, wv, wh, out=None, *, optimize=False):
+    """Channel 1x1 ``'bwhc,cC->bwhC'``, then vertical ``'bWkhC,kC->bWhC'``, then horizontal
+    ``'bWHlC,lC->bWHC'``; wc (c, C), wv (k, C), wh (l, C); 2-D."""
+    fn = "flattened_conv"
+    x = V.array(fn, "x", x)
+    for name, w in (("wc", wc), ("wv", wv), ("wh", wh)):
+        V.array(fn, name, w)
+    if x.ndim != 4:
+        raise ValueError(f"{fn}: argument 'x' must have shape (b, w, h, c) (2 spatial axes), got {x.shape}")
+    b, _, h, c = x.shape
+    V.weight_shape(fn, "wc", wc, f"(c, C) with c = {c}", wc.ndim == 2 and wc.shape[0] == c)
+    C = wc.shape[1]
+    V.weight_shape(fn, "wv", wv, f"(k, C) with C = {C}", wv.ndim == 2 and wv.shape[1] == C)
+    V.weight_shape(fn, "wh", wh, f"(l, C) with C = {C}", wh.ndim == 2 and wh.shape[1] == C)
+    K = V.kernel(fn, x, (wv.shape[0], wh.shape[0]), "wv/wh")
+    dt = V.result_dtype(x, wc, wv, wh)
+    W, H = P.out_spatial(x, K)
+    out = _finish(fn, out, (b, W, H, C), dt, (("x", x), ("wc", wc), ("wv", wv), ("wh", wh)))
+    k, l = K
+    y = np.einsum("bwhc,cC->bwhC", x.astype(dt, copy=False), wc.astype(dt, copy=False), optimize=optimize)
+    y = np.einsum("bWkhC,kC->bWhC", y.reshape(b, W, k, h, C), wv.astype(dt, copy=False), optimize=optimize)
+    return _einsum("bWHlC,lC->bWHC", y.reshape(b, W, H, l, C), wh, out=out, dtype=dt, optimize=optimize)
