@@ -114,6 +114,8 @@ void strided_fill(const std::vector<Dim>& dims, size_t q, T* o) {
 }
 
 // ---- the memory-bound path: no N index ------------------------------------
+constexpr idx_t kMaxTileSegment = 16;
+
 template <class T>
 std::string tapreduce_path(const Contraction& d, const T* a, const T* b, T* out,
                            const KernelTable& kt, int nthreads) {
@@ -146,7 +148,9 @@ std::string tapreduce_path(const Contraction& d, const T* a, const T* b, T* out,
       seg = lane.size;
       ks.erase(ks.begin() + i);
       found = true;
-      for (size_t j = 0; j < outs.size(); ++j)
+      // Short segments only: long ones are better served one output per pixel
+      // (the dot kernel) than summed out of a vector tile.
+      for (size_t j = 0; j < outs.size() && seg < kMaxTileSegment; ++j)
         if (outs[j].sa == seg && outs[j].so == 1) {
           tile = outs[j];
           outs.erase(outs.begin() + j);

@@ -1,0 +1,5 @@
+import sys
+
+from ._bench import main
+
+sys.exit(main())

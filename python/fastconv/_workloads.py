@@ -1,0 +1,115 @@
+"""The SPEC §4 benchmark workloads, shared by ``python -m fastconv bench`` and bench/.
+
+A workload knows how to make its inputs, how fastconv computes it, its einsum
+baseline over the correct-patch views (used for numpy.einsum in both modes and
+opt_einsum), its PyTorch formulation, and the bytes and FLOPs it moves.
+Only workloads whose fastconv operation exists are listed by ``available()``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+import fastconv
+
+
+@dataclass
+class Workload:
+    name: str
+    op: str                      # fastconv function
+    kind: str                    # "memory" (GB/s vs np.copyto) or "compute" (GFLOP/s vs matmul)
+    shapes: tuple                # input shapes (x first)
+    expr: str                    # einsum over the views below
+    views: Callable              # (*inputs) -> einsum operands
+    out_shape: tuple
+    flops: int
+    kwargs: dict = field(default_factory=dict)
+    torch: Callable | None = None  # (torch, *inputs) -> zero-argument callable
+
+    def inputs(self, dtype=np.float32, seed=0):
+        rng = np.random.default_rng(seed)
+        return tuple(rng.standard_normal(s).astype(dtype) for s in self.shapes)
+
+    def nbytes(self, dtype=np.float32) -> int:
+        item = np.dtype(dtype).itemsize
+        n = sum(int(np.prod(s)) for s in self.shapes) + int(np.prod(self.out_shape))
+        return n * item
+
+    def fastconv(self, *inputs):
+        fn = getattr(fastconv, self.op)
+        return lambda: fn(*inputs, **self.kwargs)
+
+    def einsum(self, *inputs, optimize=False):
+        ops = self.views(*inputs)
+        # A pure permutation comes back as a view: materialise it, as every baseline must.
+        return lambda: np.ascontiguousarray(np.einsum(self.expr, *ops, optimize=optimize))
+
+    def opt_einsum(self, *inputs):
+        import opt_einsum
+
+        ops = self.views(*inputs)
+        return lambda: np.ascontiguousarray(opt_einsum.contract(self.expr, *ops))
+
+
+def _nchw(torch, x):
+    """A channels-last numpy array as an NCHW torch tensor in channels_last memory format (no copy)."""
+    return torch.from_numpy(x).permute(0, 3, 1, 2)
+
+
+def _torch_depthwise(torch, x, w):
+    xt = _nchw(torch, x)
+    wt = torch.from_numpy(np.ascontiguousarray(w.transpose(2, 0, 1)[:, None]))
+    k, l, c = w.shape
+    F = torch.nn.functional
+    return lambda: F.conv2d(xt, wt, stride=(k, l), groups=c)
+
+
+def _torch_filter(torch, x, w):
+    xt = _nchw(torch, x)
+    wt = torch.from_numpy(w.reshape(1, -1, 1, 1).copy())
+    F = torch.nn.functional
+    return lambda: F.conv2d(xt, wt)
+
+
+def _torch_channel(torch, x, w):
+    k, l, m = w.shape
+    c = x.shape[-1]
+    xt = _nchw(torch, x)
+    wt = torch.from_numpy(np.ascontiguousarray(np.broadcast_to(w.transpose(2, 0, 1), (c // m, m, k, l))))
+    F = torch.nn.functional
+    return lambda: F.conv2d(xt, wt, stride=(k, l), groups=c // m)
+
+
+def _torch_shuffle(g):
+    def make(torch, x):
+        xt = _nchw(torch, x)
+        return lambda: torch.nn.functional.channel_shuffle(xt, g)
+
+    return make
+
+
+def _patch2(x, k, l, c_split):
+    b, w, h, _ = x.shape
+    return x.reshape(b, w // k, k, h // l, l, *c_split)
+
+
+WORKLOADS = [
+    Workload("depthwise2x2_c64", "depthwise_conv", "memory", ((8, 112, 112, 64), (2, 2, 64)),
+             "bWkHlc,klc->bWHc", lambda x, w: (_patch2(x, 2, 2, (64,)), w), (8, 56, 56, 64),
+             2 * 8 * 56 * 56 * 64 * 4, torch=_torch_depthwise),
+    Workload("filter_c64", "pointwise_conv", "memory", ((8, 112, 112, 64), (64,)),
+             "bwhc,c->bwh", lambda x, w: (x, w), (8, 112, 112),
+             2 * 8 * 112 * 112 * 64, torch=_torch_filter),
+    Workload("channelconv_2x2x4", "channel_conv", "memory", ((8, 112, 112, 64), (2, 2, 4)),
+             "bWkHlCm,klm->bWHC", lambda x, w: (_patch2(x, 2, 2, (16, 4)), w), (8, 56, 56, 16),
+             2 * 8 * 56 * 56 * 16 * 16, torch=_torch_channel),
+    Workload("shuffle_g3_240", "channel_shuffle", "memory", ((8, 28, 28, 240),),
+             "bwhgn->bwhng", lambda x: (x.reshape(8, 28, 28, 3, 80),), (8, 28, 28, 240),
+             0, kwargs={"groups": 3}, torch=_torch_shuffle(3)),
+]
+
+
+def available() -> list[Workload]:
+    return [w for w in WORKLOADS if hasattr(fastconv, w.op)]
