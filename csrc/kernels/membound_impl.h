@@ -5,7 +5,8 @@
 // Vec<T> provides: W (lanes), reg, zero(), load(p), store(p, v), fmadd(a, b, c),
 // add(a, b), maskload(p, n), maskstore(p, n, v), hsum(v),
 // and for zip: Perm, Mask, make_perm(const int*), make_mask(const bool*),
-// permute(perm, v), permute_merge(acc, mask, perm, v) (acc where !mask).
+// permute(perm, v), blend(a, b, mask) (b where mask), permute_merge(acc, mask, perm, v)
+// (blend(acc, permute(perm, v), mask)).
 
 template <class T>
 static inline void segment_sum(const T* s, idx_t L, idx_t seg, T* out) {
@@ -173,13 +174,18 @@ static void tapreduce(const TapReduceArgs<T>& a) {
   }
 }
 
+constexpr int gcd(int a, int b) { return b == 0 ? a : gcd(b, a % b); }
+
 // dst[j*R + i] = src[i*ld + j], R rows known at compile time, R <= W.
 // Output vector v, lane l holds flat index q = v*W + l, i.e. row q % R, column q / R
 // of the current block of W columns: each output vector is a merge of R permuted rows.
+// When gcd(R, W) == 1 the W columns of a row land on W distinct lanes, so one
+// permute per row serves every output vector and only blends remain.
 template <class T, int R>
 static void zip_rows(const ZipArgs<T>& a) {
   using V = Vec<T>;
   constexpr int W = V::W;
+  constexpr bool coprime = gcd(R, W) == 1;
   typename V::Perm perm[R][R];
   typename V::Mask mask[R][R];
   for (int v = 0; v < R; ++v)
@@ -190,6 +196,9 @@ static void zip_rows(const ZipArgs<T>& a) {
         const int q = v * W + l;
         sel[l] = (q % R) == i;
         lane_src[l] = sel[l] ? q / R : 0;
+      }
+      if (coprime) {  // lane of column j of row i: (j*R + i) % W
+        for (int j = 0; j < W; ++j) lane_src[(j * R + i) % W] = j;
       }
       perm[v][i] = V::make_perm(lane_src);
       mask[v][i] = V::make_mask(sel);
@@ -202,10 +211,19 @@ static void zip_rows(const ZipArgs<T>& a) {
     for (; j + W <= C; j += W) {
       typename V::reg rows[R];
       for (int i = 0; i < R; ++i) rows[i] = V::load(s + i * ld + j);
-      for (int v = 0; v < R; ++v) {
-        auto o = V::permute(perm[v][0], rows[0]);
-        for (int i = 1; i < R; ++i) o = V::permute_merge(o, mask[v][i], perm[v][i], rows[i]);
-        V::store(d + j * R + v * W, o);
+      if constexpr (coprime) {
+        for (int i = 0; i < R; ++i) rows[i] = V::permute(perm[0][i], rows[i]);
+        for (int v = 0; v < R; ++v) {
+          auto o = rows[0];
+          for (int i = 1; i < R; ++i) o = V::blend(o, rows[i], mask[v][i]);
+          V::store(d + j * R + v * W, o);
+        }
+      } else {
+        for (int v = 0; v < R; ++v) {
+          auto o = V::permute(perm[v][0], rows[0]);
+          for (int i = 1; i < R; ++i) o = V::permute_merge(o, mask[v][i], perm[v][i], rows[i]);
+          V::store(d + j * R + v * W, o);
+        }
       }
     }
     for (; j < C; ++j)

@@ -9,10 +9,6 @@ from . import _patches as P
 from . import _validate as V
 
 
-def _inputs(fn: str, **arrays: np.ndarray):
-    return [V.array(fn, name, a) for name, a in arrays.items()]
-
-
 def depthwise_conv(x: np.ndarray, w: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Depthwise blocked convolution (stride == kernel), channels-last.
 
@@ -21,13 +17,9 @@ def depthwise_conv(x: np.ndarray, w: np.ndarray, out: np.ndarray | None = None) 
     Equals ``torch.nn.functional.conv{1,2,3}d(..., stride=K, groups=c)``.
     """
     fn = "depthwise_conv"
-    x, w = _inputs(fn, x=x, w=w)
-    n = V.image(fn, x)
+    x, w, n, K, dt, shape = V.depthwise(fn, x, w)
     c = x.shape[-1]
-    V.weight_shape(fn, "w", w, f"(*K, c) with {n} kernel axes and c = {c}", w.ndim == n + 1 and w.shape[-1] == c)
-    K = V.kernel(fn, x, w.shape[:n], "w")
-    dt = V.result_dtype(x, w)
-    out = V.output(fn, out, (x.shape[0], *P.out_spatial(x, K), c), dt, (("x", x), ("w", w)))
+    out = V.output(fn, out, shape, dt, (("x", x), ("w", w)))
     xs, ks, os_ = P.labels(n)
     _core.contract(P.view(V.native_operand(x, dt), K, (c,)), "b" + xs + "c",
                    V.native_operand(w, dt), ks + "c", out, "b" + os_ + "c")
@@ -41,18 +33,12 @@ def pointwise_conv(x: np.ndarray, w: np.ndarray, out: np.ndarray | None = None) 
     ``w`` of shape (c,): the filter, ``out[b, *S] = sum_c x[b, *S, c] w[c]``.
     """
     fn = "pointwise_conv"
-    x, w = _inputs(fn, x=x, w=w)
-    n = V.image(fn, x)
-    c = x.shape[-1]
-    V.weight_shape(fn, "w", w, f"(c,) or (c, C) with c = {c}", w.ndim in (1, 2) and w.shape[0] == c)
-    dt = V.result_dtype(x, w)
-    lead = x.shape[:-1]
+    x, w, n, _, dt, shape = V.pointwise(fn, x, w)
+    out = V.output(fn, out, shape, dt, (("x", x), ("w", w)))
     if w.ndim == 2:
         # The dense 1x1 conv is a plain matrix product over the channels.
-        out = V.output(fn, out, (*lead, w.shape[1]), dt, (("x", x), ("w", w)))
         np.matmul(x.astype(dt, copy=False), w.astype(dt, copy=False), out=out)
         return out
-    out = V.output(fn, out, lead, dt, (("x", x), ("w", w)))
     os_ = "b" + P.OUTER[:n]
     _core.contract(V.native_operand(x, dt), os_ + "c", V.native_operand(w, dt), "c", out, os_)
     return out
@@ -65,17 +51,9 @@ def channel_conv(x: np.ndarray, w: np.ndarray, out: np.ndarray | None = None) ->
     channels is reduced with the same (*K, m) kernel: returns (b, *S/K, c // m).
     """
     fn = "channel_conv"
-    x, w = _inputs(fn, x=x, w=w)
-    n = V.image(fn, x)
-    c = x.shape[-1]
-    V.weight_shape(fn, "w", w, f"(*K, m) with {n} kernel axes", w.ndim == n + 1)
-    m = w.shape[-1]
-    if m < 1:
-        raise ValueError(f"{fn}: argument 'w' must have a channel block m >= 1, got shape {w.shape}")
-    V.divides(fn, "the channel count of 'x'", c, "the block size m = w.shape[-1]", m)
-    K = V.kernel(fn, x, w.shape[:n], "w")
-    dt = V.result_dtype(x, w)
-    out = V.output(fn, out, (x.shape[0], *P.out_spatial(x, K), c // m), dt, (("x", x), ("w", w)))
+    x, w, n, K, dt, shape = V.channel(fn, x, w)
+    c, m = x.shape[-1], w.shape[-1]
+    out = V.output(fn, out, shape, dt, (("x", x), ("w", w)))
     xs, ks, os_ = P.labels(n)
     _core.contract(P.view(V.native_operand(x, dt), K, (c // m, m)), "b" + xs + "om",
                    V.native_operand(w, dt), ks + "m", out, "b" + os_ + "o")
@@ -88,11 +66,8 @@ def channel_shuffle(x: np.ndarray, groups: int, out: np.ndarray | None = None) -
     Same as ``torch.nn.functional.channel_shuffle`` on the channels-first tensor.
     """
     fn = "channel_shuffle"
-    (x,) = _inputs(fn, x=x)
-    n = V.image(fn, x)
-    g = V.positive_int(fn, "groups", groups)
+    x, g, n = V.shuffle(fn, x, groups)
     c = x.shape[-1]
-    V.divides(fn, "the channel count of 'x'", c, "groups", g)
     out = V.output(fn, out, x.shape, x.dtype, (("x", x),))
     lead = "b" + P.OUTER[:n]
     xv = V.native_operand(x, x.dtype)

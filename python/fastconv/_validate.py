@@ -9,6 +9,8 @@ import operator
 
 import numpy as np
 
+from ._patches import out_spatial
+
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -101,3 +103,44 @@ def native_operand(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
     ):
         a = np.ascontiguousarray(a)
     return a
+
+
+# ---- one signature check per operation, shared by the native op and its reference ----
+# Each returns (x, w, spatial rank, kernel, result dtype, result shape).
+
+def depthwise(fn, x, w):
+    x, w = array(fn, "x", x), array(fn, "w", w)
+    n = image(fn, x)
+    c = x.shape[-1]
+    weight_shape(fn, "w", w, f"(*K, c) with {n} kernel axes and c = {c}", w.ndim == n + 1 and w.shape[-1] == c)
+    K = kernel(fn, x, w.shape[:n], "w")
+    return x, w, n, K, result_dtype(x, w), (x.shape[0], *out_spatial(x, K), c)
+
+
+def pointwise(fn, x, w):
+    x, w = array(fn, "x", x), array(fn, "w", w)
+    n = image(fn, x)
+    c = x.shape[-1]
+    weight_shape(fn, "w", w, f"(c,) or (c, C) with c = {c}", w.ndim in (1, 2) and w.shape[0] == c)
+    return x, w, n, (1,) * n, result_dtype(x, w), (*x.shape[:-1], *w.shape[1:])
+
+
+def channel(fn, x, w):
+    x, w = array(fn, "x", x), array(fn, "w", w)
+    n = image(fn, x)
+    c = x.shape[-1]
+    weight_shape(fn, "w", w, f"(*K, m) with {n} kernel axes", w.ndim == n + 1)
+    m = w.shape[-1]
+    if m < 1:
+        raise ValueError(f"{fn}: argument 'w' must have a channel block m >= 1, got shape {w.shape}")
+    divides(fn, "the channel count of 'x'", c, "the block size m = w.shape[-1]", m)
+    K = kernel(fn, x, w.shape[:n], "w")
+    return x, w, n, K, result_dtype(x, w), (x.shape[0], *out_spatial(x, K), c // m)
+
+
+def shuffle(fn, x, groups):
+    x = array(fn, "x", x)
+    n = image(fn, x)
+    g = positive_int(fn, "groups", groups)
+    divides(fn, "the channel count of 'x'", x.shape[-1], "groups", g)
+    return x, g, n

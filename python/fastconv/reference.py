@@ -50,11 +50,9 @@ def conv(x, w, out=None, *, optimize=False):
 def pointwise_conv(x, w, out=None, *, optimize=False):
     """1x1 conv ``'bwhc,cC->bwhC'``, or the filter ``'bwhc,c->bwh'`` for w of shape (c,)."""
     fn = "pointwise_conv"
-    x, n, c = _image(fn, x, ("w", w))
-    V.weight_shape(fn, "w", w, f"(c,) or (c, C) with c = {c}", w.ndim in (1, 2) and w.shape[0] == c)
-    dt = V.result_dtype(x, w)
+    x, w, n, _, dt, shape = V.pointwise(fn, x, w)
+    out = _finish(fn, out, shape, dt, (("x", x), ("w", w)))
     tail = w.shape[1:]
-    out = _finish(fn, out, (*x.shape[:-1], *tail), dt, (("x", x), ("w", w)))
     s = "b" + P.OUTER[:n]
     return _einsum(f"{s}c,c{'C' * len(tail)}->{s}{'C' * len(tail)}", x, w, out=out, dtype=dt, optimize=optimize)
 
@@ -62,11 +60,9 @@ def pointwise_conv(x, w, out=None, *, optimize=False):
 def depthwise_conv(x, w, out=None, *, optimize=False):
     """Depthwise stage ``'bWkHlc,klc->bWHc'``, w (*K, c)."""
     fn = "depthwise_conv"
-    x, n, c = _image(fn, x, ("w", w))
-    V.weight_shape(fn, "w", w, f"(*K, c) with {n} kernel axes and c = {c}", w.ndim == n + 1 and w.shape[-1] == c)
-    K = V.kernel(fn, x, w.shape[:n], "w")
-    dt = V.result_dtype(x, w)
-    out = _finish(fn, out, (x.shape[0], *P.out_spatial(x, K), c), dt, (("x", x), ("w", w)))
+    x, w, n, K, dt, shape = V.depthwise(fn, x, w)
+    c = x.shape[-1]
+    out = _finish(fn, out, shape, dt, (("x", x), ("w", w)))
     xs, ks, os_ = P.labels(n)
     return _einsum(f"b{xs}c,{ks}c->b{os_}c", P.view(x, K, (c,)), w, out=out, dtype=dt, optimize=optimize)
 
@@ -74,13 +70,9 @@ def depthwise_conv(x, w, out=None, *, optimize=False):
 def channel_conv(x, w, out=None, *, optimize=False):
     """Channel-blocked conv ``'bWkHlCm,klm->bWHC'``, w (*K, m)."""
     fn = "channel_conv"
-    x, n, c = _image(fn, x, ("w", w))
-    V.weight_shape(fn, "w", w, f"(*K, m) with {n} kernel axes", w.ndim == n + 1 and w.shape[-1] >= 1)
-    m = w.shape[-1]
-    V.divides(fn, "the channel count of 'x'", c, "the block size m = w.shape[-1]", m)
-    K = V.kernel(fn, x, w.shape[:n], "w")
-    dt = V.result_dtype(x, w)
-    out = _finish(fn, out, (x.shape[0], *P.out_spatial(x, K), c // m), dt, (("x", x), ("w", w)))
+    x, w, n, K, dt, shape = V.channel(fn, x, w)
+    c, m = x.shape[-1], w.shape[-1]
+    out = _finish(fn, out, shape, dt, (("x", x), ("w", w)))
     xs, ks, os_ = P.labels(n)
     return _einsum(f"b{xs}Cm,{ks}m->b{os_}C", P.view(x, K, (c // m, m)), w, out=out, dtype=dt, optimize=optimize)
 
@@ -121,11 +113,8 @@ def pointwise_grouped_conv(x, w, shuffle=False, out=None, *, optimize=False):
 def channel_shuffle(x, groups, out=None, *, optimize=False):
     """ShuffleNet shuffle ``'...gn->...ng'``: ``out[..., j*g + i] = x[..., i*(c//g) + j]``."""
     fn = "channel_shuffle"
-    x = V.array(fn, "x", x)
-    V.image(fn, x)
-    g = V.positive_int(fn, "groups", groups)
+    x, g, _ = V.shuffle(fn, x, groups)
     c = x.shape[-1]
-    V.divides(fn, "the channel count of 'x'", c, "groups", g)
     out = _finish(fn, out, x.shape, x.dtype, (("x", x),))
     r = np.einsum("...gn->...ng", x.reshape(*x.shape[:-1], g, c // g), optimize=optimize).reshape(x.shape)
     if out is None:

@@ -38,6 +38,7 @@ struct Vec<float> {
     for (int l = 0; l < 8; ++l) m[l] = s[l] ? -1 : 0;
     return _mm256_castsi256_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(m)));
   }
+  static reg blend(reg a, reg b, Mask m) { return _mm256_blendv_ps(a, b, m); }
   static reg permute(Perm p, reg v) { return _mm256_permutevar8x32_ps(v, p); }
   static reg permute_merge(reg acc, Mask m, Perm p, reg v) {
     return _mm256_blendv_ps(acc, _mm256_permutevar8x32_ps(v, p), m);
@@ -75,6 +76,7 @@ struct Vec<double> {
     for (int l = 0; l < 4; ++l) m[l] = s[l] ? -1 : 0;
     return _mm256_castsi256_pd(_mm256_load_si256(reinterpret_cast<const __m256i*>(m)));
   }
+  static reg blend(reg a, reg b, Mask m) { return _mm256_blendv_pd(a, b, m); }
   static reg permute(Perm p, reg v) {
     return _mm256_castps_pd(_mm256_permutevar8x32_ps(_mm256_castpd_ps(v), p));
   }

@@ -31,6 +31,7 @@ struct Vec<float> {
     for (int l = 0; l < 16; ++l) m |= unsigned(s[l]) << l;
     return __mmask16(m);
   }
+  static reg blend(reg a, reg b, Mask m) { return _mm512_mask_blend_ps(m, a, b); }
   static reg permute(Perm p, reg v) { return _mm512_permutexvar_ps(p, v); }
   static reg permute_merge(reg acc, Mask m, Perm p, reg v) { return _mm512_mask_permutexvar_ps(acc, m, p, v); }
 };
@@ -60,6 +61,7 @@ struct Vec<double> {
     for (int l = 0; l < 8; ++l) m |= unsigned(s[l]) << l;
     return __mmask8(m);
   }
+  static reg blend(reg a, reg b, Mask m) { return _mm512_mask_blend_pd(m, a, b); }
   static reg permute(Perm p, reg v) { return _mm512_permutexvar_pd(p, v); }
   static reg permute_merge(reg acc, Mask m, Perm p, reg v) { return _mm512_mask_permutexvar_pd(acc, m, p, v); }
 };

@@ -1,0 +1,196 @@
+"""The memory-bound operations against the einsum reference, on every ISA this CPU supports."""
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import fastconv
+from fastconv import reference as R
+
+from conftest import assert_close
+
+DTYPES = [np.float32, np.float64]
+LAYOUTS = ["contiguous", "strided", "negative", "channels_strided", "transposed", "readonly"]
+
+
+def layout(x, kind, rng):
+    """The same values as x, laid out differently in memory."""
+    if kind == "strided":  # a slice of a larger array: every axis strided
+        big = np.zeros(tuple(2 * s for s in x.shape), x.dtype)
+        v = big[tuple(slice(None, None, 2) for _ in x.shape)]
+        v[...] = x
+        return v
+    if kind == "negative":  # negative strides on every axis
+        big = np.ascontiguousarray(x[tuple(slice(None, None, -1) for _ in x.shape)])
+        return big[tuple(slice(None, None, -1) for _ in x.shape)]
+    if kind == "channels_strided":
+        big = np.zeros(x.shape[:-1] + (2 * x.shape[-1],), x.dtype)
+        big[..., ::2] = x
+        return big[..., ::2]
+    if kind == "transposed":  # channels-first memory seen channels-last
+        order = tuple(rng.permutation(x.ndim))
+        return np.ascontiguousarray(x.transpose(order)).transpose(np.argsort(order))
+    if kind == "readonly":
+        x = x.copy()
+        x.flags.writeable = False
+        return x
+    return x
+
+
+@st.composite
+def images(draw, max_c=67):
+    n = draw(st.integers(1, 3))
+    K = tuple(draw(st.integers(1, 5)) for _ in range(n))
+    P = tuple(draw(st.integers(1, 3)) for _ in range(n))
+    b = draw(st.integers(0, 3))
+    c = draw(st.integers(1, max_c))
+    return (b, *(p * k for p, k in zip(P, K)), c), K
+
+
+def case(draw, wshape):
+    dtype = draw(st.sampled_from(DTYPES))
+    kind = draw(st.sampled_from(LAYOUTS))
+    seed = draw(st.integers(0, 2**32 - 1))
+    return dtype, kind, np.random.default_rng(seed)
+
+
+def check(fn, ref_fn, x, w, nterms, **kw):
+    got = fn(x, w, **kw)
+    x64, w64 = x.astype(np.float64), w.astype(np.float64)
+    ref = ref_fn(x64, w64, **kw)
+    absref = ref_fn(np.abs(x64), np.abs(w64), **kw)
+    assert got.dtype == np.result_type(x, w)
+    assert got.flags.c_contiguous
+    assert_close(got, ref, absref, nterms)
+    # out= gives the same values, in place
+    out = np.full_like(got, np.nan)
+    assert fn(x, w, out=out, **kw) is out
+    np.testing.assert_array_equal(out, got)
+
+
+# The isa fixture only selects the SIMD level; it holds no state between examples.
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@SETTINGS
+@given(data=st.data())
+def test_depthwise(isa, data):
+    (shape, K) = data.draw(images())
+    dtype, kind, rng = case(data.draw, None)
+    x = layout(rng.standard_normal(shape).astype(dtype), kind, rng)
+    w = rng.standard_normal((*K, shape[-1])).astype(data.draw(st.sampled_from(DTYPES)))
+    check(fastconv.depthwise_conv, R.depthwise_conv, x, w, int(np.prod(K)))
+
+
+@SETTINGS
+@given(data=st.data())
+def test_filter(isa, data):
+    (shape, _) = data.draw(images(max_c=140))
+    dtype, kind, rng = case(data.draw, None)
+    x = layout(rng.standard_normal(shape).astype(dtype), kind, rng)
+    w = rng.standard_normal(shape[-1]).astype(dtype)
+    check(fastconv.pointwise_conv, R.pointwise_conv, x, w, shape[-1])
+
+
+@SETTINGS
+@given(data=st.data())
+def test_channel_conv(isa, data):
+    (shape, K) = data.draw(images())
+    c = shape[-1]
+    m = data.draw(st.sampled_from([d for d in range(1, c + 1) if c % d == 0]))
+    dtype, kind, rng = case(data.draw, None)
+    x = layout(rng.standard_normal(shape).astype(dtype), kind, rng)
+    w = rng.standard_normal((*K, m)).astype(dtype)
+    check(fastconv.channel_conv, R.channel_conv, x, w, int(np.prod(K)) * m)
+
+
+@SETTINGS
+@given(data=st.data())
+def test_channel_shuffle(isa, data):
+    (shape, _) = data.draw(images(max_c=67))
+    c = shape[-1]
+    g = data.draw(st.sampled_from([d for d in range(1, c + 1) if c % d == 0]))
+    dtype, kind, rng = case(data.draw, None)
+    x = layout(rng.standard_normal(shape).astype(dtype), kind, rng)
+    got = fastconv.channel_shuffle(x, g)
+    np.testing.assert_array_equal(got, R.channel_shuffle(x, g))
+    out = np.empty_like(got)
+    assert fastconv.channel_shuffle(x, g, out=out) is out
+    np.testing.assert_array_equal(out, got)
+
+
+# Tile-keyed edge cases: channels around the 8- and 16-lane vectors, kernels 1..3.
+@pytest.mark.parametrize("c", [1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_tails(isa, c, dtype):
+    rng = np.random.default_rng(c)
+    x = rng.standard_normal((2, 6, 4, c)).astype(dtype)
+    w = rng.standard_normal((2, 2, c)).astype(dtype)
+    check(fastconv.depthwise_conv, R.depthwise_conv, x, w, 4)
+    check(fastconv.pointwise_conv, R.pointwise_conv, x, w[0, 0], c)
+    for m in (1, 2, 4, 8, 16, c):
+        if c % m == 0:
+            check(fastconv.channel_conv, R.channel_conv, x, w[..., :m], 4 * m)
+    for g in range(1, min(c, 20) + 1):
+        if c % g == 0:
+            np.testing.assert_array_equal(fastconv.channel_shuffle(x, g), R.channel_shuffle(x, g))
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_threads_large(isa, threads, dtype):
+    """Big enough that the work is split between threads, with splits inside rows."""
+    prev = fastconv.set_num_threads(threads)
+    try:
+        rng = np.random.default_rng(7)
+        x = rng.standard_normal((3, 62, 46, 40)).astype(dtype)
+        check(fastconv.depthwise_conv, R.depthwise_conv, x, rng.standard_normal((2, 2, 40)).astype(dtype), 4)
+        check(fastconv.pointwise_conv, R.pointwise_conv, x, rng.standard_normal(40).astype(dtype), 40)
+        check(fastconv.channel_conv, R.channel_conv, x, rng.standard_normal((1, 2, 4)).astype(dtype), 8)
+        for g in (2, 5, 8, 10):
+            np.testing.assert_array_equal(fastconv.channel_shuffle(x, g), R.channel_shuffle(x, g))
+    finally:
+        fastconv.set_num_threads(prev)
+
+
+def test_3d_large(isa):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 10, 12, 9, 24))
+    w = rng.standard_normal((5, 4, 3, 24))
+    check(fastconv.depthwise_conv, R.depthwise_conv, x, w, 60)
+    check(fastconv.channel_conv, R.channel_conv, x, w[..., :6], 360)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_nan_inf_propagate(isa, dtype):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 4, 4, 20)).astype(dtype)
+    x[0, 1, 2, 3] = np.nan
+    x[1, 0, 0, 5] = np.inf
+    x[1, 3, 3, 7] = -np.inf
+    w = rng.standard_normal((2, 2, 20)).astype(dtype)
+    for got, ref in [
+        (fastconv.depthwise_conv(x, w), R.depthwise_conv(x, w)),
+        (fastconv.pointwise_conv(x, w[0, 0]), R.pointwise_conv(x, w[0, 0])),
+        (fastconv.channel_conv(x, w[..., :4]), R.channel_conv(x, w[..., :4])),
+        (fastconv.channel_shuffle(x, 4), R.channel_shuffle(x, 4)),
+    ]:
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+        np.testing.assert_array_equal(np.isposinf(got), np.isposinf(ref))
+        np.testing.assert_array_equal(np.isneginf(got), np.isneginf(ref))
+        assert np.isnan(got).any()
+
+
+def test_zero_batch_and_empty_channels():
+    x = np.zeros((0, 4, 4, 8), np.float32)
+    assert fastconv.depthwise_conv(x, np.ones((2, 2, 8), np.float32)).shape == (0, 2, 2, 8)
+    assert fastconv.channel_shuffle(x, 2).shape == x.shape
+    y = np.ones((2, 4, 6, 0), np.float32)
+    np.testing.assert_array_equal(fastconv.pointwise_conv(y, np.ones(0, np.float32)), np.zeros((2, 4, 6)))
+
+
+def test_dtype_promotion():
+    x = np.ones((1, 2, 2, 4), np.float32)
+    w = np.ones((2, 2, 4), np.float64)
+    assert fastconv.depthwise_conv(x, w).dtype == np.float64
+    assert fastconv.depthwise_conv(x, w.astype(np.float32)).dtype == np.float32

@@ -1,0 +1,142 @@
+"""Runtime control: ISA detection and forcing, threads, configuration, the CLI."""
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import fastconv
+from fastconv import _core
+
+
+def run_py(code, **env):
+    e = dict(os.environ)
+    e.update(env)
+    return subprocess.run([sys.executable, "-c", code], env=e, capture_output=True, text=True, timeout=120)
+
+
+def test_isa_levels():
+    known, supported = _core.known_isas(), _core.supported_isas()
+    assert supported[0] == "scalar"
+    assert set(supported) <= set(known)
+    assert fastconv.isa() in supported
+    assert all(k in ("scalar", "avx2", "avx512", "neon") for k in known)
+
+
+@pytest.mark.parametrize("name", _core.supported_isas())
+def test_set_isa_roundtrip(name):
+    prev = fastconv.set_isa(name)
+    try:
+        assert fastconv.isa() == name
+        x = np.arange(64, dtype=np.float32).reshape(1, 2, 2, 16)
+        np.testing.assert_array_equal(fastconv.channel_shuffle(x, 4), fastconv.reference.channel_shuffle(x, 4))
+    finally:
+        fastconv.set_isa(prev)
+    assert fastconv.isa() == prev
+
+
+def test_set_isa_errors():
+    with pytest.raises(ValueError, match="unknown ISA level 'sse9'"):
+        fastconv.set_isa("sse9")
+    unsupported = [k for k in _core.known_isas() if k not in _core.supported_isas()]
+    for k in unsupported:
+        with pytest.raises(ValueError, match="not supported by this CPU"):
+            fastconv.set_isa(k)
+    with pytest.raises(TypeError):
+        fastconv.set_isa(3)
+
+
+@pytest.mark.parametrize("name", _core.supported_isas())
+def test_env_forces_level(name):
+    r = run_py("import fastconv; print(fastconv.isa())", FASTCONV_ISA=name)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == name
+
+
+def test_env_bad_level_is_value_error():
+    r = run_py("import fastconv", FASTCONV_ISA="bogus")
+    assert r.returncode != 0
+    assert "ValueError" in r.stderr and "FASTCONV_ISA='bogus'" in r.stderr
+    unsupported = [k for k in _core.known_isas() if k not in _core.supported_isas()]
+    for k in unsupported:
+        r = run_py("import fastconv", FASTCONV_ISA=k)
+        assert r.returncode != 0 and "not supported by this CPU" in r.stderr
+
+
+def test_num_threads_set_get():
+    prev = fastconv.set_num_threads(3)
+    try:
+        assert fastconv.get_num_threads() == 3
+        assert fastconv.set_num_threads(1) == 3
+        assert fastconv.get_num_threads() == 1
+    finally:
+        fastconv.set_num_threads(None)
+    with pytest.raises(ValueError, match=">= 1"):
+        fastconv.set_num_threads(0)
+    with pytest.raises(TypeError):
+        fastconv.set_num_threads("2")
+    assert prev >= 1
+
+
+def test_num_threads_follow_omp_env():
+    r = run_py("import fastconv; print(fastconv.get_num_threads())", OMP_NUM_THREADS="3")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "3"
+
+
+def test_num_threads_follow_threadpoolctl():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    fastconv.set_num_threads(None)
+    with threadpoolctl.threadpool_limits(1):
+        assert fastconv.get_num_threads() == 1
+    with threadpoolctl.threadpool_limits(2, user_api="openmp"):
+        assert fastconv.get_num_threads() == 2
+
+
+def test_concurrent_calls_from_python_threads():
+    """The GIL is released; calls from several Python threads run and agree."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 64, 64, 32)).astype(np.float32)
+    w = rng.standard_normal((2, 2, 32)).astype(np.float32)
+    want = fastconv.depthwise_conv(x, w)
+    results = [None] * 4
+
+    def work(i):
+        results[i] = [fastconv.depthwise_conv(x, w) for _ in range(5)]
+
+    ts = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    for rs in results:
+        for r in rs:
+            np.testing.assert_array_equal(r, want)
+
+
+def test_show_config(capsys):
+    cfg = fastconv.show_config()
+    out = capsys.readouterr().out
+    assert cfg["version"] == fastconv.__version__
+    assert cfg["isa_in_use"] == fastconv.isa()
+    for key in ("version", "compiler", "isa_supported", "isa_in_use", "threads"):
+        assert key in out
+
+
+def test_cli_bench_smoke():
+    r = subprocess.run([sys.executable, "-m", "fastconv", "bench", "--budget", "0.01", "--threads", "1",
+                        "--only", "shuffle_g3_240", "filter_c64"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("fastconv") and "threads=1" in lines[0]
+    for name in ("shuffle_g3_240", "filter_c64"):
+        assert any(line.startswith(name) for line in lines)
+    def is_row(line, impl):
+        f = line.split()
+        return len(f) > 2 and f[0] == impl and f[1].replace(".", "", 1).isdigit()
+
+    assert sum(is_row(line, "fastconv") for line in lines) == 2
+    assert sum(is_row(line, "einsum(opt)") for line in lines) == 2
