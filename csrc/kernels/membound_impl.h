@@ -134,29 +134,37 @@ static void tapreduce(const TapReduceArgs<T>& a) {
     T* dst = seg == 1 ? op : a.scratch;
     idx_t r = 0;
     for (; r + 4 * W <= L; r += 4 * W) {
-      typename V::reg c[4] = {V::zero(), V::zero(), V::zero(), V::zero()};
+      // Accumulators stay in named registers: an array passed on by reference
+      // would be kept on the stack inside the tap loop.
+      auto c0 = V::zero(), c1 = V::zero(), c2 = V::zero(), c3 = V::zero();
       for (idx_t t = 0; t < nt; ++t) {
         const T* xs = xp + taps[t] + r;
         const T* ws = a.w + t * L + r;
-        c[0] = V::fmadd(V::load(xs), V::load(ws), c[0]);
-        c[1] = V::fmadd(V::load(xs + W), V::load(ws + W), c[1]);
-        c[2] = V::fmadd(V::load(xs + 2 * W), V::load(ws + 2 * W), c[2]);
-        c[3] = V::fmadd(V::load(xs + 3 * W), V::load(ws + 3 * W), c[3]);
+        c0 = V::fmadd(V::load(xs), V::load(ws), c0);
+        c1 = V::fmadd(V::load(xs + W), V::load(ws + W), c1);
+        c2 = V::fmadd(V::load(xs + 2 * W), V::load(ws + 2 * W), c2);
+        c3 = V::fmadd(V::load(xs + 3 * W), V::load(ws + 3 * W), c3);
       }
       if (steps > 0) {
+        typename V::reg c[4] = {c0, c1, c2, c3};
         store_segments<T, 4>(c, steps, ps, op + r / seg);
       } else {
-        for (int i = 0; i < 4; ++i) V::store(dst + r + i * W, c[i]);
+        V::store(dst + r, c0);
+        V::store(dst + r + W, c1);
+        V::store(dst + r + 2 * W, c2);
+        V::store(dst + r + 3 * W, c3);
       }
     }
     for (; r + W <= L; r += W) {
-      typename V::reg c[1] = {V::zero()};
+      auto c0 = V::zero();
       for (idx_t t = 0; t < nt; ++t)
-        c[0] = V::fmadd(V::load(xp + taps[t] + r), V::load(a.w + t * L + r), c[0]);
-      if (steps > 0)
+        c0 = V::fmadd(V::load(xp + taps[t] + r), V::load(a.w + t * L + r), c0);
+      if (steps > 0) {
+        typename V::reg c[1] = {c0};
         store_segments<T, 1>(c, steps, ps, op + r / seg);
-      else
-        V::store(dst + r, c[0]);
+      } else {
+        V::store(dst + r, c0);
+      }
     }
     if (r < L) {
       const idx_t n = L - r;
