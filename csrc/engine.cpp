@@ -5,6 +5,10 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#if defined(__SSE__) || defined(__x86_64__)
+#include <xmmintrin.h>
+#define FASTCONV_HAVE_MXCSR 1
+#endif
 
 namespace fastconv {
 namespace engine {
@@ -240,7 +244,7 @@ std::string permute_path(const Contraction& d, const T* a, T* out, const KernelT
       auto kernel = KernelOf<T>::zip(kt);
       parallel_rows(dims, inner, nt, [&](idx_t off_a, idx_t off_o, idx_t i0, idx_t len) {
         ZipArgs<T> args{a + off_a + i0 * inner.sa, rows.sa, rows.size, cols.size,
-                        out + off_o + i0 * inner.so, len, inner.sa, inner.so};
+                        out + off_o + i0 * inner.so, len, inner.sa, inner.so, false};
         kernel(args);
       });
       return {};
@@ -251,13 +255,252 @@ std::string permute_path(const Contraction& d, const T* a, T* out, const KernelT
   return {};
 }
 
+
+// ---- the GEMM path: batch, M, N and K ---------------------------------------
+
+// Flush denormals to zero (and treat denormal inputs as zero) in this thread
+// while in scope: denormal operands would slow the FMAs by orders of magnitude.
+class DenormalsAreZero {
+ public:
+#if defined(FASTCONV_HAVE_MXCSR)
+  DenormalsAreZero() : saved_(_mm_getcsr()) { _mm_setcsr(saved_ | 0x8040u); }
+  ~DenormalsAreZero() { _mm_setcsr(saved_); }
+
+ private:
+  unsigned saved_;
+#endif
+};
+
+// Offsets of every index of dims (row-major in the order given), for one stride.
+std::vector<idx_t> offsets(const std::vector<Dim>& dims, idx_t Dim::*stride) {
+  std::vector<idx_t> off{0};
+  for (const Dim& d : dims) {
+    std::vector<idx_t> next;
+    next.reserve(off.size() * size_t(d.size));
+    for (const idx_t o : off)
+      for (idx_t i = 0; i < d.size; ++i) next.push_back(o + i * (d.*stride));
+    off.swap(next);
+  }
+  return off;
+}
+
+// Offsets (in a and out) of the M indices [m0, m0 + count), by odometer.
+void row_offsets(const std::vector<Dim>& dims, idx_t m0, idx_t count, idx_t* oa, idx_t* oo) {
+  std::vector<idx_t> idx(dims.size());
+  idx_t r = m0, a = 0, o = 0;
+  for (size_t q = dims.size(); q-- > 0;) {
+    idx[q] = r % dims[q].size;
+    r /= dims[q].size;
+    a += idx[q] * dims[q].sa;
+    o += idx[q] * dims[q].so;
+  }
+  for (idx_t i = 0; i < count; ++i) {
+    oa[i] = a;
+    oo[i] = o;
+    for (size_t q = dims.size(); q-- > 0;) {  // next index
+      a += dims[q].sa, o += dims[q].so;
+      if (++idx[q] < dims[q].size) break;
+      a -= dims[q].size * dims[q].sa, o -= dims[q].size * dims[q].so;
+      idx[q] = 0;
+    }
+  }
+}
+
+// Stride s such that off[i] == off[0] + i*s for every i, or 0 if there is none.
+idx_t uniform_stride(const idx_t* off, idx_t n) {
+  if (n < 2) return 1;
+  const idx_t s = off[1] - off[0];
+  for (idx_t i = 2; i < n; ++i)
+    if (off[i] - off[i - 1] != s) return 0;
+  return s == 0 ? 0 : s;
+}
+
+// K as the kernel reads it from A: segments of `len` indices at stride ks in a
+// (contiguous K dims merged), in the same order as B is packed; split into
+// pieces of at most KC, grouped into K blocks of at most KC indices.
+struct KSegments {
+  idx_t ks = 1;
+  std::vector<idx_t> k_b;               // B offset of every K index, in packing order
+  std::vector<idx_t> off, len;          // pieces
+  std::vector<idx_t> block_piece{0};    // block q holds pieces [block_piece[q], block_piece[q+1])
+  std::vector<idx_t> block_k{0};        // and K indices [block_k[q], block_k[q+1])
+};
+
+KSegments k_segments(const std::vector<Dim>& k, idx_t kc) {
+  std::vector<Dim> dims = without_units(k);
+  std::stable_sort(dims.begin(), dims.end(),
+                   [](const Dim& x, const Dim& y) { return std::abs(x.sa) > std::abs(y.sa); });
+  KSegments r;
+  r.k_b = offsets(dims, &Dim::sb);
+  Dim inner{1, 1, 0, 0};
+  if (!dims.empty()) {
+    inner = dims.back();
+    dims.pop_back();
+    while (!dims.empty() && dims.back().sa == inner.sa * inner.size) {
+      inner.size *= dims.back().size;
+      dims.pop_back();
+    }
+  }
+  r.ks = inner.sa;
+  idx_t used = 0;
+  for (const idx_t base : offsets(dims, &Dim::sa))
+    for (idx_t t = 0; t < inner.size;) {
+      if (used == kc) {
+        r.block_piece.push_back(idx_t(r.off.size()));
+        r.block_k.push_back(r.block_k.back() + used);
+        used = 0;
+      }
+      const idx_t len = std::min(inner.size - t, kc - used);
+      r.off.push_back(base + t * inner.sa);
+      r.len.push_back(len);
+      t += len, used += len;
+    }
+  r.block_piece.push_back(idx_t(r.off.size()));
+  r.block_k.push_back(r.block_k.back() + used);
+  return r;
+}
+
+// Outputs at least this large are written with non-temporal stores.
+constexpr idx_t kStreamBytes = idx_t(4) << 20;
+
+template <class T>
+std::string gemm_path(const Contraction& d, const T* a, const T* b, T* out, const KernelTable& kt,
+                      int nthreads) {
+  const idx_t G = prod(d.batch), M = prod(d.m), N = prod(d.n), K = prod(d.k);
+  if (G == 0 || M == 0 || N == 0) return {};
+  if (K == 0) {
+    std::vector<Dim> outs = d.batch;
+    outs.insert(outs.end(), d.m.begin(), d.m.end());
+    outs.insert(outs.end(), d.n.begin(), d.n.end());
+    strided_fill(outs, 0, out);
+    return {};
+  }
+  const GemmBlocking& bl = KernelOf<T>::blocking(kt);
+  const auto kernel = KernelOf<T>::gemm(kt);
+  const idx_t MR = bl.mr, NR = bl.nr;
+  const std::vector<Dim> ms = without_units(d.m);
+  const std::vector<idx_t> g_a = offsets(d.batch, &Dim::sa), g_b = offsets(d.batch, &Dim::sb),
+                           g_o = offsets(d.batch, &Dim::so), n_b = offsets(d.n, &Dim::sb),
+                           n_o = offsets(d.n, &Dim::so);
+  const KSegments seg = k_segments(d.k, bl.kc);
+  const idx_t nblocks = idx_t(seg.block_k.size()) - 1;
+  const idx_t cs = uniform_stride(n_o.data(), N);
+
+  // The shuffled group conv: groups interleave with N in the output
+  // (out[m, n*G + g]). Then the G tiles of the same rows and columns are
+  // computed together and each output row is written contiguously by the zip kernel.
+  const bool interleave = G > 1 && nblocks == 1 && cs == G && uniform_stride(g_o.data(), G) == 1;
+  const idx_t Gi = interleave ? G : 1;  // groups handled inside one work item
+
+  // Partition: (M blocks) x (N chunks) x G work items, groups innermost (they read
+  // the same pixels), a multiple of the thread count where possible; N is split
+  // only when M alone cannot feed every thread. An M block's rows of A (MC x KC)
+  // stay in L2 while every N panel passes.
+  const idx_t Go = G / Gi;
+  const int nt = int(std::max<idx_t>(1, std::min<idx_t>(nthreads, (2 * G * M * N * K) >> 16)));
+  const idx_t mc_max = std::max(MR, bl.l2 / (Gi * std::min(K, bl.kc) * idx_t(sizeof(T))) / MR * MR);
+  idx_t mblocks = (M + mc_max - 1) / mc_max, nchunks = 1;
+  const idx_t npanels = (N + NR - 1) / NR;
+  if (Go * mblocks < nt) nchunks = std::min(npanels, (nt + Go * mblocks - 1) / (Go * mblocks));
+  if (Go * mblocks * nchunks > nt) {  // round the item count up to a multiple of nt
+    const idx_t items = (Go * mblocks * nchunks + nt - 1) / nt * nt;
+    mblocks = std::min((M + MR - 1) / MR, (items + Go * nchunks - 1) / (Go * nchunks));
+  }
+  const idx_t mc = ((M + mblocks - 1) / mblocks + MR - 1) / MR * MR;
+  mblocks = (M + mc - 1) / mc;
+  const idx_t nc = ((npanels + nchunks - 1) / nchunks) * NR;
+  nchunks = (N + nc - 1) / nc;
+  const idx_t items = Go * mblocks * nchunks;
+  // A large output written once (one K block) bypasses the caches.
+  const bool stream = nblocks == 1 && G * M * N * idx_t(sizeof(T)) >= kStreamBytes;
+  const auto zip = KernelOf<T>::zip(kt);
+
+  // B packed once per call: per group, NR-column panels of K rows, zero-padded.
+  std::vector<T> bp(size_t(G * npanels * K * NR));
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    DenormalsAreZero daz;
+    const int tid = omp_get_thread_num(), n = omp_get_num_threads();
+    for (idx_t q = tid; q < G * npanels; q += n) {
+      const idx_t g = q / npanels, jp = q % npanels;
+      T* dst = bp.data() + q * K * NR;
+      const T* src = b + g_b[g];
+      const idx_t nn = std::min(NR, N - jp * NR);
+      for (idx_t k = 0; k < K; ++k, dst += NR) {
+        const T* row = src + seg.k_b[k];
+        for (idx_t j = 0; j < nn; ++j) dst[j] = row[n_b[jp * NR + j]];
+        for (idx_t j = nn; j < NR; ++j) dst[j] = T(0);
+      }
+    }
+#pragma omp barrier
+    thread_local std::vector<idx_t> rows_a, rows_o;
+    thread_local std::vector<T> tiles;
+    rows_a.resize(size_t(mc));
+    rows_o.resize(size_t(mc));
+    tiles.resize(size_t(Gi * MR * NR));
+    const T* rowp[64];
+    for (idx_t it = items * tid / n; it < items * (tid + 1) / n; ++it) {
+      const idx_t g0 = it % Go * Gi, nch = it / Go % nchunks, mb = it / (Go * nchunks);
+      const idx_t m0 = mb * mc, mcur = std::min(mc, M - m0);
+      const idx_t n0 = nch * nc, ncur = std::min(nc, N - n0);
+      row_offsets(ms, m0, mcur, rows_a.data(), rows_o.data());
+      for (idx_t q = 0; q < nblocks; ++q) {
+        const idx_t p0 = seg.block_piece[q], np = seg.block_piece[q + 1] - p0;
+        for (idx_t jr = n0; jr < n0 + ncur; jr += NR) {
+          const idx_t nn = std::min(NR, n0 + ncur - jr);
+          for (idx_t ir = 0; ir < mcur; ir += MR) {
+            const idx_t mm = std::min(MR, mcur - ir);
+            const idx_t rs = uniform_stride(rows_o.data() + ir, mm);
+            const bool direct = !interleave && rs != 0 && cs != 0;
+            for (idx_t g = g0; g < g0 + Gi; ++g) {
+              const T* ag = a + g_a[g];
+              for (idx_t i = 0; i < MR; ++i) rowp[i] = ag + rows_a[ir + (i < mm ? i : 0)];
+              const T* bpanel = bp.data() + ((g * npanels + jr / NR) * K + seg.block_k[q]) * NR;
+              T* tile = tiles.data() + (g - g0) * MR * NR;
+              GemmArgs<T> args{rowp, seg.off.data() + p0, seg.len.data() + p0, np, seg.ks, bpanel,
+                               tile, NR, 1, mm, nn, false, false};
+              if (direct) {
+                args.c = out + g_o[g] + rows_o[ir] + n_o[jr], args.rs_c = rs, args.cs_c = cs;
+                args.accumulate = q > 0, args.stream = stream;
+              }
+              kernel(args);
+              if (direct || interleave) continue;
+              // Irregular output indices: scattered from the tile by offset.
+              T* og = out + g_o[g];
+              for (idx_t i = 0; i < mm; ++i)
+                for (idx_t j = 0; j < nn; ++j) {
+                  T& dst = og[rows_o[ir + i] + n_o[jr + j]];
+                  dst = (q > 0 ? dst : T(0)) + tile[i * NR + j];
+                }
+            }
+            if (interleave) {  // row i: out[row_i + n*G + g] = tiles[g][i][n]
+              T* o = out + g_o[g0] + rows_o[ir] + n_o[jr];
+              if (rs != 0) {
+                zip(ZipArgs<T>{tiles.data(), MR * NR, G, nn, o, mm, NR, rs, stream});
+              } else {
+                for (idx_t i = 0; i < mm; ++i)
+                  zip(ZipArgs<T>{tiles.data() + i * NR, MR * NR, G, nn, o + rows_o[ir + i] - rows_o[ir], 1, 0, 0,
+                                 stream});
+              }
+            }
+          }
+        }
+      }
+    }
+#if defined(FASTCONV_HAVE_MXCSR)
+    if (stream) _mm_sfence();
+#endif
+  }
+  return {};
+}
+
 }  // namespace
 
 template <class T>
 std::string run(const Contraction& d, const T* a, const T* b, T* out, const KernelTable& kt,
                 int nthreads) {
   if (!b) return permute_path(d, a, out, kt, nthreads);
-  if (!d.n.empty()) return "the GEMM path (an N index) is not implemented yet";
+  if (!d.n.empty()) return gemm_path(d, a, b, out, kt, nthreads);
   return tapreduce_path(d, a, b, out, kt, nthreads);
 }
 

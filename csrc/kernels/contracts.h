@@ -31,7 +31,8 @@ struct TapReduceArgs {
 // Zip (interleave) R rows of C elements:  dst[j*R + i] = src[i*src_ld + j]
 // for i < R, j < C, repeated for count blocks:
 //   src += src_step, dst += dst_step.
-// This is the inner transpose of a channel shuffle.
+// This is the inner transpose of a channel shuffle. stream: vector stores to a
+// vector-aligned dst may bypass the cache (non-temporal; the caller fences).
 template <class T>
 struct ZipArgs {
   const T* src;
@@ -42,6 +43,41 @@ struct ZipArgs {
   idx_t count;
   idx_t src_step;
   idx_t dst_step;
+  bool stream;
+};
+
+// GEMM microkernel (register tile MR x NR), A read in place:
+//   C[i*rs_c + j*cs_c] (+)= sum_k A_i[k] * b[k*NR + j]        for i < m, j < n
+// Row i of A is read through the pointer a[i]; its K indices are nseg segments,
+// segment s covering a[i][seg_off[s] + t*ks] for t < seg_len[s], in order.
+// b is the packed B micro-panel (NR columns interleaved, zero-padded), with one
+// row per K index in the same order. Rows i >= m must still point at readable
+// memory (any valid row); their results are discarded. C has any strides;
+// accumulate == false overwrites C. stream: full tiles of unit column stride
+// whose rows are vector-aligned may bypass the cache (non-temporal stores; the
+// caller fences).
+template <class T>
+struct GemmArgs {
+  const T* const* a;
+  const idx_t* seg_off;
+  const idx_t* seg_len;
+  idx_t nseg;
+  idx_t ks;
+  const T* b;
+  T* c;
+  idx_t rs_c;
+  idx_t cs_c;
+  idx_t m;
+  idx_t n;
+  bool accumulate;
+  bool stream;
+};
+
+// Register tile and cache blocks of one ISA's GEMM microkernel, for one dtype.
+struct GemmBlocking {
+  idx_t mr, nr;  // register tile
+  idx_t kc;      // K block: a KC x NR panel of B stays in L1
+  idx_t l2;      // bytes of A (MC rows x KC) to keep in L2
 };
 
 struct KernelTable {
@@ -50,16 +86,24 @@ struct KernelTable {
   void (*tapreduce_f64)(const TapReduceArgs<double>&);
   void (*zip_f32)(const ZipArgs<float>&);
   void (*zip_f64)(const ZipArgs<double>&);
+  void (*gemm_f32)(const GemmArgs<float>&);
+  void (*gemm_f64)(const GemmArgs<double>&);
+  GemmBlocking gemm_blocking_f32;
+  GemmBlocking gemm_blocking_f64;
 };
 
 template <class T> struct KernelOf;
 template <> struct KernelOf<float> {
   static auto tapreduce(const KernelTable& k) { return k.tapreduce_f32; }
   static auto zip(const KernelTable& k) { return k.zip_f32; }
+  static auto gemm(const KernelTable& k) { return k.gemm_f32; }
+  static const GemmBlocking& blocking(const KernelTable& k) { return k.gemm_blocking_f32; }
 };
 template <> struct KernelOf<double> {
   static auto tapreduce(const KernelTable& k) { return k.tapreduce_f64; }
   static auto zip(const KernelTable& k) { return k.zip_f64; }
+  static auto gemm(const KernelTable& k) { return k.gemm_f64; }
+  static const GemmBlocking& blocking(const KernelTable& k) { return k.gemm_blocking_f64; }
 };
 
 namespace scalar { const KernelTable* table(); }

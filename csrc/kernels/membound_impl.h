@@ -190,53 +190,80 @@ constexpr int gcd(int a, int b) { return b == 0 ? a : gcd(b, a % b); }
 // When gcd(R, W) == 1 the W columns of a row land on W distinct lanes, so one
 // permute per row serves every output vector and only blends remain.
 template <class T, int R>
-static void zip_rows(const ZipArgs<T>& a) {
+struct ZipTables {
   using V = Vec<T>;
-  constexpr int W = V::W;
-  constexpr bool coprime = gcd(R, W) == 1;
+  static constexpr int W = V::W;
+  static constexpr bool coprime = gcd(R, W) == 1;
   typename V::Perm perm[R][R];
   typename V::Mask mask[R][R];
-  for (int v = 0; v < R; ++v)
-    for (int i = 0; i < R; ++i) {
-      int lane_src[W];
-      bool sel[W];
-      for (int l = 0; l < W; ++l) {
-        const int q = v * W + l;
-        sel[l] = (q % R) == i;
-        lane_src[l] = sel[l] ? q / R : 0;
+  ZipTables() {
+    for (int v = 0; v < R; ++v)
+      for (int i = 0; i < R; ++i) {
+        int lane_src[W];
+        bool sel[W];
+        for (int l = 0; l < W; ++l) {
+          const int q = v * W + l;
+          sel[l] = (q % R) == i;
+          lane_src[l] = sel[l] ? q / R : 0;
+        }
+        if (coprime) {  // lane of column j of row i: (j*R + i) % W
+          for (int j = 0; j < W; ++j) lane_src[(j * R + i) % W] = j;
+        }
+        perm[v][i] = V::make_perm(lane_src);
+        mask[v][i] = V::make_mask(sel);
       }
-      if (coprime) {  // lane of column j of row i: (j*R + i) % W
-        for (int j = 0; j < W; ++j) lane_src[(j * R + i) % W] = j;
-      }
-      perm[v][i] = V::make_perm(lane_src);
-      mask[v][i] = V::make_mask(sel);
-    }
+  }
+};
+
+template <class T, int R, bool stream, class P, class M>
+static inline void zip_block(const T* s, idx_t ld, idx_t C, T* d, const P& perm, const M& mask);
+
+template <class T, int R>
+static void zip_rows(const ZipArgs<T>& a) {
+  constexpr int W = Vec<T>::W;
+  static const ZipTables<T, R> tables;  // built once
+  const auto& perm = tables.perm;
+  const auto& mask = tables.mask;
   const idx_t C = a.C, ld = a.src_ld;
   for (idx_t blk = 0; blk < a.count; ++blk) {
     const T* s = a.src + blk * a.src_step;
     T* d = a.dst + blk * a.dst_step;
-    idx_t j = 0;
-    for (; j + W <= C; j += W) {
-      typename V::reg rows[R];
-      for (int i = 0; i < R; ++i) rows[i] = V::load(s + i * ld + j);
-      if constexpr (coprime) {
-        for (int i = 0; i < R; ++i) rows[i] = V::permute(perm[0][i], rows[i]);
-        for (int v = 0; v < R; ++v) {
-          auto o = rows[0];
-          for (int i = 1; i < R; ++i) o = V::blend(o, rows[i], mask[v][i]);
-          V::store(d + j * R + v * W, o);
-        }
-      } else {
-        for (int v = 0; v < R; ++v) {
-          auto o = V::permute(perm[v][0], rows[0]);
-          for (int i = 1; i < R; ++i) o = V::permute_merge(o, mask[v][i], perm[v][i], rows[i]);
-          V::store(d + j * R + v * W, o);
-        }
-      }
+    if (a.stream && reinterpret_cast<size_t>(d) % (W * sizeof(T)) == 0) {
+      zip_block<T, R, true>(s, ld, C, d, perm, mask);
+      continue;
     }
-    for (; j < C; ++j)
-      for (int i = 0; i < R; ++i) d[j * R + i] = s[i * ld + j];
+    zip_block<T, R, false>(s, ld, C, d, perm, mask);
   }
+}
+
+template <class T, int R, bool stream, class P, class M>
+static inline void zip_block(const T* s, idx_t ld, idx_t C, T* d, const P& perm, const M& mask) {
+  using V = Vec<T>;
+  constexpr int W = V::W;
+  idx_t j = 0;
+  for (; j + W <= C; j += W) {
+    typename V::reg rows[R];
+    for (int i = 0; i < R; ++i) rows[i] = V::load(s + i * ld + j);
+    if constexpr (ZipTables<T, R>::coprime) {
+      for (int i = 0; i < R; ++i) rows[i] = V::permute(perm[0][i], rows[i]);
+    }
+    for (int v = 0; v < R; ++v) {
+      typename V::reg o;
+      if constexpr (ZipTables<T, R>::coprime) {
+        o = rows[0];
+        for (int i = 1; i < R; ++i) o = V::blend(o, rows[i], mask[v][i]);
+      } else {
+        o = V::permute(perm[v][0], rows[0]);
+        for (int i = 1; i < R; ++i) o = V::permute_merge(o, mask[v][i], perm[v][i], rows[i]);
+      }
+      if constexpr (stream)
+        V::stream(d + j * R + v * W, o);
+      else
+        V::store(d + j * R + v * W, o);
+    }
+  }
+  for (; j < C; ++j)
+    for (int i = 0; i < R; ++i) d[j * R + i] = s[i * ld + j];
 }
 
 template <class T>
@@ -267,8 +294,3 @@ static void zip(const ZipArgs<T>& a) {
   zip_generic(a);
 }
 
-static const KernelTable kTable = {
-    kIsaName, &tapreduce<float>, &tapreduce<double>, &zip<float>, &zip<double>,
-};
-
-const KernelTable* table() { return &kTable; }

@@ -1,7 +1,7 @@
 """fastconv: fast channels-last convolutions for NumPy.
 
-Blocked (stride == kernel) depthwise, channel-blocked and 1x1 convolutions and the
-ShuffleNet channel shuffle, computed by a C++ core (SIMD, OpenMP) as contractions
+Blocked (stride == kernel) dense, 1x1, grouped (optionally shuffled), depthwise and
+channel-blocked convolutions and the ShuffleNet channel shuffle, computed by a C++ core (SIMD, OpenMP) as contractions
 over strided views of the input. ``fastconv.reference`` holds the numpy.einsum
 baselines of every operation of the specification.
 """
@@ -9,7 +9,15 @@ from . import reference
 from ._config import get_num_threads, isa, set_isa, set_num_threads, show_config
 from ._config import _apply_env
 from ._core import version as __version__
-from ._ops import channel_conv, channel_shuffle, depthwise_conv, pointwise_conv
+from ._ops import (
+    channel_conv,
+    channel_shuffle,
+    conv,
+    depthwise_conv,
+    grouped_conv,
+    pointwise_conv,
+    pointwise_grouped_conv,
+)
 
 _apply_env()
 del _apply_env
@@ -17,10 +25,13 @@ del _apply_env
 __all__ = [
     "channel_conv",
     "channel_shuffle",
+    "conv",
     "depthwise_conv",
     "get_num_threads",
     "isa",
+    "grouped_conv",
     "pointwise_conv",
+    "pointwise_grouped_conv",
     "reference",
     "set_isa",
     "set_num_threads",

@@ -35,12 +35,9 @@ def pointwise_conv(x: np.ndarray, w: np.ndarray, out: np.ndarray | None = None) 
     fn = "pointwise_conv"
     x, w, n, _, dt, shape = V.pointwise(fn, x, w)
     out = V.output(fn, out, shape, dt, (("x", x), ("w", w)))
-    if w.ndim == 2:
-        # The dense 1x1 conv is a plain matrix product over the channels.
-        np.matmul(x.astype(dt, copy=False), w.astype(dt, copy=False), out=out)
-        return out
-    os_ = "b" + P.OUTER[:n]
-    _core.contract(V.native_operand(x, dt), os_ + "c", V.native_operand(w, dt), "c", out, os_)
+    s = "b" + P.OUTER[:n]
+    o = "o" * (w.ndim - 1)
+    _core.contract(V.native_operand(x, dt), s + "c", V.native_operand(w, dt), "c" + o, out, s + o)
     return out
 
 
@@ -74,3 +71,55 @@ def channel_shuffle(x: np.ndarray, groups: int, out: np.ndarray | None = None) -
     _core.contract(xv.reshape(*x.shape[:-1], g, c // g), lead + "gn", None, "",
                    out.reshape(*x.shape[:-1], c // g, g), lead + "ng")
     return out
+
+
+def conv(x: np.ndarray, w: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Dense blocked convolution (stride == kernel), channels-last.
+
+    ``x``: (b, *S, c) with 1..3 spatial axes; ``w``: (*K, c, C). Returns (b, *S/K, C):
+    ``out[b, P, C] = sum_{K, c} x[b, P*K + K, c] * w[K, c, C]``, the note's
+    ``'bWkHlc,klcC->bWHC'`` over the correct-patch view; equals
+    ``torch.nn.functional.conv{1,2,3}d(..., stride=K)``. Runs on the GEMM path:
+    patch rows are gathered straight from x, never materialised (no im2col).
+    """
+    fn = "conv"
+    x, w, n, K, dt, shape = V.conv(fn, x, w)
+    out = V.output(fn, out, shape, dt, (("x", x), ("w", w)))
+    xs, ks, os_ = P.labels(n)
+    _core.contract(P.view(V.native_operand(x, dt), K, (x.shape[-1],)), "b" + xs + "c",
+                   V.native_operand(w, dt), ks + "co", out, "b" + os_ + "o")
+    return out
+
+
+def _grouped(fn, x, w, shuffle, out, pointwise):
+    x, w, n, K, dt, shape, (g, s, S) = V.grouped(fn, x, w, pointwise)
+    out = V.output(fn, out, shape, dt, (("x", x), ("w", w)))
+    xs, ks, os_ = P.labels(n)
+    if pointwise:
+        xv, xl, wl = V.native_operand(x, dt).reshape(*x.shape[:-1], g, s), "b" + os_ + "gs", "gso"
+    else:
+        xv, xl, wl = P.view(V.native_operand(x, dt), K, (g, s)), "b" + xs + "gs", ks + "gso"
+    # shuffle=True is only another output stride: out[..., S*g + i] for group i.
+    ov, ol = (out.reshape(*shape[:-1], S, g), "og") if shuffle else (out.reshape(*shape[:-1], g, S), "go")
+    _core.contract(xv, xl, V.native_operand(w, dt), wl, ov, "b" + os_ + ol)
+    return out
+
+
+def grouped_conv(x: np.ndarray, w: np.ndarray, shuffle: bool = False, out: np.ndarray | None = None) -> np.ndarray:
+    """Group convolution (stride == kernel): ``'bWkHlgs,klgsS->bWHgS'``, channels-last.
+
+    ``x``: (b, *S, c); ``w``: (*K, g, c//g, C//g). Returns (b, *S/K, C) with group i's
+    outputs at channels ``i*(C//g) ... (i+1)*(C//g) - 1``. ``shuffle=True`` writes the
+    ShuffleNet order instead (``channel_shuffle(grouped_conv(x, w), g)``) directly
+    through the output strides, at no extra cost. Equals torch's ``conv(groups=g)``.
+    """
+    return _grouped("grouped_conv", x, w, bool(shuffle), out, pointwise=False)
+
+
+def pointwise_grouped_conv(x: np.ndarray, w: np.ndarray, shuffle: bool = False,
+                           out: np.ndarray | None = None) -> np.ndarray:
+    """Point-wise (1x1) group convolution: ``'bwhgs,gsS->bwhgS'``; ``w``: (g, c//g, C//g).
+
+    ``shuffle=True`` gives the shuffled group conv's channel order (as ``grouped_conv``).
+    """
+    return _grouped("pointwise_grouped_conv", x, w, bool(shuffle), out, pointwise=True)

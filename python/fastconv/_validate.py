@@ -75,7 +75,7 @@ def divides(fn: str, what: str, n: int, by_name: str, by: int) -> None:
 def output(fn: str, out, shape: tuple, dtype: np.dtype, inputs) -> np.ndarray:
     """Returns out (checked) or a new array of the result's shape and dtype."""
     if out is None:
-        return np.empty(shape, dtype)
+        return empty(shape, dtype)
     if not isinstance(out, np.ndarray):
         raise TypeError(f"{fn}: argument 'out' must be a numpy.ndarray, got {type(out).__name__}")
     if out.shape != tuple(shape):
@@ -90,6 +90,15 @@ def output(fn: str, out, shape: tuple, dtype: np.dtype, inputs) -> np.ndarray:
         if np.may_share_memory(out, a) and np.shares_memory(out, a):
             raise ValueError(f"{fn}: argument 'out' must not overlap input '{name}'")
     return out
+
+
+def empty(shape, dtype, align: int = 64) -> np.ndarray:
+    """np.empty, but 64-byte aligned so that vector (and streaming) stores line up."""
+    dtype = np.dtype(dtype)
+    n = int(np.prod(shape)) * dtype.itemsize
+    buf = np.empty(n + align, np.uint8)
+    off = -buf.ctypes.data % align
+    return buf[off:off + n].view(dtype).reshape(shape)
 
 
 def native_operand(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -144,3 +153,27 @@ def shuffle(fn, x, groups):
     g = positive_int(fn, "groups", groups)
     divides(fn, "the channel count of 'x'", x.shape[-1], "groups", g)
     return x, g, n
+
+
+def conv(fn, x, w):
+    x, w = array(fn, "x", x), array(fn, "w", w)
+    n = image(fn, x)
+    c = x.shape[-1]
+    weight_shape(fn, "w", w, f"(*K, c, C) with {n} kernel axes and c = {c}", w.ndim == n + 2 and w.shape[-2] == c)
+    K = kernel(fn, x, w.shape[:n], "w")
+    return x, w, n, K, result_dtype(x, w), (x.shape[0], *out_spatial(x, K), w.shape[-1])
+
+
+def grouped(fn, x, w, pointwise):
+    """Returns (x, w, n, K, dtype, shape, (g, c//g, C//g)); w is (*K, g, s, S) or, pointwise, (g, s, S)."""
+    x, w = array(fn, "x", x), array(fn, "w", w)
+    n = image(fn, x)
+    c = x.shape[-1]
+    kn = 0 if pointwise else n
+    expected = "(g, c//g, C//g)" if pointwise else f"(*K, g, c//g, C//g) with {n} kernel axes"
+    weight_shape(fn, "w", w, f"{expected} and g * (c//g) = {c}", w.ndim == kn + 3 and w.shape[kn] * w.shape[kn + 1] == c)
+    g, s, S = w.shape[kn:]
+    if g < 1:
+        raise ValueError(f"{fn}: argument 'w' must have g >= 1 groups, got shape {w.shape}")
+    K = kernel(fn, x, w.shape[:kn], "w") if kn else (1,) * n
+    return x, w, n, K, result_dtype(x, w), (x.shape[0], *out_spatial(x, K), g * S), (g, s, S)

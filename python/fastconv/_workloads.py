@@ -91,12 +91,62 @@ def _torch_shuffle(g):
     return make
 
 
+def _torch_conv(torch, x, w):
+    """Dense conv: w (k, l, c, C) -> torch (C, c, k, l), stride = kernel."""
+    k, l = w.shape[:2]
+    xt = _nchw(torch, x)
+    wt = torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1))).contiguous(
+        memory_format=torch.channels_last)
+    F = torch.nn.functional
+    return lambda: F.conv2d(xt, wt, stride=(k, l))
+
+
+def _torch_pointwise(torch, x, w):
+    return _torch_conv(torch, x, w[None, None])
+
+
+def _torch_grouped(torch, x, w, shuffle=False):
+    """w (k, l, g, s, S) -> torch (g*S, s, k, l) with groups=g; shuffle: then channel_shuffle."""
+    k, l, g, s, S = w.shape
+    xt = _nchw(torch, x)
+    wt = torch.from_numpy(np.ascontiguousarray(w.transpose(2, 4, 3, 0, 1).reshape(g * S, s, k, l))).contiguous(
+        memory_format=torch.channels_last)
+    F = torch.nn.functional
+    if shuffle:
+        return lambda: F.channel_shuffle(F.conv2d(xt, wt, stride=(k, l), groups=g), g)
+    return lambda: F.conv2d(xt, wt, stride=(k, l), groups=g)
+
+
+def _torch_pwgroup_shuffle(torch, x, w):
+    return _torch_grouped(torch, x, w[None, None], shuffle=True)
+
+
 def _patch2(x, k, l, c_split):
     b, w, h, _ = x.shape
     return x.reshape(b, w // k, k, h // l, l, *c_split)
 
 
+def _conv(name, x, w):
+    b, W, H, c = x
+    k, l, _, C = w
+    return Workload(name, "conv", "compute", (x, w), "bWkHlc,klcC->bWHC",
+                    lambda x, w: (_patch2(x, k, l, (c,)), w), (b, W // k, H // l, C),
+                    2 * b * (W // k) * (H // l) * C * k * l * c, torch=_torch_conv)
+
+
 WORKLOADS = [
+    _conv("patchify_vit16", (8, 224, 224, 3), (16, 16, 3, 768)),
+    _conv("stem4x4_c96", (8, 224, 224, 3), (4, 4, 3, 96)),
+    _conv("down2x2_96to192", (8, 56, 56, 96), (2, 2, 96, 192)),
+    Workload("pointwise1x1_128to256", "pointwise_conv", "compute", ((8, 56, 56, 128), (128, 256)),
+             "bwhc,cC->bwhC", lambda x, w: (x, w), (8, 56, 56, 256), 2 * 8 * 56 * 56 * 128 * 256,
+             torch=_torch_pointwise),
+    Workload("grouped2x2_g4_128", "grouped_conv", "compute", ((8, 56, 56, 128), (2, 2, 4, 32, 32)),
+             "bWkHlgs,klgsS->bWHgS", lambda x, w: (_patch2(x, 2, 2, (4, 32)), w), (8, 28, 28, 128),
+             2 * 8 * 28 * 28 * 128 * 2 * 2 * 32, torch=_torch_grouped),
+    Workload("pwgroup1x1_g3_240", "pointwise_grouped_conv", "compute", ((8, 28, 28, 240), (3, 80, 80)),
+             "bwhgs,gsS->bwhSg", lambda x, w: (x.reshape(8, 28, 28, 3, 80), w), (8, 28, 28, 240),
+             2 * 8 * 28 * 28 * 240 * 80, kwargs={"shuffle": True}, torch=_torch_pwgroup_shuffle),
     Workload("depthwise2x2_c64", "depthwise_conv", "memory", ((8, 112, 112, 64), (2, 2, 64)),
              "bWkHlc,klc->bWHc", lambda x, w: (_patch2(x, 2, 2, (64,)), w), (8, 56, 56, 64),
              2 * 8 * 56 * 56 * 64 * 4, torch=_torch_depthwise),

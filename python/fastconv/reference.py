@@ -38,11 +38,9 @@ def _finish(fn, out, shape, dtype, arrays):
 def conv(x, w, out=None, *, optimize=False):
     """Dense blocked conv: ``'bWkHlc,klcC->bWHC'`` (2-D), w (*K, c, C)."""
     fn = "conv"
-    x, n, c = _image(fn, x, ("w", w))
-    V.weight_shape(fn, "w", w, f"(*K, c, C) with {n} kernel axes and c = {c}", w.ndim == n + 2 and w.shape[-2] == c)
-    K = V.kernel(fn, x, w.shape[:n], "w")
-    dt = V.result_dtype(x, w)
-    out = _finish(fn, out, (x.shape[0], *P.out_spatial(x, K), w.shape[-1]), dt, (("x", x), ("w", w)))
+    x, w, n, K, dt, shape = V.conv(fn, x, w)
+    c = x.shape[-1]
+    out = _finish(fn, out, shape, dt, (("x", x), ("w", w)))
     xs, ks, os_ = P.labels(n)
     return _einsum(f"b{xs}c,{ks}cC->b{os_}C", P.view(x, K, (c,)), w, out=out, dtype=dt, optimize=optimize)
 
@@ -77,13 +75,15 @@ def channel_conv(x, w, out=None, *, optimize=False):
     return _einsum(f"b{xs}Cm,{ks}m->b{os_}C", P.view(x, K, (c // m, m)), w, out=out, dtype=dt, optimize=optimize)
 
 
-def _grouped(fn, x, w, out, shuffle, optimize, n, c, K, g, s, S):
-    dt = V.result_dtype(x, w)
-    out = _finish(fn, out, (x.shape[0], *P.out_spatial(x, K), g * S), dt, (("x", x), ("w", w)))
+def _grouped(fn, x, w, out, shuffle, optimize, pointwise):
+    x, w, n, K, dt, shape, (g, s, S) = V.grouped(fn, x, w, pointwise)
+    out = _finish(fn, out, shape, dt, (("x", x), ("w", w)))
+    if pointwise:
+        w = w[(None,) * n]
     xs, ks, os_ = P.labels(n)
     tail = "Sg" if shuffle else "gS"
     r = _einsum(f"b{xs}gs,{ks}gsS->b{os_}{tail}", P.view(x, K, (g, s)), w, out=None, dtype=dt, optimize=optimize)
-    r = r.reshape(*r.shape[:-2], g * S)
+    r = r.reshape(shape)
     if out is None:
         return r
     out[...] = r
@@ -92,22 +92,12 @@ def _grouped(fn, x, w, out, shuffle, optimize, n, c, K, g, s, S):
 
 def grouped_conv(x, w, shuffle=False, out=None, *, optimize=False):
     """Group conv ``'bWkHlgs,klgsS->bWHgS'``, w (*K, g, c//g, C//g); shuffle=True gives ``...->bWHSg``."""
-    fn = "grouped_conv"
-    x, n, c = _image(fn, x, ("w", w))
-    V.weight_shape(fn, "w", w, f"(*K, g, c//g, C//g) with {n} kernel axes and g*(c//g) = {c}",
-                   w.ndim == n + 3 and w.shape[-3] * w.shape[-2] == c)
-    K = V.kernel(fn, x, w.shape[:n], "w")
-    g, s, S = w.shape[-3:]
-    return _grouped(fn, x, w, out, shuffle, optimize, n, c, K, g, s, S)
+    return _grouped("grouped_conv", x, w, out, shuffle, optimize, pointwise=False)
 
 
 def pointwise_grouped_conv(x, w, shuffle=False, out=None, *, optimize=False):
     """Point-wise group conv ``'bwhgs,gsS->bwhgS'``, w (g, c//g, C//g); shuffle=True gives ``...->bwhSg``."""
-    fn = "pointwise_grouped_conv"
-    x, n, c = _image(fn, x, ("w", w))
-    V.weight_shape(fn, "w", w, f"(g, c//g, C//g) with g*(c//g) = {c}", w.ndim == 3 and w.shape[0] * w.shape[1] == c)
-    g, s, S = w.shape
-    return _grouped(fn, x, w[(None,) * n], out, shuffle, optimize, n, c, (1,) * n, g, s, S)
+    return _grouped("pointwise_grouped_conv", x, w, out, shuffle, optimize, pointwise=True)
 
 
 def channel_shuffle(x, groups, out=None, *, optimize=False):

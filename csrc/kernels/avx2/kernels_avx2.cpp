@@ -19,6 +19,8 @@ struct Vec<float> {
   static reg zero() { return _mm256_setzero_ps(); }
   static reg load(const float* p) { return _mm256_loadu_ps(p); }
   static void store(float* p, reg v) { _mm256_storeu_ps(p, v); }
+  static reg broadcast(const float* p) { return _mm256_broadcast_ss(p); }
+  static void stream(float* p, reg v) { _mm256_stream_ps(p, v); }
   static reg fmadd(reg a, reg b, reg c) { return _mm256_fmadd_ps(a, b, c); }
   static reg add(reg a, reg b) { return _mm256_add_ps(a, b); }
   static __m256i lanes(idx_t n) {
@@ -54,6 +56,8 @@ struct Vec<double> {
   static reg zero() { return _mm256_setzero_pd(); }
   static reg load(const double* p) { return _mm256_loadu_pd(p); }
   static void store(double* p, reg v) { _mm256_storeu_pd(p, v); }
+  static reg broadcast(const double* p) { return _mm256_broadcast_sd(p); }
+  static void stream(double* p, reg v) { _mm256_stream_pd(p, v); }
   static reg fmadd(reg a, reg b, reg c) { return _mm256_fmadd_pd(a, b, c); }
   static reg add(reg a, reg b) { return _mm256_add_pd(a, b); }
   static __m256i lanes(idx_t n) {
@@ -83,7 +87,14 @@ struct Vec<double> {
   static reg permute_merge(reg acc, Mask m, Perm p, reg v) { return _mm256_blendv_pd(acc, permute(p, v), m); }
 };
 
+// Register tiles and cache blocks for this ISA (16 ymm registers): 6 x 16 floats
+// (12 accumulators, 2 B vectors, 1 broadcast), 6 x 8 doubles.
+template <class T> struct GemmTile;
+template <> struct GemmTile<float> { static constexpr int MR = 6, NV = 2; static constexpr idx_t KC = 256, L2 = 192 << 10; };
+template <> struct GemmTile<double> { static constexpr int MR = 6, NV = 2; static constexpr idx_t KC = 192, L2 = 192 << 10; };
+
 #include "kernels/membound_impl.h"
+#include "kernels/gemm_impl.h"
 
 }  // namespace avx2
 }  // namespace fastconv

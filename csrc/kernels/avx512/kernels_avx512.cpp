@@ -19,6 +19,8 @@ struct Vec<float> {
   static reg zero() { return _mm512_setzero_ps(); }
   static reg load(const float* p) { return _mm512_loadu_ps(p); }
   static void store(float* p, reg v) { _mm512_storeu_ps(p, v); }
+  static reg broadcast(const float* p) { return _mm512_set1_ps(*p); }
+  static void stream(float* p, reg v) { _mm512_stream_ps(p, v); }
   static reg fmadd(reg a, reg b, reg c) { return _mm512_fmadd_ps(a, b, c); }
   static reg add(reg a, reg b) { return _mm512_add_ps(a, b); }
   static __mmask16 lanes(idx_t n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1u); }
@@ -45,6 +47,8 @@ struct Vec<double> {
   static reg zero() { return _mm512_setzero_pd(); }
   static reg load(const double* p) { return _mm512_loadu_pd(p); }
   static void store(double* p, reg v) { _mm512_storeu_pd(p, v); }
+  static reg broadcast(const double* p) { return _mm512_set1_pd(*p); }
+  static void stream(double* p, reg v) { _mm512_stream_pd(p, v); }
   static reg fmadd(reg a, reg b, reg c) { return _mm512_fmadd_pd(a, b, c); }
   static reg add(reg a, reg b) { return _mm512_add_pd(a, b); }
   static __mmask8 lanes(idx_t n) { return n >= 8 ? __mmask8(0xFF) : __mmask8((1u << n) - 1u); }
@@ -66,7 +70,14 @@ struct Vec<double> {
   static reg permute_merge(reg acc, Mask m, Perm p, reg v) { return _mm512_mask_permutexvar_pd(acc, m, p, v); }
 };
 
+// Register tiles and cache blocks for this ISA (32 zmm registers): 8 x 48 floats
+// (24 accumulators, 3 B vectors, 1 broadcast; 8 row pointers fit the GPRs), 8 x 24 doubles.
+template <class T> struct GemmTile;
+template <> struct GemmTile<float> { static constexpr int MR = 8, NV = 3; static constexpr idx_t KC = 256, L2 = 192 << 10; };
+template <> struct GemmTile<double> { static constexpr int MR = 8, NV = 3; static constexpr idx_t KC = 192, L2 = 192 << 10; };
+
 #include "kernels/membound_impl.h"
+#include "kernels/gemm_impl.h"
 
 }  // namespace avx512
 }  // namespace fastconv

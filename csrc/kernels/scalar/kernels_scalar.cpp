@@ -15,6 +15,8 @@ struct Vec {
   static reg zero() { return T(0); }
   static reg load(const T* p) { return *p; }
   static void store(T* p, reg v) { *p = v; }
+  static reg broadcast(const T* p) { return *p; }
+  static void stream(T* p, reg v) { *p = v; }
   static reg fmadd(reg a, reg b, reg c) { return a * b + c; }
   static reg add(reg a, reg b) { return a + b; }
   static reg maskload(const T* p, idx_t n) { return n > 0 ? *p : T(0); }
@@ -27,7 +29,11 @@ struct Vec {
   static reg permute_merge(reg acc, Mask m, Perm, reg v) { return m ? v : acc; }
 };
 
+// Register tile and cache blocks: 4 x 4 scalars.
+template <class T> struct GemmTile { static constexpr int MR = 4, NV = 4; static constexpr idx_t KC = 256, L2 = 192 << 10; };
+
 #include "kernels/membound_impl.h"
+#include "kernels/gemm_impl.h"
 
 }  // namespace scalar
 }  // namespace fastconv
