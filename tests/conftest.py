@@ -1,5 +1,7 @@
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 
 import fastconv
 from fastconv import _core
@@ -28,3 +30,67 @@ def assert_close(got, ref, absref, nterms):
     err = np.abs(got.astype(np.float64) - ref.astype(np.float64))
     bad = ~(err <= tol)
     assert not bad.any(), f"max error {err[bad].max()} at {np.argwhere(bad)[:3].tolist()}"
+
+
+DTYPES = [np.float32, np.float64]
+LAYOUTS = ["contiguous", "strided", "negative", "channels_strided", "transposed", "readonly"]
+
+
+def layout(x, kind, rng):
+    """The same values as x, laid out differently in memory."""
+    if kind == "strided":  # a slice of a larger array: every axis strided
+        big = np.zeros(tuple(2 * s for s in x.shape), x.dtype)
+        v = big[tuple(slice(None, None, 2) for _ in x.shape)]
+        v[...] = x
+        return v
+    if kind == "negative":  # negative strides on every axis
+        big = np.ascontiguousarray(x[tuple(slice(None, None, -1) for _ in x.shape)])
+        return big[tuple(slice(None, None, -1) for _ in x.shape)]
+    if kind == "channels_strided":
+        big = np.zeros(x.shape[:-1] + (2 * x.shape[-1],), x.dtype)
+        big[..., ::2] = x
+        return big[..., ::2]
+    if kind == "transposed":  # channels-first memory seen channels-last
+        order = tuple(rng.permutation(x.ndim))
+        return np.ascontiguousarray(x.transpose(order)).transpose(np.argsort(order))
+    if kind == "readonly":
+        x = x.copy()
+        x.flags.writeable = False
+        return x
+    return x
+
+
+@st.composite
+def images(draw, max_c=67):
+    n = draw(st.integers(1, 3))
+    K = tuple(draw(st.integers(1, 5)) for _ in range(n))
+    P = tuple(draw(st.integers(1, 3)) for _ in range(n))
+    b = draw(st.integers(0, 3))
+    c = draw(st.integers(1, max_c))
+    return (b, *(p * k for p, k in zip(P, K)), c), K
+
+
+def case(draw):
+    dtype = draw(st.sampled_from(DTYPES))
+    kind = draw(st.sampled_from(LAYOUTS))
+    seed = draw(st.integers(0, 2**32 - 1))
+    return dtype, kind, np.random.default_rng(seed)
+
+
+def check(fn, ref_fn, x, w, nterms, **kw):
+    got = fn(x, w, **kw)
+    x64, w64 = x.astype(np.float64), w.astype(np.float64)
+    ref = ref_fn(x64, w64, **kw)
+    absref = ref_fn(np.abs(x64), np.abs(w64), **kw)
+    assert got.dtype == np.result_type(x, w)
+    assert got.flags.c_contiguous
+    assert_close(got, ref, absref, nterms)
+    # out= gives the same values, in place
+    out = np.full_like(got, np.nan)
+    assert fn(x, w, out=out, **kw) is out
+    np.testing.assert_array_equal(out, got)
+
+
+
+# The isa fixture only selects the SIMD level; it holds no state between examples.
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

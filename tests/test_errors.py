@@ -35,6 +35,16 @@ BAD = [
     ("channel_shuffle", (X, True), {}, TypeError, ["'groups'", "bool"]),
     ("channel_shuffle", (X.astype(np.int64), 2), {}, TypeError, ["'x'", "int64"]),
     ("channel_shuffle", (np.ones(8, f32), 2), {}, ValueError, ["'x'", "1 dimensions"]),
+    ("conv", (X, np.ones((2, 2, 7, 4), f32)), {}, ValueError, ["'w'", "(*K, c, C)", "(2, 2, 7, 4)"]),
+    ("conv", (X, np.ones((2, 8, 4), f32)), {}, ValueError, ["'w'", "2 kernel axes"]),
+    ("conv", (X, np.ones((3, 2, 8, 4), f32)), {}, ValueError, ["spatial axis 0", "kernel size 3"]),
+    ("conv", (X, np.ones((2, 2, 8, 4), np.int16)), {}, TypeError, ["'w'", "int16"]),
+    ("pointwise_conv", (X, np.ones((7, 3), f32)), {}, ValueError, ["'w'", "(7, 3)"]),
+    ("grouped_conv", (X, np.ones((2, 2, 3, 2, 4), f32)), {}, ValueError, ["'w'", "g * (c//g) = 8", "(2, 2, 3, 2, 4)"]),
+    ("grouped_conv", (X, np.ones((2, 2, 0, 8, 4), f32)), {}, ValueError, ["'w'"]),
+    ("grouped_conv", (X, np.ones((2, 4, 2, 4, 4), f32)), {}, ValueError, ["spatial axis 1", "kernel size 4"]),
+    ("pointwise_grouped_conv", (X, np.ones((2, 3, 4), f32)), {}, ValueError, ["'w'", "(g, c//g, C//g)", "(2, 3, 4)"]),
+    ("pointwise_grouped_conv", (X, np.ones((2, 2, 4, 4), f32)), {}, ValueError, ["'w'", "(2, 2, 4, 4)"]),
 ]
 
 
@@ -54,6 +64,10 @@ GOOD = [  # (function, args, result shape)
     ("pointwise_conv", (X, np.ones(8, f32)), (2, 4, 6)),
     ("channel_conv", (X, np.ones((2, 2, 4), f32)), (2, 2, 3, 2)),
     ("channel_shuffle", (X, 4), (2, 4, 6, 8)),
+    ("conv", (X, np.ones((2, 3, 8, 5), f32)), (2, 2, 2, 5)),
+    ("pointwise_conv", (X, np.ones((8, 3), f32)), (2, 4, 6, 3)),
+    ("grouped_conv", (X, np.ones((2, 2, 2, 4, 3), f32)), (2, 2, 3, 6)),
+    ("pointwise_grouped_conv", (X, np.ones((4, 2, 3), f32)), (2, 4, 6, 12)),
 ]
 
 

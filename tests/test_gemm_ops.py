@@ -1,0 +1,182 @@
+"""The GEMM path (conv, 1x1, grouped, point-wise grouped) against the reference, on every ISA."""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import fastconv
+from fastconv import _core
+from fastconv import reference as R
+
+from conftest import DTYPES, SETTINGS, assert_close, case, check, images, layout
+
+
+@SETTINGS
+@given(data=st.data())
+def test_conv(isa, data):
+    shape, K = data.draw(images(max_c=20))
+    dtype, kind, rng = case(data.draw)
+    C = data.draw(st.integers(1, 40))
+    x = layout(rng.standard_normal(shape).astype(dtype), kind, rng)
+    w = rng.standard_normal((*K, shape[-1], C)).astype(dtype)
+    check(fastconv.conv, R.conv, x, w, int(np.prod(K)) * shape[-1])
+
+
+@SETTINGS
+@given(data=st.data())
+def test_pointwise(isa, data):
+    shape, _ = data.draw(images(max_c=67))
+    dtype, kind, rng = case(data.draw)
+    C = data.draw(st.integers(1, 67))
+    x = layout(rng.standard_normal(shape).astype(dtype), kind, rng)
+    w = layout(rng.standard_normal((shape[-1], C)).astype(dtype), data.draw(st.sampled_from(["contiguous", "transposed"])), rng)
+    check(fastconv.pointwise_conv, R.pointwise_conv, x, w, shape[-1])
+
+
+@st.composite
+def grouped_case(draw, pointwise):
+    shape, K = draw(images(max_c=24))
+    c = shape[-1]
+    g = draw(st.sampled_from([d for d in range(1, c + 1) if c % d == 0]))
+    S = draw(st.integers(1, 20))
+    wshape = (g, c // g, S) if pointwise else (*K, g, c // g, S)
+    return shape, K, wshape
+
+
+@SETTINGS
+@given(data=st.data())
+def test_grouped(isa, data):
+    shape, K, wshape = data.draw(grouped_case(pointwise=False))
+    dtype, kind, rng = case(data.draw)
+    shuffle = data.draw(st.booleans())
+    x = layout(rng.standard_normal(shape).astype(dtype), kind, rng)
+    w = rng.standard_normal(wshape).astype(dtype)
+    check(fastconv.grouped_conv, R.grouped_conv, x, w, int(np.prod(K)) * wshape[-2], shuffle=shuffle)
+
+
+@SETTINGS
+@given(data=st.data())
+def test_pointwise_grouped(isa, data):
+    shape, _, wshape = data.draw(grouped_case(pointwise=True))
+    dtype, kind, rng = case(data.draw)
+    shuffle = data.draw(st.booleans())
+    x = layout(rng.standard_normal(shape).astype(dtype), kind, rng)
+    w = rng.standard_normal(wshape).astype(dtype)
+    check(fastconv.pointwise_grouped_conv, R.pointwise_grouped_conv, x, w, wshape[-2], shuffle=shuffle)
+
+
+def sizes(t):
+    return sorted({1, max(1, t - 1), t, t + 1})
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_microkernel_edges(isa, dtype):
+    """m, n, k at 1, tile-1, tile, tile+1 and across the KC boundary, through a plain GEMM."""
+    bl = _core.gemm_blocking(np.dtype(dtype).name)
+    rng = np.random.default_rng(11)
+    ks = sizes(4) + [bl["kc"] - 1, bl["kc"], bl["kc"] + 1, 2 * bl["kc"] + 3]
+    for m in sizes(bl["mr"]) + [2 * bl["mr"] + 1]:
+        for n in sizes(bl["nr"]) + [3 * bl["nr"] - 1]:
+            for k in ks:
+                a = rng.standard_normal((m, k)).astype(dtype)
+                b = rng.standard_normal((k, n)).astype(dtype)
+                out = np.full((m, n), np.nan, dtype)
+                _core.contract(a, "mk", b, "kn", out, "mn")
+                a64, b64 = a.astype(np.float64), b.astype(np.float64)
+                assert_close(out, a64 @ b64, np.abs(a64) @ np.abs(b64), k)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_engine_strided_operands(isa, dtype):
+    """Transposed and sliced A, B and out, irregular output rows, several batch and K dims."""
+    rng = np.random.default_rng(12)
+    a = rng.standard_normal((3, 9, 5, 7)).astype(dtype)           # g m1 k1 k2
+    b = rng.standard_normal((7, 3, 5, 11)).astype(dtype)[::-1]    # k2 g k1 n (negative stride)
+    big = np.zeros((3, 11, 2 * 9), dtype)
+    out = big[:, :, ::2]                                           # g n m: non-unit m stride
+    _core.contract(a, "gmpq", b, "qgpn", out, "gnm")
+    want = np.einsum("gmpq,qgpn->gnm", a.astype(np.float64), b.astype(np.float64))
+    absref = np.einsum("gmpq,qgpn->gnm", np.abs(a.astype(np.float64)), np.abs(b.astype(np.float64)))
+    assert_close(out, want, absref, 35)
+    assert not big[:, :, 1::2].any()  # nothing written between the output's elements
+
+
+def test_float32_within_1e4_of_float64(isa):
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((2, 32, 32, 48))
+    w = rng.standard_normal((4, 4, 48, 64))
+    got = fastconv.conv(x.astype(np.float32), w.astype(np.float32)).astype(np.float64)
+    want = R.conv(x.astype(np.float32).astype(np.float64), w.astype(np.float32).astype(np.float64))
+    scale = R.conv(np.abs(x), np.abs(w))
+    assert np.max(np.abs(got - want) / scale) < 1e-4
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_threads_partition(isa, threads):
+    """Batch 1, small images (N is split), and big M (M blocks), for several thread counts."""
+    prev = fastconv.set_num_threads(threads)
+    try:
+        rng = np.random.default_rng(14)
+        for xs, ws in [((1, 4, 4, 32), (2, 2, 32, 200)), ((3, 60, 44, 24), (2, 2, 24, 40)), ((1, 8, 8, 3), (8, 8, 3, 96))]:
+            x = rng.standard_normal(xs).astype(np.float32)
+            w = rng.standard_normal(ws).astype(np.float32)
+            check(fastconv.conv, R.conv, x, w, int(np.prod(ws[:-1])))
+        x = rng.standard_normal((4, 24, 24, 96)).astype(np.float32)
+        for shuffle in (False, True):
+            check(fastconv.pointwise_grouped_conv, R.pointwise_grouped_conv, x,
+                  rng.standard_normal((3, 32, 40)).astype(np.float32), 32, shuffle=shuffle)
+    finally:
+        fastconv.set_num_threads(prev)
+
+
+def test_large_output_streaming_path(isa):
+    """Outputs past the streaming threshold (non-temporal stores), aligned and not."""
+    rng = np.random.default_rng(15)
+    x = rng.standard_normal((4, 64, 64, 32)).astype(np.float32)
+    w = rng.standard_normal((32, 128)).astype(np.float32)
+    want = R.pointwise_conv(x, w)
+    got = fastconv.pointwise_conv(x, w)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    buf = np.zeros(want.size + 1, np.float32)
+    out = buf[1:].reshape(want.shape)  # 4-byte offset: not vector-aligned
+    fastconv.pointwise_conv(x, w, out=out)
+    np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-4)
+    wg = rng.standard_normal((4, 8, 32)).astype(np.float32)
+    for shuffle in (False, True):
+        np.testing.assert_allclose(fastconv.pointwise_grouped_conv(x, wg, shuffle),
+                                   R.pointwise_grouped_conv(x, wg, shuffle), rtol=1e-4, atol=1e-4)
+
+
+def test_denormals_flushed_in_workers_only(isa):
+    """FTZ/DAZ is set inside the kernels' threads and restored: numpy keeps its denormals."""
+    tiny = np.float32(1e-39)  # a float32 denormal
+    x = np.full((1, 4, 4, 16), tiny, np.float32)
+    w = np.ones((2, 2, 16, 8), np.float32)
+    out = fastconv.conv(x, w)
+    assert np.all(np.isfinite(out)) and np.all(out >= 0)
+    assert np.float32(tiny) * np.float32(1.5) != 0  # the calling thread still computes denormals
+    assert (np.array([tiny], np.float32) * np.float32(3.0))[0] > 0
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_nan_inf_propagate(isa, dtype):
+    rng = np.random.default_rng(16)
+    x = rng.standard_normal((2, 4, 4, 12)).astype(dtype)
+    x[0, 1, 2, 3] = np.nan
+    x[1, 0, 0, 5] = np.inf
+    w = np.abs(rng.standard_normal((2, 2, 12, 8))).astype(dtype) + 0.1
+    wg = np.abs(rng.standard_normal((2, 2, 3, 4, 8))).astype(dtype) + 0.1
+    for got, ref in [(fastconv.conv(x, w), R.conv(x, w)),
+                     (fastconv.pointwise_conv(x, w[0, 0]), R.pointwise_conv(x, w[0, 0])),
+                     (fastconv.grouped_conv(x, wg, True), R.grouped_conv(x, wg, True))]:
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+        np.testing.assert_array_equal(np.isinf(got), np.isinf(ref))
+        assert np.isnan(got).any() and np.isinf(got).any()
+
+
+def test_zero_sizes():
+    x = np.zeros((0, 4, 4, 8), np.float32)
+    assert fastconv.conv(x, np.ones((2, 2, 8, 5), np.float32)).shape == (0, 2, 2, 5)
+    y = np.ones((2, 4, 4, 0), np.float32)
+    np.testing.assert_array_equal(fastconv.pointwise_conv(y, np.ones((0, 3), np.float32)), np.zeros((2, 4, 4, 3)))
+    assert fastconv.pointwise_conv(np.ones((1, 2, 2, 4), np.float32), np.ones((4, 0), np.float32)).shape == (1, 2, 2, 0)
