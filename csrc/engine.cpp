@@ -385,6 +385,7 @@ std::string gemm_path(const Contraction& d, const T* a, const T* b, T* out, cons
   const KSegments seg = k_segments(d.k, bl.kc);
   const idx_t nblocks = idx_t(seg.block_k.size()) - 1;
   const idx_t cs = uniform_stride(n_o.data(), N);
+  const bool ncontig = uniform_stride(n_b.data(), N) == 1;
 
   // The shuffled group conv: groups interleave with N in the output
   // (out[m, n*G + g]). Then the G tiles of the same rows and columns are
@@ -426,9 +427,13 @@ std::string gemm_path(const Contraction& d, const T* a, const T* b, T* out, cons
       T* dst = bp.data() + q * K * NR;
       const T* src = b + g_b[g];
       const idx_t nn = std::min(NR, N - jp * NR);
+      const idx_t* nb = n_b.data() + jp * NR;
       for (idx_t k = 0; k < K; ++k, dst += NR) {
         const T* row = src + seg.k_b[k];
-        for (idx_t j = 0; j < nn; ++j) dst[j] = row[n_b[jp * NR + j]];
+        if (ncontig)
+          std::memcpy(dst, row + nb[0], size_t(nn) * sizeof(T));
+        else
+          for (idx_t j = 0; j < nn; ++j) dst[j] = row[nb[j]];
         for (idx_t j = nn; j < NR; ++j) dst[j] = T(0);
       }
     }

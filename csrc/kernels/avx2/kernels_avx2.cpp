@@ -90,8 +90,8 @@ struct Vec<double> {
 // Register tiles and cache blocks for this ISA (16 ymm registers): 6 x 16 floats
 // (12 accumulators, 2 B vectors, 1 broadcast), 6 x 8 doubles.
 template <class T> struct GemmTile;
-template <> struct GemmTile<float> { static constexpr int MR = 6, NV = 2; static constexpr idx_t KC = 256, L2 = 192 << 10; };
-template <> struct GemmTile<double> { static constexpr int MR = 6, NV = 2; static constexpr idx_t KC = 192, L2 = 192 << 10; };
+template <> struct GemmTile<float> { static constexpr int MR = 6, NV = 2; static constexpr idx_t KC = 768, L2 = 192 << 10; };
+template <> struct GemmTile<double> { static constexpr int MR = 6, NV = 2; static constexpr idx_t KC = 384, L2 = 192 << 10; };
 
 #include "kernels/membound_impl.h"
 #include "kernels/gemm_impl.h"

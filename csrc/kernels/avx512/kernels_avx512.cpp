@@ -73,7 +73,7 @@ struct Vec<double> {
 // Register tiles and cache blocks for this ISA (32 zmm registers): 8 x 48 floats
 // (24 accumulators, 3 B vectors, 1 broadcast; 8 row pointers fit the GPRs), 8 x 24 doubles.
 template <class T> struct GemmTile;
-template <> struct GemmTile<float> { static constexpr int MR = 8, NV = 3; static constexpr idx_t KC = 256, L2 = 192 << 10; };
+template <> struct GemmTile<float> { static constexpr int MR = 8, NV = 3; static constexpr idx_t KC = 384, L2 = 192 << 10; };
 template <> struct GemmTile<double> { static constexpr int MR = 8, NV = 3; static constexpr idx_t KC = 192, L2 = 192 << 10; };
 
 #include "kernels/membound_impl.h"
