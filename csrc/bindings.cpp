@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cstdlib>
 #include <string>
 
 #include "dispatch.h"
@@ -69,6 +70,20 @@ void contract(const py::array& a, const std::string& la, const py::object& b_obj
   if (!err.empty()) throw std::invalid_argument("no native path: " + err);
 }
 
+// An uninitialised C-contiguous array whose data is 64-byte aligned (vector and
+// non-temporal stores line up), freed with the array.
+py::array aligned_empty(const std::vector<py::ssize_t>& shape, const py::dtype& dt) {
+  size_t n = size_t(dt.itemsize());
+  for (const auto s : shape) {
+    if (s < 0) throw py::value_error("aligned_empty: negative dimension");
+    n *= size_t(s);
+  }
+  void* p = std::aligned_alloc(64, (n + 63) / 64 * 64 + 64);
+  if (!p) throw std::bad_alloc();
+  py::capsule owner(p, [](void* q) { std::free(q); });
+  return py::array(dt, shape, {}, p, owner);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -76,6 +91,7 @@ PYBIND11_MODULE(_core, m) {
   py::register_local_exception<std::invalid_argument>(m, "NoNativePath", PyExc_NotImplementedError);
   m.def("contract", &contract, py::arg("a"), py::arg("a_labels"), py::arg("b"), py::arg("b_labels"),
         py::arg("out"), py::arg("out_labels"));
+  m.def("aligned_empty", &aligned_empty, py::arg("shape"), py::arg("dtype"));
   m.def("isa", &current_isa, "The SIMD level in use.");
   m.def("best_isa", &best_isa, "The highest SIMD level this CPU supports.");
   m.def("supported_isas", &supported_isas, "SIMD levels this CPU supports, lowest first.");

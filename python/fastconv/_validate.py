@@ -9,6 +9,7 @@ import operator
 
 import numpy as np
 
+from . import _core
 from ._patches import out_spatial
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -50,8 +51,10 @@ def kernel(fn: str, x: np.ndarray, K: tuple, wname: str) -> tuple:
     return tuple(K)
 
 
-def weight_shape(fn: str, name: str, w: np.ndarray, expected: str, ok: bool) -> None:
+def weight_shape(fn: str, name: str, w: np.ndarray, expected, ok: bool) -> None:
+    """expected: the expected shape in words, or a callable giving it (built only on error)."""
     if not ok:
+        expected = expected() if callable(expected) else expected
         raise ValueError(f"{fn}: argument '{name}' must have shape {expected}, got {w.shape}")
 
 
@@ -75,7 +78,7 @@ def divides(fn: str, what: str, n: int, by_name: str, by: int) -> None:
 def output(fn: str, out, shape: tuple, dtype: np.dtype, inputs) -> np.ndarray:
     """Returns out (checked) or a new array of the result's shape and dtype."""
     if out is None:
-        return empty(shape, dtype)
+        return _core.aligned_empty(shape, dtype)
     if not isinstance(out, np.ndarray):
         raise TypeError(f"{fn}: argument 'out' must be a numpy.ndarray, got {type(out).__name__}")
     if out.shape != tuple(shape):
@@ -92,18 +95,12 @@ def output(fn: str, out, shape: tuple, dtype: np.dtype, inputs) -> np.ndarray:
     return out
 
 
-def empty(shape, dtype, align: int = 64) -> np.ndarray:
-    """np.empty, but 64-byte aligned so that vector (and streaming) stores line up."""
-    dtype = np.dtype(dtype)
-    n = int(np.prod(shape)) * dtype.itemsize
-    buf = np.empty(n + align, np.uint8)
-    off = -buf.ctypes.data % align
-    return buf[off:off + n].view(dtype).reshape(shape)
-
-
 def native_operand(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """a cast to dtype, with a unit-stride last axis and aligned element strides (a view when possible)."""
-    a = a.astype(dtype, copy=False)
+    if a.dtype != dtype:
+        a = a.astype(dtype)
+    if a.flags.c_contiguous:
+        return a
     item = a.itemsize
     if (
         not a.flags.aligned
@@ -121,7 +118,7 @@ def depthwise(fn, x, w):
     x, w = array(fn, "x", x), array(fn, "w", w)
     n = image(fn, x)
     c = x.shape[-1]
-    weight_shape(fn, "w", w, f"(*K, c) with {n} kernel axes and c = {c}", w.ndim == n + 1 and w.shape[-1] == c)
+    weight_shape(fn, "w", w, lambda: f"(*K, c) with {n} kernel axes and c = {c}", w.ndim == n + 1 and w.shape[-1] == c)
     K = kernel(fn, x, w.shape[:n], "w")
     return x, w, n, K, result_dtype(x, w), (x.shape[0], *out_spatial(x, K), c)
 
@@ -130,7 +127,7 @@ def pointwise(fn, x, w):
     x, w = array(fn, "x", x), array(fn, "w", w)
     n = image(fn, x)
     c = x.shape[-1]
-    weight_shape(fn, "w", w, f"(c,) or (c, C) with c = {c}", w.ndim in (1, 2) and w.shape[0] == c)
+    weight_shape(fn, "w", w, lambda: f"(c,) or (c, C) with c = {c}", w.ndim in (1, 2) and w.shape[0] == c)
     return x, w, n, (1,) * n, result_dtype(x, w), (*x.shape[:-1], *w.shape[1:])
 
 
@@ -138,7 +135,7 @@ def channel(fn, x, w):
     x, w = array(fn, "x", x), array(fn, "w", w)
     n = image(fn, x)
     c = x.shape[-1]
-    weight_shape(fn, "w", w, f"(*K, m) with {n} kernel axes", w.ndim == n + 1)
+    weight_shape(fn, "w", w, lambda: f"(*K, m) with {n} kernel axes", w.ndim == n + 1)
     m = w.shape[-1]
     if m < 1:
         raise ValueError(f"{fn}: argument 'w' must have a channel block m >= 1, got shape {w.shape}")
@@ -159,7 +156,7 @@ def conv(fn, x, w):
     x, w = array(fn, "x", x), array(fn, "w", w)
     n = image(fn, x)
     c = x.shape[-1]
-    weight_shape(fn, "w", w, f"(*K, c, C) with {n} kernel axes and c = {c}", w.ndim == n + 2 and w.shape[-2] == c)
+    weight_shape(fn, "w", w, lambda: f"(*K, c, C) with {n} kernel axes and c = {c}", w.ndim == n + 2 and w.shape[-2] == c)
     K = kernel(fn, x, w.shape[:n], "w")
     return x, w, n, K, result_dtype(x, w), (x.shape[0], *out_spatial(x, K), w.shape[-1])
 
@@ -171,7 +168,7 @@ def grouped(fn, x, w, pointwise):
     c = x.shape[-1]
     kn = 0 if pointwise else n
     expected = "(g, c//g, C//g)" if pointwise else f"(*K, g, c//g, C//g) with {n} kernel axes"
-    weight_shape(fn, "w", w, f"{expected} and g * (c//g) = {c}", w.ndim == kn + 3 and w.shape[kn] * w.shape[kn + 1] == c)
+    weight_shape(fn, "w", w, lambda: f"{expected} and g * (c//g) = {c}", w.ndim == kn + 3 and w.shape[kn] * w.shape[kn + 1] == c)
     g, s, S = w.shape[kn:]
     if g < 1:
         raise ValueError(f"{fn}: argument 'w' must have g >= 1 groups, got shape {w.shape}")
