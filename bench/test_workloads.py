@@ -13,7 +13,13 @@ import pytest
 
 from fastconv._workloads import available
 
-IMPLS = ["fastconv", "einsum", "einsum(opt)", "opt_einsum", "torch"]
+BASE = ["fastconv", "einsum", "einsum(opt)", "opt_einsum"]
+
+
+def cases():
+    for w in available():
+        for impl in BASE + list(w.torch_peers()):
+            yield pytest.param(w, impl, id=f"{w.name}-{impl}")
 
 
 def make(w, impl, inputs):
@@ -27,13 +33,10 @@ def make(w, impl, inputs):
         pytest.importorskip("opt_einsum")
         return w.opt_einsum(*inputs)
     torch = pytest.importorskip("torch")
-    if w.torch is None:
-        pytest.skip(f"no torch formulation of {w.name}")
-    return w.torch(torch, *inputs)
+    return w.torch_peers()[impl](torch, *inputs)
 
 
-@pytest.mark.parametrize("impl", IMPLS)
-@pytest.mark.parametrize("w", available(), ids=lambda w: w.name)
+@pytest.mark.parametrize("w,impl", cases())
 def test_workload(benchmark, w, impl):
     inputs = w.inputs(np.float32)
     fn = make(w, impl, inputs)

@@ -70,6 +70,57 @@ void contract(const py::array& a, const std::string& la, const py::object& b_obj
   if (!err.empty()) throw std::invalid_argument("no native path: " + err);
 }
 
+template <class T>
+std::string run_chain_typed(const engine::Contraction& d1, const engine::Contraction& d2, const py::array& a,
+                            const py::array& b, const py::array& c, py::array& out) {
+  const T* pa = static_cast<const T*>(a.data());
+  const T* pb = static_cast<const T*>(b.data());
+  const T* pc = static_cast<const T*>(c.data());
+  T* po = static_cast<T*>(out.mutable_data());
+  const KernelTable& kt = kernels();
+  const int nt = get_num_threads();
+  py::gil_scoped_release release;
+  return engine::run_fused<T>(d1, d2, pa, pb, pc, po, kt, nt);
+}
+
+// contract_chain(a, la, b, lb, d_labels, c, lc, out, lo): D = a x b (labels
+// d_labels, never stored whole), then out = D x c. Raises NotImplementedError
+// when the engine has no fused path for the pair.
+void contract_chain(const py::array& a, const std::string& la, const py::array& b, const std::string& lb,
+                    const std::string& ld, const py::array& c, const std::string& lc, py::array& out,
+                    const std::string& lo) {
+  const auto dt = out.dtype();
+  const bool f32 = dt.is(py::dtype::of<float>()), f64 = dt.is(py::dtype::of<double>());
+  if (!f32 && !f64)
+    throw py::type_error("_core.contract_chain: out dtype must be float32 or float64, got " +
+                         std::string(py::str(dt)));
+  if (!out.writeable()) throw py::value_error("_core.contract_chain: out is read-only");
+  if (!a.dtype().is(dt) || !b.dtype().is(dt) || !c.dtype().is(dt))
+    throw py::type_error("_core.contract_chain: all operands must have out's dtype " + std::string(py::str(dt)));
+  const engine::Operand oa = describe(a, la, "a"), ob = describe(b, lb, "b"), oc = describe(c, lc, "c"),
+                        oo = describe(out, lo, "out");
+  // D: a virtual C-contiguous operand, sizes taken from a and b.
+  engine::Operand od;
+  od.labels = ld;
+  for (const char ch : ld) {
+    idx_t size = -1;
+    for (const engine::Operand* op : {&oa, &ob}) {
+      const size_t i = op->labels.find(ch);
+      if (i != std::string::npos) size = op->shape[i];
+    }
+    if (size < 0) throw py::value_error(std::string("_core.contract_chain: label '") + ch + "' of D is in no input");
+    od.shape.push_back(size);
+  }
+  od.strides.assign(od.shape.size(), 1);
+  for (size_t i = od.shape.size(); i-- > 1;) od.strides[i - 1] = od.strides[i] * od.shape[i];
+  engine::Contraction d1, d2;
+  std::string err = engine::classify(oa, &ob, od, d1);
+  if (err.empty()) err = engine::classify(od, &oc, oo, d2);
+  if (!err.empty()) throw py::value_error("_core.contract_chain: " + err);
+  err = f32 ? run_chain_typed<float>(d1, d2, a, b, c, out) : run_chain_typed<double>(d1, d2, a, b, c, out);
+  if (!err.empty()) throw std::invalid_argument("no native path: " + err);
+}
+
 // An uninitialised C-contiguous array whose data is 64-byte aligned (vector and
 // non-temporal stores line up), freed with the array.
 py::array aligned_empty(const std::vector<py::ssize_t>& shape, const py::dtype& dt) {
@@ -91,6 +142,8 @@ PYBIND11_MODULE(_core, m) {
   py::register_local_exception<std::invalid_argument>(m, "NoNativePath", PyExc_NotImplementedError);
   m.def("contract", &contract, py::arg("a"), py::arg("a_labels"), py::arg("b"), py::arg("b_labels"),
         py::arg("out"), py::arg("out_labels"));
+  m.def("contract_chain", &contract_chain, py::arg("a"), py::arg("a_labels"), py::arg("b"), py::arg("b_labels"),
+        py::arg("d_labels"), py::arg("c"), py::arg("c_labels"), py::arg("out"), py::arg("out_labels"));
   m.def("aligned_empty", &aligned_empty, py::arg("shape"), py::arg("dtype"));
   m.def("isa", &current_isa, "The SIMD level in use.");
   m.def("best_isa", &best_isa, "The highest SIMD level this CPU supports.");

@@ -120,16 +120,23 @@ void strided_fill(const std::vector<Dim>& dims, size_t q, T* o) {
 // ---- the memory-bound path: no N index ------------------------------------
 constexpr idx_t kMaxTileSegment = 16;
 
+// The tap-reduce stage planned once: vector axis, taps, packed weights, and the
+// pixel space (outer dims x one inner dim, row-major in that order).
 template <class T>
-std::string tapreduce_path(const Contraction& d, const T* a, const T* b, T* out,
-                           const KernelTable& kt, int nthreads) {
+struct TapPlan {
+  idx_t L = 1, seg = 1, ntaps = 0;
+  std::vector<idx_t> taps;
+  std::vector<T> w;  // [ntaps][L]
+  std::vector<Dim> outer;
+  Dim inner{1, 0, 0, 0};
+  idx_t npix() const { return prod(outer) * inner.size; }
+};
+
+// Requires N empty, outputs and K non-empty.
+template <class T>
+std::string make_tap_plan(const Contraction& d, const T* b, TapPlan<T>& p) {
   std::vector<Dim> outs = d.batch;
   outs.insert(outs.end(), d.m.begin(), d.m.end());
-  if (prod(outs) == 0) return {};
-  if (prod(d.k) == 0) {
-    strided_fill(outs, 0, out);
-    return {};
-  }
   outs = without_units(outs);
   std::vector<Dim> ks = without_units(d.k);
 
@@ -137,7 +144,6 @@ std::string tapreduce_path(const Contraction& d, const T* a, const T* b, T* out,
   // one output per lane) or a summed axis of `seg` lanes, optionally under an
   // output axis that tiles a contiguously (channel conv: C segments of m).
   Dim lane{1, 1, 0, 1}, tile{1, 0, 0, 0};
-  idx_t seg = 1;
   bool found = false;
   for (size_t i = 0; i < outs.size() && !found; ++i)
     if (outs[i].sa == 1 && outs[i].so == 1) {
@@ -148,58 +154,77 @@ std::string tapreduce_path(const Contraction& d, const T* a, const T* b, T* out,
   for (size_t i = 0; i < ks.size() && !found; ++i)
     if (ks[i].sa == 1) {
       lane = ks[i];
-      seg = lane.size;
+      p.seg = lane.size;
       ks.erase(ks.begin() + i);
       found = true;
       // Short segments only: long ones are better served one output per pixel
       // (the dot kernel) than summed out of a vector tile.
-      for (size_t j = 0; j < outs.size() && seg < kMaxTileSegment; ++j)
-        if (outs[j].sa == seg && outs[j].so == 1) {
+      for (size_t j = 0; j < outs.size() && p.seg < kMaxTileSegment; ++j)
+        if (outs[j].sa == p.seg && outs[j].so == 1) {
           tile = outs[j];
           outs.erase(outs.begin() + j);
           break;
         }
     }
   // No unit-stride axis (c == 1, or a strided view): one lane, scalar per pixel.
-  for (const Dim& p : outs)
-    if (p.sb != 0) return "operand b varies along an output axis other than the vector axis";
+  for (const Dim& q : outs)
+    if (q.sb != 0) return "operand b varies along an output axis other than the vector axis";
 
-  const idx_t L = tile.size * lane.size;
-  const idx_t ntaps = prod(ks);
-  std::vector<idx_t> taps(size_t(ntaps), 0), wtap(size_t(ntaps), 0);
-  for (idx_t t = 0; t < ntaps; ++t) {
+  p.L = tile.size * lane.size;
+  p.ntaps = prod(ks);
+  p.taps.assign(size_t(p.ntaps), 0);
+  std::vector<idx_t> wtap(size_t(p.ntaps), 0);
+  for (idx_t t = 0; t < p.ntaps; ++t) {
     idx_t r = t;
     for (size_t q = ks.size(); q-- > 0;) {
       const idx_t i = r % ks[q].size;
       r /= ks[q].size;
-      taps[t] += i * ks[q].sa;
+      p.taps[t] += i * ks[q].sa;
       wtap[t] += i * ks[q].sb;
     }
   }
   // Pack the weights once: w[t][i1*seg + i0] = b[wtap[t] + i1*tile.sb + i0*lane.sb].
-  std::vector<T> w(size_t(ntaps * L));
-  for (idx_t t = 0; t < ntaps; ++t)
+  p.w.resize(size_t(p.ntaps * p.L));
+  for (idx_t t = 0; t < p.ntaps; ++t)
     for (idx_t i1 = 0; i1 < tile.size; ++i1)
       for (idx_t i0 = 0; i0 < lane.size; ++i0)
-        w[t * L + i1 * lane.size + i0] = b[wtap[t] + i1 * tile.sb + i0 * lane.sb];
+        p.w[t * p.L + i1 * lane.size + i0] = b[wtap[t] + i1 * tile.sb + i0 * lane.sb];
 
-  Dim inner{1, 0, 0, 0};
   if (!outs.empty()) {
     const size_t q = innermost(outs);
-    inner = outs[q];
+    p.inner = outs[q];
     outs.erase(outs.begin() + q);
   }
-  const idx_t npix = prod(outs) * inner.size;
-  const idx_t bytes = npix * (ntaps + 1) * L * idx_t(sizeof(T));
+  p.outer = outs;
+  return {};
+}
+
+template <class T>
+TapReduceArgs<T> tap_args(const TapPlan<T>& p, const T* a, T* out, idx_t npix, T* scratch) {
+  return {a, p.inner.sa, npix, p.taps.data(), p.ntaps, p.w.data(), p.L, p.seg, out, p.inner.so, scratch};
+}
+
+template <class T>
+std::string tapreduce_path(const Contraction& d, const T* a, const T* b, T* out,
+                           const KernelTable& kt, int nthreads) {
+  std::vector<Dim> outs = d.batch;
+  outs.insert(outs.end(), d.m.begin(), d.m.end());
+  if (prod(outs) == 0) return {};
+  if (prod(d.k) == 0) {
+    strided_fill(outs, 0, out);
+    return {};
+  }
+  TapPlan<T> p;
+  const std::string err = make_tap_plan(d, b, p);
+  if (!err.empty()) return err;
+  const idx_t bytes = p.npix() * (p.ntaps + 1) * p.L * idx_t(sizeof(T));
   auto kernel = KernelOf<T>::tapreduce(kt);
-  parallel_rows(outs, inner, threads_for(bytes, nthreads),
+  parallel_rows(p.outer, p.inner, threads_for(bytes, nthreads),
                 [&](idx_t off_a, idx_t off_o, idx_t i0, idx_t len) {
                   thread_local std::vector<T> scratch;
-                  if (seg > 1 && scratch.size() < size_t(L)) scratch.resize(size_t(L));
-                  TapReduceArgs<T> args{a + off_a + i0 * inner.sa, inner.sa, len, taps.data(), ntaps,
-                                        w.data(), L, seg, out + off_o + i0 * inner.so, inner.so,
-                                        scratch.data()};
-                  kernel(args);
+                  if (scratch.size() < size_t(p.L)) scratch.resize(size_t(p.L));
+                  kernel(tap_args(p, a + off_a + i0 * p.inner.sa, out + off_o + i0 * p.inner.so, len,
+                                  scratch.data()));
                 });
   return {};
 }
@@ -363,66 +388,49 @@ KSegments k_segments(const std::vector<Dim>& k, idx_t kc) {
 // Outputs at least this large are written with non-temporal stores.
 constexpr idx_t kStreamBytes = idx_t(4) << 20;
 
+// One GEMM planned: index offsets, K segments, B packed per group, tile kernel.
 template <class T>
-std::string gemm_path(const Contraction& d, const T* a, const T* b, T* out, const KernelTable& kt,
-                      int nthreads) {
-  const idx_t G = prod(d.batch), M = prod(d.m), N = prod(d.n), K = prod(d.k);
-  if (G == 0 || M == 0 || N == 0) return {};
-  if (K == 0) {
-    std::vector<Dim> outs = d.batch;
-    outs.insert(outs.end(), d.m.begin(), d.m.end());
-    outs.insert(outs.end(), d.n.begin(), d.n.end());
-    strided_fill(outs, 0, out);
-    return {};
+struct GemmPlan {
+  idx_t G = 0, M = 0, N = 0, K = 0, MR = 0, NR = 0, npanels = 0, nblocks = 0;
+  idx_t cs = 0;             // uniform output stride along N (0: irregular)
+  bool ncontig = false;     // N unit-stride in B
+  bool interleave = false;  // groups interleave with N in the output (the shuffle)
+  idx_t Gi = 1;             // groups computed together in one work item
+  bool stream = false;
+  std::vector<Dim> ms;
+  std::vector<idx_t> g_a, g_b, g_o, n_b, n_o;
+  KSegments seg;
+  std::vector<T> bp;        // per group, NR-column panels of K rows, zero-padded
+  void (*kernel)(const GemmArgs<T>&) = nullptr;
+  void (*zip)(const ZipArgs<T>&) = nullptr;
+
+  GemmPlan(const Contraction& d, const KernelTable& kt)
+      : G(prod(d.batch)), M(prod(d.m)), N(prod(d.n)), K(prod(d.k)) {
+    const GemmBlocking& bl = KernelOf<T>::blocking(kt);
+    kernel = KernelOf<T>::gemm(kt);
+    zip = KernelOf<T>::zip(kt);
+    MR = bl.mr, NR = bl.nr;
+    ms = without_units(d.m);
+    g_a = offsets(d.batch, &Dim::sa), g_b = offsets(d.batch, &Dim::sb), g_o = offsets(d.batch, &Dim::so);
+    n_b = offsets(d.n, &Dim::sb), n_o = offsets(d.n, &Dim::so);
+    seg = k_segments(d.k, bl.kc);
+    nblocks = idx_t(seg.block_k.size()) - 1;
+    npanels = (N + NR - 1) / NR;
+    cs = uniform_stride(n_o.data(), N);
+    ncontig = uniform_stride(n_b.data(), N) == 1;
+    // The shuffled group conv: groups interleave with N in the output
+    // (out[m, n*G + g]). Then the G tiles of the same rows and columns are
+    // computed together and each output row is written contiguously by the zip kernel.
+    interleave = G > 1 && nblocks == 1 && cs == G && uniform_stride(g_o.data(), G) == 1;
+    Gi = interleave ? G : 1;
+    // A large output written once (one K block) bypasses the caches.
+    stream = nblocks == 1 && G * M * N * idx_t(sizeof(T)) >= kStreamBytes;
+    bp.resize(size_t(G * npanels * K * NR));
   }
-  const GemmBlocking& bl = KernelOf<T>::blocking(kt);
-  const auto kernel = KernelOf<T>::gemm(kt);
-  const idx_t MR = bl.mr, NR = bl.nr;
-  const std::vector<Dim> ms = without_units(d.m);
-  const std::vector<idx_t> g_a = offsets(d.batch, &Dim::sa), g_b = offsets(d.batch, &Dim::sb),
-                           g_o = offsets(d.batch, &Dim::so), n_b = offsets(d.n, &Dim::sb),
-                           n_o = offsets(d.n, &Dim::so);
-  const KSegments seg = k_segments(d.k, bl.kc);
-  const idx_t nblocks = idx_t(seg.block_k.size()) - 1;
-  const idx_t cs = uniform_stride(n_o.data(), N);
-  const bool ncontig = uniform_stride(n_b.data(), N) == 1;
 
-  // The shuffled group conv: groups interleave with N in the output
-  // (out[m, n*G + g]). Then the G tiles of the same rows and columns are
-  // computed together and each output row is written contiguously by the zip kernel.
-  const bool interleave = G > 1 && nblocks == 1 && cs == G && uniform_stride(g_o.data(), G) == 1;
-  const idx_t Gi = interleave ? G : 1;  // groups handled inside one work item
-
-  // Partition: (M blocks) x (N chunks) x G work items, groups innermost (they read
-  // the same pixels), a multiple of the thread count where possible; N is split
-  // only when M alone cannot feed every thread. An M block's rows of A (MC x KC)
-  // stay in L2 while every N panel passes.
-  const idx_t Go = G / Gi;
-  const int nt = int(std::max<idx_t>(1, std::min<idx_t>(nthreads, (2 * G * M * N * K) >> 16)));
-  const idx_t mc_max = std::max(MR, bl.l2 / (Gi * std::min(K, bl.kc) * idx_t(sizeof(T))) / MR * MR);
-  idx_t mblocks = (M + mc_max - 1) / mc_max, nchunks = 1;
-  const idx_t npanels = (N + NR - 1) / NR;
-  if (Go * mblocks < nt) nchunks = std::min(npanels, (nt + Go * mblocks - 1) / (Go * mblocks));
-  if (Go * mblocks * nchunks > nt) {  // round the item count up to a multiple of nt
-    const idx_t items = (Go * mblocks * nchunks + nt - 1) / nt * nt;
-    mblocks = std::min((M + MR - 1) / MR, (items + Go * nchunks - 1) / (Go * nchunks));
-  }
-  const idx_t mc = ((M + mblocks - 1) / mblocks + MR - 1) / MR * MR;
-  mblocks = (M + mc - 1) / mc;
-  const idx_t nc = ((npanels + nchunks - 1) / nchunks) * NR;
-  nchunks = (N + nc - 1) / nc;
-  const idx_t items = Go * mblocks * nchunks;
-  // A large output written once (one K block) bypasses the caches.
-  const bool stream = nblocks == 1 && G * M * N * idx_t(sizeof(T)) >= kStreamBytes;
-  const auto zip = KernelOf<T>::zip(kt);
-
-  // B packed once per call: per group, NR-column panels of K rows, zero-padded.
-  std::vector<T> bp(size_t(G * npanels * K * NR));
-#pragma omp parallel num_threads(nt) if (nt > 1)
-  {
-    DenormalsAreZero daz;
-    const int tid = omp_get_thread_num(), n = omp_get_num_threads();
-    for (idx_t q = tid; q < G * npanels; q += n) {
+  // Packs the B panels q = part, part + parts, ... (one thread's share).
+  void pack_b(const T* b, idx_t part, idx_t parts) {
+    for (idx_t q = part; q < G * npanels; q += parts) {
       const idx_t g = q / npanels, jp = q % npanels;
       T* dst = bp.data() + q * K * NR;
       const T* src = b + g_b[g];
@@ -437,63 +445,221 @@ std::string gemm_path(const Contraction& d, const T* a, const T* b, T* out, cons
         for (idx_t j = nn; j < NR; ++j) dst[j] = T(0);
       }
     }
-#pragma omp barrier
-    thread_local std::vector<idx_t> rows_a, rows_o;
-    thread_local std::vector<T> tiles;
-    rows_a.resize(size_t(mc));
-    rows_o.resize(size_t(mc));
-    tiles.resize(size_t(Gi * MR * NR));
-    const T* rowp[64];
-    for (idx_t it = items * tid / n; it < items * (tid + 1) / n; ++it) {
-      const idx_t g0 = it % Go * Gi, nch = it / Go % nchunks, mb = it / (Go * nchunks);
-      const idx_t m0 = mb * mc, mcur = std::min(mc, M - m0);
-      const idx_t n0 = nch * nc, ncur = std::min(nc, N - n0);
-      row_offsets(ms, m0, mcur, rows_a.data(), rows_o.data());
-      for (idx_t q = 0; q < nblocks; ++q) {
-        const idx_t p0 = seg.block_piece[q], np = seg.block_piece[q + 1] - p0;
-        for (idx_t jr = n0; jr < n0 + ncur; jr += NR) {
-          const idx_t nn = std::min(NR, n0 + ncur - jr);
-          for (idx_t ir = 0; ir < mcur; ir += MR) {
-            const idx_t mm = std::min(MR, mcur - ir);
-            const idx_t rs = uniform_stride(rows_o.data() + ir, mm);
-            const bool direct = !interleave && rs != 0 && cs != 0;
-            for (idx_t g = g0; g < g0 + Gi; ++g) {
-              const T* ag = a + g_a[g];
-              for (idx_t i = 0; i < MR; ++i) rowp[i] = ag + rows_a[ir + (i < mm ? i : 0)];
-              const T* bpanel = bp.data() + ((g * npanels + jr / NR) * K + seg.block_k[q]) * NR;
-              T* tile = tiles.data() + (g - g0) * MR * NR;
-              GemmArgs<T> args{rowp, seg.off.data() + p0, seg.len.data() + p0, np, seg.ks, bpanel,
-                               tile, NR, 1, mm, nn, false, false};
-              if (direct) {
-                args.c = out + g_o[g] + rows_o[ir] + n_o[jr], args.rs_c = rs, args.cs_c = cs;
-                args.accumulate = q > 0, args.stream = stream;
-              }
-              kernel(args);
-              if (direct || interleave) continue;
-              // Irregular output indices: scattered from the tile by offset.
-              T* og = out + g_o[g];
-              for (idx_t i = 0; i < mm; ++i)
-                for (idx_t j = 0; j < nn; ++j) {
-                  T& dst = og[rows_o[ir + i] + n_o[jr + j]];
-                  dst = (q > 0 ? dst : T(0)) + tile[i * NR + j];
-                }
+  }
+
+  // The tiles of rows [0, mcur) (A row i at a + g_a[g] + rows_a[i], output row i at
+  // out + g_o[g] + rows_o[i]) by columns [n0, n0 + ncur), for groups [g0, g0 + Gi).
+  // tiles: Gi * MR * NR scratch. Row pointers and row strides are set up once per
+  // call, not per tile: with a short K the tile loop is the overhead that shows.
+  void rows(const T* a, T* out, const idx_t* rows_a, const idx_t* rows_o, idx_t mcur, idx_t n0, idx_t ncur,
+            idx_t g0, T* tiles) const {
+    thread_local std::vector<const T*> ptrs;
+    thread_local std::vector<idx_t> tile_rs;
+    const idx_t ntiles = (mcur + MR - 1) / MR;
+    ptrs.resize(size_t(Gi * ntiles * MR));
+    tile_rs.resize(size_t(ntiles));
+    for (idx_t t = 0; t < ntiles; ++t) {
+      const idx_t ir = t * MR, mm = std::min(MR, mcur - ir);
+      tile_rs[t] = uniform_stride(rows_o + ir, mm);
+      for (idx_t g = 0; g < Gi; ++g)
+        for (idx_t i = 0; i < MR; ++i)  // rows past the end repeat the tile's first row
+          ptrs[(g * ntiles + t) * MR + i] = a + g_a[g0 + g] + rows_a[ir + (i < mm ? i : 0)];
+    }
+    for (idx_t q = 0; q < nblocks; ++q) {
+      const idx_t p0 = seg.block_piece[q], np = seg.block_piece[q + 1] - p0;
+      for (idx_t jr = n0; jr < n0 + ncur; jr += NR) {
+        const idx_t nn = std::min(NR, n0 + ncur - jr);
+        GemmArgs<T> args{nullptr, seg.off.data() + p0, seg.len.data() + p0, np, seg.ks, nullptr,
+                         nullptr, NR, 1, 0, nn, false, false};
+        for (idx_t t = 0; t < ntiles; ++t) {
+          const idx_t ir = t * MR, mm = std::min(MR, mcur - ir), rs = tile_rs[t];
+          const bool direct = !interleave && rs != 0 && cs != 0;
+          args.m = mm;
+          for (idx_t g = g0; g < g0 + Gi; ++g) {
+            T* tile = tiles + (g - g0) * MR * NR;
+            args.a = ptrs.data() + ((g - g0) * ntiles + t) * MR;
+            args.b = bp.data() + ((g * npanels + jr / NR) * K + seg.block_k[q]) * NR;
+            if (direct) {
+              args.c = out + g_o[g] + rows_o[ir] + n_o[jr], args.rs_c = rs, args.cs_c = cs;
+              args.accumulate = q > 0, args.stream = stream;
+            } else {
+              args.c = tile, args.rs_c = NR, args.cs_c = 1, args.accumulate = false, args.stream = false;
             }
-            if (interleave) {  // row i: out[row_i + n*G + g] = tiles[g][i][n]
-              T* o = out + g_o[g0] + rows_o[ir] + n_o[jr];
-              if (rs != 0) {
-                zip(ZipArgs<T>{tiles.data(), MR * NR, G, nn, o, mm, NR, rs, stream});
-              } else {
-                for (idx_t i = 0; i < mm; ++i)
-                  zip(ZipArgs<T>{tiles.data() + i * NR, MR * NR, G, nn, o + rows_o[ir + i] - rows_o[ir], 1, 0, 0,
-                                 stream});
+            kernel(args);
+            if (direct || interleave) continue;
+            // Irregular output indices: scattered from the tile by offset.
+            T* og = out + g_o[g];
+            for (idx_t i = 0; i < mm; ++i)
+              for (idx_t j = 0; j < nn; ++j) {
+                T& dst = og[rows_o[ir + i] + n_o[jr + j]];
+                dst = (q > 0 ? dst : T(0)) + tile[i * NR + j];
               }
+          }
+          if (interleave) {  // row i: out[row_i + n*G + g] = tiles[g][i][n]
+            T* o = out + g_o[g0] + rows_o[ir] + n_o[jr];
+            if (rs != 0) {
+              zip(ZipArgs<T>{tiles, MR * NR, G, nn, o, mm, NR, rs, stream});
+            } else {
+              for (idx_t i = 0; i < mm; ++i)
+                zip(ZipArgs<T>{tiles + i * NR, MR * NR, G, nn, o + rows_o[ir + i] - rows_o[ir], 1, 0, 0,
+                               stream});
             }
           }
         }
       }
     }
+  }
+};
+
+// Work items: (M blocks) x (N chunks) x (G / Gi), groups innermost (they read the
+// same pixels), a multiple of the thread count where possible; N is split only
+// when M alone cannot feed every thread. An M block's rows of A (MC x KC, times
+// the groups computed together) stay in L2 while every N panel passes.
+struct Partition {
+  idx_t mc, mblocks, nc, nchunks, go, items;
+  Partition(idx_t M, idx_t N, idx_t go_, idx_t MR, idx_t NR, idx_t mc_max, int nt) : go(go_) {
+    mblocks = (M + mc_max - 1) / mc_max, nchunks = 1;
+    const idx_t npanels = (N + NR - 1) / NR;
+    if (go * mblocks < nt) nchunks = std::min(npanels, (nt + go * mblocks - 1) / (go * mblocks));
+    if (go * mblocks * nchunks > nt) {  // round the item count up to a multiple of nt
+      const idx_t n = (go * mblocks * nchunks + nt - 1) / nt * nt;
+      mblocks = std::min((M + MR - 1) / MR, (n + go * nchunks - 1) / (go * nchunks));
+    }
+    mc = ((M + mblocks - 1) / mblocks + MR - 1) / MR * MR;
+    mblocks = (M + mc - 1) / mc;
+    nc = ((npanels + nchunks - 1) / nchunks) * NR;
+    nchunks = (N + nc - 1) / nc;
+    items = go * mblocks * nchunks;
+  }
+};
+
+int gemm_threads(idx_t flops, int nthreads) {
+  return int(std::max<idx_t>(1, std::min<idx_t>(nthreads, flops >> 16)));
+}
+
+template <class T>
+std::string gemm_path(const Contraction& d, const T* a, const T* b, T* out, const KernelTable& kt,
+                      int nthreads) {
+  if (prod(d.batch) == 0 || prod(d.m) == 0 || prod(d.n) == 0) return {};
+  if (prod(d.k) == 0) {
+    std::vector<Dim> outs = d.batch;
+    outs.insert(outs.end(), d.m.begin(), d.m.end());
+    outs.insert(outs.end(), d.n.begin(), d.n.end());
+    strided_fill(outs, 0, out);
+    return {};
+  }
+  GemmPlan<T> p(d, kt);
+  const int nt = gemm_threads(2 * p.G * p.M * p.N * p.K, nthreads);
+  const GemmBlocking& bl = KernelOf<T>::blocking(kt);
+  const idx_t mc_max = std::max(p.MR, bl.l2 / (p.Gi * std::min(p.K, bl.kc) * idx_t(sizeof(T))) / p.MR * p.MR);
+  const Partition part(p.M, p.N, p.G / p.Gi, p.MR, p.NR, mc_max, nt);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    DenormalsAreZero daz;
+    const int tid = omp_get_thread_num(), n = omp_get_num_threads();
+    p.pack_b(b, tid, n);
+#pragma omp barrier
+    thread_local std::vector<idx_t> rows_a, rows_o;
+    thread_local std::vector<T> tiles;
+    rows_a.resize(size_t(part.mc));
+    rows_o.resize(size_t(part.mc));
+    tiles.resize(size_t(p.Gi * p.MR * p.NR));
+    for (idx_t it = part.items * tid / n; it < part.items * (tid + 1) / n; ++it) {
+      const idx_t g0 = it % part.go * p.Gi, nch = it / part.go % part.nchunks, mb = it / (part.go * part.nchunks);
+      const idx_t m0 = mb * part.mc, mcur = std::min(part.mc, p.M - m0);
+      const idx_t n0 = nch * part.nc, ncur = std::min(part.nc, p.N - n0);
+      row_offsets(p.ms, m0, mcur, rows_a.data(), rows_o.data());
+      p.rows(a, out, rows_a.data(), rows_o.data(), mcur, n0, ncur, g0, tiles.data());
+    }
 #if defined(FASTCONV_HAVE_MXCSR)
-    if (stream) _mm_sfence();
+    if (p.stream) _mm_sfence();
+#endif
+  }
+  return {};
+}
+
+// ---- fused: a tap-reduce stage feeding a GEMM --------------------------------
+// out = D x w2 with D = tapreduce(x, w1): D's rows are computed a block at a
+// time into a buffer that stays in cache and feed the GEMM tiles at once; the
+// intermediate never goes to memory. d1 and d2 describe D as a virtual
+// C-contiguous (M..., c) operand (its strides, not its memory).
+template <class T>
+std::string fused_path(const Contraction& d1, const Contraction& d2, const T* x, const T* w1, const T* w2, T* out,
+                       const KernelTable& kt, int nthreads) {
+  if (!d1.n.empty() || d2.n.empty() || !d2.batch.empty())
+    return "fused chain needs a tap-reduce stage then a GEMM without groups";
+  if (prod(d2.m) == 0 || prod(d2.n) == 0) return {};
+  if (prod(d1.k) == 0 || prod(d2.k) == 0) {
+    std::vector<Dim> outs = d2.m;
+    outs.insert(outs.end(), d2.n.begin(), d2.n.end());
+    strided_fill(outs, 0, out);
+    return {};
+  }
+  TapPlan<T> tp;
+  std::string err = make_tap_plan(d1, w1, tp);
+  if (!err.empty()) return err;
+  const idx_t c = prod(d2.k);
+  // The stage-1 pixel order must be D's row order: rows of c, row-major.
+  if (tp.L != c || tp.seg != 1) return "fused chain: stage 1 does not produce whole rows of D";
+  {
+    idx_t stride = c;
+    std::vector<Dim> pix = tp.outer;
+    pix.push_back(tp.inner);
+    for (size_t q = pix.size(); q-- > 0;) {
+      if (pix[q].size != 1 && pix[q].so != stride) return "fused chain: stage 1 pixel order differs from D's";
+      stride *= pix[q].size;
+    }
+  }
+  GemmPlan<T> gp(d2, kt);
+  const GemmBlocking& bl = KernelOf<T>::blocking(kt);
+  const int nt = gemm_threads(2 * gp.M * gp.N * gp.K, nthreads);
+  // D blocks of MC rows: small enough to stay in L1/L2 between the two stages.
+  const idx_t mc_max = std::max(gp.MR, (bl.l2 / 4) / (c * idx_t(sizeof(T))) / gp.MR * gp.MR);
+  const Partition part(gp.M, gp.N, 1, gp.MR, gp.NR, mc_max, nt);
+  const auto tap = KernelOf<T>::tapreduce(kt);
+  // f(r, x offset, len) over the runs of the inner pixel dim in D rows [m0, m0 + count).
+  auto for_runs = [&](idx_t m0, idx_t count, auto&& f) {
+    for (idx_t r = 0; r < count;) {
+      idx_t o = (m0 + r) / tp.inner.size;
+      const idx_t i0 = (m0 + r) % tp.inner.size, len = std::min(tp.inner.size - i0, count - r);
+      idx_t off = i0 * tp.inner.sa;
+      for (size_t q = tp.outer.size(); q-- > 0;) {
+        off += (o % tp.outer[q].size) * tp.outer[q].sa;
+        o /= tp.outer[q].size;
+      }
+      f(r, off, len);
+      r += len;
+    }
+  };
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    DenormalsAreZero daz;
+    const int tid = omp_get_thread_num(), n = omp_get_num_threads();
+    gp.pack_b(w2, tid, n);
+#pragma omp barrier
+    thread_local std::vector<idx_t> rows_a, rows_o;
+    thread_local std::vector<T> tiles, dbuf;
+    rows_a.resize(size_t(part.mc));
+    rows_o.resize(size_t(part.mc));
+    tiles.resize(size_t(gp.MR * gp.NR));
+    dbuf.resize(size_t(part.mc * c));
+    for (idx_t it = part.items * tid / n; it < part.items * (tid + 1) / n; ++it) {
+      const idx_t nch = it % part.nchunks, mb = it / part.nchunks;
+      const idx_t m0 = mb * part.mc, mcur = std::min(part.mc, gp.M - m0);
+      const idx_t n0 = nch * part.nc, ncur = std::min(part.nc, gp.N - n0);
+      // Stage 1: D rows [m0, m0 + mcur) into dbuf, by runs of the inner pixel dim.
+      for_runs(m0, mcur, [&](idx_t r, idx_t off, idx_t len) {
+        TapReduceArgs<T> args = tap_args<T>(tp, x + off, dbuf.data() + r * c, len, nullptr);
+        args.out_pix = c;
+        tap(args);
+      });
+      // Stage 2: the GEMM tiles over the block, A rows from dbuf.
+      row_offsets(gp.ms, m0, mcur, rows_a.data(), rows_o.data());
+      for (idx_t i = 0; i < mcur; ++i) rows_a[i] = i * c;
+      gp.rows(dbuf.data(), out, rows_a.data(), rows_o.data(), mcur, n0, ncur, 0, tiles.data());
+    }
+#if defined(FASTCONV_HAVE_MXCSR)
+    if (gp.stream) _mm_sfence();
 #endif
   }
   return {};
@@ -509,6 +675,16 @@ std::string run(const Contraction& d, const T* a, const T* b, T* out, const Kern
   return tapreduce_path(d, a, b, out, kt, nthreads);
 }
 
+template <class T>
+std::string run_fused(const Contraction& d1, const Contraction& d2, const T* x, const T* w1, const T* w2, T* out,
+                      const KernelTable& kt, int nthreads) {
+  return fused_path(d1, d2, x, w1, w2, out, kt, nthreads);
+}
+
+template std::string run_fused<float>(const Contraction&, const Contraction&, const float*, const float*,
+                                      const float*, float*, const KernelTable&, int);
+template std::string run_fused<double>(const Contraction&, const Contraction&, const double*, const double*,
+                                       const double*, double*, const KernelTable&, int);
 template std::string run<float>(const Contraction&, const float*, const float*, float*,
                                 const KernelTable&, int);
 template std::string run<double>(const Contraction&, const double*, const double*, double*,

@@ -45,5 +45,12 @@ template <class T>
 std::string run(const Contraction& d, const T* a, const T* b, T* out, const KernelTable& kt,
                 int nthreads);
 
+// A chain: D = a x b (a tap-reduce stage, N empty), then out = D x c (a GEMM).
+// d1 and d2 describe D as a virtual C-contiguous operand: D is computed a block
+// of rows at a time into a cache-resident buffer and never stored whole.
+template <class T>
+std::string run_fused(const Contraction& d1, const Contraction& d2, const T* a, const T* b, const T* c, T* out,
+                      const KernelTable& kt, int nthreads);
+
 }  // namespace engine
 }  // namespace fastconv

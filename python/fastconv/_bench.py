@@ -68,8 +68,8 @@ def implementations(w, inputs, torch):
         impls.append(("opt_einsum", w.opt_einsum(*inputs)))
     except ImportError:
         pass
-    if torch is not None and w.torch is not None:
-        impls.append(("torch", w.torch(torch, *inputs)))
+    if torch is not None:
+        impls += [(name, make(torch, *inputs)) for name, make in w.torch_peers().items()]
     return impls
 
 

@@ -123,3 +123,22 @@ def pointwise_grouped_conv(x: np.ndarray, w: np.ndarray, shuffle: bool = False,
     ``shuffle=True`` gives the shuffled group conv's channel order (as ``grouped_conv``).
     """
     return _grouped("pointwise_grouped_conv", x, w, bool(shuffle), out, pointwise=True)
+
+
+def depthwise_separable_conv(x: np.ndarray, wd: np.ndarray, wp: np.ndarray,
+                             out: np.ndarray | None = None) -> np.ndarray:
+    """Depthwise-separable convolution, fused: depthwise (stride == kernel) then 1x1.
+
+    ``x``: (b, *S, c); ``wd``: (*K, c); ``wp``: (c, C). Returns (b, *S/K, C) equal to
+    ``pointwise_conv(depthwise_conv(x, wd), wp)``. The depthwise stage fills a block of
+    output pixels into a buffer that stays in cache and feeds the 1x1 GEMM tiles at
+    once: the (b, *S/K, c) intermediate never goes to memory.
+    """
+    fn = "depthwise_separable_conv"
+    x, wd, wp, n, K, dt, shape = V.depthwise_separable(fn, x, wd, wp)
+    out = V.output(fn, out, shape, dt, (("x", x), ("wd", wd), ("wp", wp)))
+    xs, ks, os_ = P.labels(n)
+    _core.contract_chain(P.view(V.native_operand(x, dt), K, (x.shape[-1],)), "b" + xs + "c",
+                         V.native_operand(wd, dt), ks + "c", "b" + os_ + "c",
+                         V.native_operand(wp, dt), "co", out, "b" + os_ + "o")
+    return out

@@ -114,12 +114,12 @@ def native_operand(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
 # ---- one signature check per operation, shared by the native op and its reference ----
 # Each returns (x, w, spatial rank, kernel, result dtype, result shape).
 
-def depthwise(fn, x, w):
-    x, w = array(fn, "x", x), array(fn, "w", w)
+def depthwise(fn, x, w, wname="w"):
+    x, w = array(fn, "x", x), array(fn, wname, w)
     n = image(fn, x)
     c = x.shape[-1]
-    weight_shape(fn, "w", w, lambda: f"(*K, c) with {n} kernel axes and c = {c}", w.ndim == n + 1 and w.shape[-1] == c)
-    K = kernel(fn, x, w.shape[:n], "w")
+    weight_shape(fn, wname, w, lambda: f"(*K, c) with {n} kernel axes and c = {c}", w.ndim == n + 1 and w.shape[-1] == c)
+    K = kernel(fn, x, w.shape[:n], wname)
     return x, w, n, K, result_dtype(x, w), (x.shape[0], *out_spatial(x, K), c)
 
 
@@ -174,3 +174,11 @@ def grouped(fn, x, w, pointwise):
         raise ValueError(f"{fn}: argument 'w' must have g >= 1 groups, got shape {w.shape}")
     K = kernel(fn, x, w.shape[:kn], "w") if kn else (1,) * n
     return x, w, n, K, result_dtype(x, w), (x.shape[0], *out_spatial(x, K), g * S), (g, s, S)
+
+
+def depthwise_separable(fn, x, wd, wp):
+    x, wd, n, K, _, _ = depthwise(fn, x, wd, "wd")
+    wp = array(fn, "wp", wp)
+    c = x.shape[-1]
+    weight_shape(fn, "wp", wp, lambda: f"(c, C) with c = {c}", wp.ndim == 2 and wp.shape[0] == c)
+    return x, wd, wp, n, K, result_dtype(x, wd, wp), (x.shape[0], *out_spatial(x, K), wp.shape[1])

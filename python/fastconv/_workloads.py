@@ -26,7 +26,7 @@ class Workload:
     out_shape: tuple
     flops: int
     kwargs: dict = field(default_factory=dict)
-    torch: Callable | None = None  # (torch, *inputs) -> zero-argument callable
+    torch: Callable | dict | None = None  # (torch, *inputs) -> callable; or {peer name: that}
 
     def inputs(self, dtype=np.float32, seed=0):
         rng = np.random.default_rng(seed)
@@ -45,6 +45,12 @@ class Workload:
         ops = self.views(*inputs)
         # A pure permutation comes back as a view: materialise it, as every baseline must.
         return lambda: np.ascontiguousarray(np.einsum(self.expr, *ops, optimize=optimize))
+
+    def torch_peers(self) -> dict:
+        """PyTorch formulations by peer name ("torch", or "torch(chain)", "torch(outer)", ...)."""
+        if self.torch is None:
+            return {}
+        return self.torch if isinstance(self.torch, dict) else {"torch": self.torch}
 
     def opt_einsum(self, *inputs):
         import opt_einsum
@@ -160,6 +166,66 @@ WORKLOADS = [
              "bwhgn->bwhng", lambda x: (x.reshape(8, 28, 28, 3, 80),), (8, 28, 28, 240),
              0, kwargs={"groups": 3}, torch=_torch_shuffle(3)),
 ]
+
+
+def _torch_dwsep_chain(torch, x, wd, wp):
+    k, l, c = wd.shape
+    F = torch.nn.functional
+    xt = _nchw(torch, x)
+    wdt = torch.from_numpy(np.ascontiguousarray(wd.transpose(2, 0, 1)[:, None]))
+    wpt = torch.from_numpy(np.ascontiguousarray(wp.T[:, :, None, None])).contiguous(memory_format=torch.channels_last)
+    return lambda: F.conv2d(F.conv2d(xt, wdt, stride=(k, l), groups=c), wpt)
+
+
+def _outer_conv(torch, x, kernel):
+    """torch conv2d with a dense (k, l, c, C) kernel built from the factors (the outer product)."""
+    return _torch_conv(torch, x, np.ascontiguousarray(kernel.astype(x.dtype)))
+
+
+def _torch_spatialsep_chain(torch, x, wv, wh):
+    """The note's two stages with torch ops: vertical (k, c, C) kernel per (c, C), then horizontal."""
+    k, c, C = wv.shape
+    l = wh.shape[0]
+    b, W, H, _ = x.shape
+    F = torch.nn.functional
+    xt = _nchw(torch, x)
+    # stage 1: grouped conv c -> c*C with a (k, 1) kernel, stride (k, 1); stage 2: grouped (1, l) conv c*C -> C
+    w1 = torch.from_numpy(np.ascontiguousarray(wv.transpose(1, 2, 0).reshape(c * C, 1, k, 1)))
+    w2 = torch.from_numpy(np.ascontiguousarray(wh.transpose(2, 1, 0).reshape(C, c, 1, l)))
+    return lambda: F.conv2d(F.conv2d(xt, w1, stride=(k, 1), groups=c)
+                            .reshape(b, c, C, W // k, H).transpose(1, 2).reshape(b, C * c, W // k, H),
+                            w2, stride=(1, l), groups=C)
+
+
+def _torch_flattened_chain(torch, x, wc, wv, wh):
+    k, C = wv.shape
+    l = wh.shape[0]
+    F = torch.nn.functional
+    xt = _nchw(torch, x)
+    wct = torch.from_numpy(np.ascontiguousarray(wc.T[:, :, None, None])).contiguous(memory_format=torch.channels_last)
+    wvt = torch.from_numpy(np.ascontiguousarray(wv.T[:, None, :, None]))
+    wht = torch.from_numpy(np.ascontiguousarray(wh.T[:, None, None, :]))
+    return lambda: F.conv2d(F.conv2d(F.conv2d(xt, wct), wvt, stride=(k, 1), groups=C), wht, stride=(1, l), groups=C)
+
+
+FUSED = [
+    Workload("dwsep2x2_32to64", "depthwise_separable_conv", "compute", ((8, 112, 112, 32), (2, 2, 32), (32, 64)),
+             "bWkHlc,klc,cC->bWHC", lambda x, wd, wp: (_patch2(x, 2, 2, (32,)), wd, wp), (8, 56, 56, 64),
+             2 * 8 * 56 * 56 * 32 * (4 + 64),
+             torch={"torch(chain)": _torch_dwsep_chain,
+                    "torch(outer)": lambda t, x, wd, wp: _outer_conv(t, x, np.einsum("klc,cC->klcC", wd, wp))}),
+    Workload("spatialsep2x2_32to64", "spatially_separable_conv", "compute", ((4, 56, 56, 32), (2, 32, 64), (2, 32, 64)),
+             "bWkHlc,kcC,lcC->bWHC", lambda x, wv, wh: (_patch2(x, 2, 2, (32,)), wv, wh), (4, 28, 28, 64),
+             2 * 4 * 28 * 28 * 4 * 32 * 64,
+             torch={"torch(chain)": _torch_spatialsep_chain,
+                    "torch(outer)": lambda t, x, wv, wh: _outer_conv(t, x, np.einsum("kcC,lcC->klcC", wv, wh))}),
+    Workload("flattened2x2_32to64", "flattened_conv", "compute", ((4, 56, 56, 32), (32, 64), (2, 64), (2, 64)),
+             "bWkHlc,cC,kC,lC->bWHC", lambda x, wc, wv, wh: (_patch2(x, 2, 2, (32,)), wc, wv, wh), (4, 28, 28, 64),
+             2 * 4 * 28 * 28 * 4 * 32 * 64,
+             torch={"torch(chain)": _torch_flattened_chain,
+                    "torch(outer)": lambda t, x, wc, wv, wh: _outer_conv(t, x, np.einsum("cC,kC,lC->klcC", wc, wv, wh))}),
+]
+WORKLOADS += FUSED
 
 
 def available() -> list[Workload]:

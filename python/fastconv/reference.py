@@ -138,12 +138,9 @@ def spatially_separable_conv(x, wv, wh, out=None, *, optimize=False):
 def depthwise_separable_conv(x, wd, wp, out=None, *, optimize=False):
     """Depthwise ``'bWkHlc,klc->bWHc'`` then 1x1 ``'bWHc,cC->bWHC'``; wd (*K, c), wp (c, C)."""
     fn = "depthwise_separable_conv"
-    x, n, c = _image(fn, x, ("wd", wd), ("wp", wp))
-    V.weight_shape(fn, "wp", wp, f"(c, C) with c = {c}", wp.ndim == 2 and wp.shape[0] == c)
-    dt = V.result_dtype(x, wd, wp)
-    inter = depthwise_conv(x, wd, optimize=optimize)
-    shape = (*inter.shape[:-1], wp.shape[1])
+    x, wd, wp, n, K, dt, shape = V.depthwise_separable(fn, x, wd, wp)
     out = _finish(fn, out, shape, dt, (("x", x), ("wd", wd), ("wp", wp)))
+    inter = depthwise_conv(x, wd, optimize=optimize)
     s = "b" + P.OUTER[:n]
     return _einsum(f"{s}c,cC->{s}C", inter, wp, out=out, dtype=dt, optimize=optimize)
 
