@@ -599,16 +599,23 @@ std::string fused_path(const Contraction& d1, const Contraction& d2, const T* x,
   std::string err = make_tap_plan(d1, w1, tp);
   if (!err.empty()) return err;
   const idx_t c = prod(d2.k);
-  // The stage-1 pixel order must be D's row order: rows of c, row-major.
-  if (tp.L != c || tp.seg != 1) return "fused chain: stage 1 does not produce whole rows of D";
+  // The stage-1 pixel order must be D's row order: rows of c, row-major. Where it
+  // is not (degenerate shapes, e.g. c == 1 vectorised along another axis), the two
+  // stages run one after the other through a whole D.
+  bool rows_of_d = tp.L == c && tp.seg == 1;
   {
     idx_t stride = c;
     std::vector<Dim> pix = tp.outer;
     pix.push_back(tp.inner);
-    for (size_t q = pix.size(); q-- > 0;) {
-      if (pix[q].size != 1 && pix[q].so != stride) return "fused chain: stage 1 pixel order differs from D's";
+    for (size_t q = pix.size(); q-- > 0 && rows_of_d;) {
+      if (pix[q].size != 1 && pix[q].so != stride) rows_of_d = false;
       stride *= pix[q].size;
     }
+  }
+  if (!rows_of_d) {
+    std::vector<T> dmem(size_t(prod(d2.m) * c));
+    err = tapreduce_path(d1, x, w1, dmem.data(), kt, nthreads);
+    return err.empty() ? gemm_path(d2, dmem.data(), w2, out, kt, nthreads) : err;
   }
   GemmPlan<T> gp(d2, kt);
   const GemmBlocking& bl = KernelOf<T>::blocking(kt);

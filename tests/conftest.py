@@ -78,18 +78,20 @@ def case(draw):
 
 
 def check(fn, ref_fn, x, w, nterms, **kw):
-    got = fn(x, w, **kw)
-    x64, w64 = x.astype(np.float64), w.astype(np.float64)
-    ref = ref_fn(x64, w64, **kw)
-    absref = ref_fn(np.abs(x64), np.abs(w64), **kw)
-    assert got.dtype == np.result_type(x, w)
+    """fn(x, *w) against ref_fn in float64, with an error bound from ref_fn(|x|, *|w|); and out=.
+    w: one weight array or a tuple of them."""
+    ws = w if isinstance(w, tuple) else (w,)
+    got = fn(x, *ws, **kw)
+    x64, w64 = x.astype(np.float64), [a.astype(np.float64) for a in ws]
+    ref = ref_fn(x64, *w64, **kw)
+    absref = ref_fn(np.abs(x64), *map(np.abs, w64), **kw)
+    assert got.dtype == np.result_type(x, *ws)
     assert got.flags.c_contiguous
     assert_close(got, ref, absref, nterms)
     # out= gives the same values, in place
     out = np.full_like(got, np.nan)
-    assert fn(x, w, out=out, **kw) is out
+    assert fn(x, *ws, out=out, **kw) is out
     np.testing.assert_array_equal(out, got)
-
 
 
 # The isa fixture only selects the SIMD level; it holds no state between examples.

@@ -45,6 +45,17 @@ BAD = [
     ("grouped_conv", (X, np.ones((2, 4, 2, 4, 4), f32)), {}, ValueError, ["spatial axis 1", "kernel size 4"]),
     ("pointwise_grouped_conv", (X, np.ones((2, 3, 4), f32)), {}, ValueError, ["'w'", "(g, c//g, C//g)", "(2, 3, 4)"]),
     ("pointwise_grouped_conv", (X, np.ones((2, 2, 4, 4), f32)), {}, ValueError, ["'w'", "(2, 2, 4, 4)"]),
+    ("depthwise_separable_conv", (X, np.ones((2, 2, 8), f32), np.ones((7, 3), f32)), {}, ValueError, ["'wp'", "(c, C)", "(7, 3)"]),
+    ("depthwise_separable_conv", (X, np.ones((2, 2, 7), f32), np.ones((8, 3), f32)), {}, ValueError, ["'wd'", "(2, 2, 7)"]),
+    ("depthwise_separable_conv", (X, np.ones((3, 2, 8), f32), np.ones((8, 3), f32)), {}, ValueError, ["spatial axis 0"]),
+    ("spatially_separable_conv", (X, np.ones((2, 8, 3), f32), np.ones((2, 8, 4), f32)), {}, ValueError, ["'wh'", "(2, 8, 4)"]),
+    ("spatially_separable_conv", (X, np.ones((2, 7, 3), f32), np.ones((2, 7, 3), f32)), {}, ValueError, ["'wv'", "(k, c, C)"]),
+    ("spatially_separable_conv", (np.ones((2, 4, 8), f32), np.ones((2, 8, 3), f32), np.ones((2, 8, 3), f32)), {}, ValueError, ["'x'", "(b, w, h, c)"]),
+    ("spatially_separable_conv", (X, np.ones((3, 8, 3), f32), np.ones((2, 8, 3), f32)), {}, ValueError, ["spatial axis 0", "kernel size 3"]),
+    ("flattened_conv", (X, np.ones((8, 3), f32), np.ones((2, 4), f32), np.ones((2, 3), f32)), {}, ValueError, ["'wv'", "(k, C)", "(2, 4)"]),
+    ("flattened_conv", (X, np.ones((7, 3), f32), np.ones((2, 3), f32), np.ones((2, 3), f32)), {}, ValueError, ["'wc'", "(7, 3)"]),
+    ("flattened_conv", (X, np.ones((8, 3), f32), np.ones((2, 3), f32), np.ones((4, 3), f32)), {}, ValueError, ["spatial axis 1", "kernel size 4"]),
+    ("flattened_conv", (X, np.ones((8, 3), np.int32), np.ones((2, 3), f32), np.ones((2, 3), f32)), {}, TypeError, ["'wc'", "int32"]),
 ]
 
 
@@ -68,6 +79,9 @@ GOOD = [  # (function, args, result shape)
     ("pointwise_conv", (X, np.ones((8, 3), f32)), (2, 4, 6, 3)),
     ("grouped_conv", (X, np.ones((2, 2, 2, 4, 3), f32)), (2, 2, 3, 6)),
     ("pointwise_grouped_conv", (X, np.ones((4, 2, 3), f32)), (2, 4, 6, 12)),
+    ("depthwise_separable_conv", (X, np.ones((2, 2, 8), f32), np.ones((8, 3), f32)), (2, 2, 3, 3)),
+    ("spatially_separable_conv", (X, np.ones((2, 8, 3), f32), np.ones((3, 8, 3), f32)), (2, 2, 2, 3)),
+    ("flattened_conv", (X, np.ones((8, 3), f32), np.ones((2, 3), f32), np.ones((3, 3), f32)), (2, 2, 2, 3)),
 ]
 
 

@@ -182,3 +182,32 @@ def depthwise_separable(fn, x, wd, wp):
     c = x.shape[-1]
     weight_shape(fn, "wp", wp, lambda: f"(c, C) with c = {c}", wp.ndim == 2 and wp.shape[0] == c)
     return x, wd, wp, n, K, result_dtype(x, wd, wp), (x.shape[0], *out_spatial(x, K), wp.shape[1])
+
+
+def _image2d(fn, x):
+    x = array(fn, "x", x)
+    if x.ndim != 4:
+        raise ValueError(f"{fn}: argument 'x' must have shape (b, w, h, c) (2 spatial axes), got {x.ndim} "
+                         f"dimensions with shape {x.shape}")
+    return x
+
+
+def spatially_separable(fn, x, wv, wh):
+    x, wv, wh = _image2d(fn, x), array(fn, "wv", wv), array(fn, "wh", wh)
+    c = x.shape[-1]
+    weight_shape(fn, "wv", wv, lambda: f"(k, c, C) with c = {c}", wv.ndim == 3 and wv.shape[1] == c)
+    weight_shape(fn, "wh", wh, lambda: f"(l, c, C) with c = {c} and C = {wv.shape[2]}",
+                 wh.ndim == 3 and wh.shape[1:] == wv.shape[1:])
+    K = kernel(fn, x, (wv.shape[0], wh.shape[0]), "wv/wh")
+    return x, wv, wh, K, result_dtype(x, wv, wh), (x.shape[0], *out_spatial(x, K), wv.shape[2])
+
+
+def flattened(fn, x, wc, wv, wh):
+    x, wc, wv, wh = _image2d(fn, x), array(fn, "wc", wc), array(fn, "wv", wv), array(fn, "wh", wh)
+    c = x.shape[-1]
+    weight_shape(fn, "wc", wc, lambda: f"(c, C) with c = {c}", wc.ndim == 2 and wc.shape[0] == c)
+    C = wc.shape[1]
+    weight_shape(fn, "wv", wv, lambda: f"(k, C) with C = {C}", wv.ndim == 2 and wv.shape[1] == C)
+    weight_shape(fn, "wh", wh, lambda: f"(l, C) with C = {C}", wh.ndim == 2 and wh.shape[1] == C)
+    K = kernel(fn, x, (wv.shape[0], wh.shape[0]), "wv/wh")
+    return x, wc, wv, wh, K, result_dtype(x, wc, wv, wh), (x.shape[0], *out_spatial(x, K), C)

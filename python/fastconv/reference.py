@@ -116,23 +116,13 @@ def channel_shuffle(x, groups, out=None, *, optimize=False):
 def spatially_separable_conv(x, wv, wh, out=None, *, optimize=False):
     """``'bWkhc,kcC->bWhcC'`` then ``'bWHlcC,lcC->bWHC'``; wv (k, c, C), wh (l, c, C); 2-D."""
     fn = "spatially_separable_conv"
-    x = V.array(fn, "x", x)
-    V.array(fn, "wv", wv)
-    V.array(fn, "wh", wh)
-    if x.ndim != 4:
-        raise ValueError(f"{fn}: argument 'x' must have shape (b, w, h, c) (2 spatial axes), got {x.shape}")
-    b, _, _, c = x.shape
-    V.weight_shape(fn, "wv", wv, f"(k, c, C) with c = {c}", wv.ndim == 3 and wv.shape[1] == c)
-    V.weight_shape(fn, "wh", wh, f"(l, c, C) with c = {c} and C = {wv.shape[2]}",
-                   wh.ndim == 3 and wh.shape[1:] == wv.shape[1:])
-    K = V.kernel(fn, x, (wv.shape[0], wh.shape[0]), "wv/wh")
-    dt = V.result_dtype(x, wv, wh)
-    W, H = P.out_spatial(x, K)
-    out = _finish(fn, out, (b, W, H, wv.shape[2]), dt, (("x", x), ("wv", wv), ("wh", wh)))
-    k, l = K
+    x, wv, wh, (k, l), dt, shape = V.spatially_separable(fn, x, wv, wh)
+    out = _finish(fn, out, shape, dt, (("x", x), ("wv", wv), ("wh", wh)))
+    b, W, H, C = shape
+    c = x.shape[-1]
     inter = np.einsum("bWkhc,kcC->bWhcC", x.reshape(b, W, k, x.shape[2], c).astype(dt, copy=False),
                       wv.astype(dt, copy=False), optimize=optimize)
-    return _einsum("bWHlcC,lcC->bWHC", inter.reshape(b, W, H, l, c, -1), wh, out=out, dtype=dt, optimize=optimize)
+    return _einsum("bWHlcC,lcC->bWHC", inter.reshape(b, W, H, l, c, C), wh, out=out, dtype=dt, optimize=optimize)
 
 
 def depthwise_separable_conv(x, wd, wp, out=None, *, optimize=False):
@@ -149,21 +139,10 @@ def flattened_conv(x, wc, wv, wh, out=None, *, optimize=False):
     """Channel 1x1 ``'bwhc,cC->bwhC'``, then vertical ``'bWkhC,kC->bWhC'``, then horizontal
     ``'bWHlC,lC->bWHC'``; wc (c, C), wv (k, C), wh (l, C); 2-D."""
     fn = "flattened_conv"
-    x = V.array(fn, "x", x)
-    for name, w in (("wc", wc), ("wv", wv), ("wh", wh)):
-        V.array(fn, name, w)
-    if x.ndim != 4:
-        raise ValueError(f"{fn}: argument 'x' must have shape (b, w, h, c) (2 spatial axes), got {x.shape}")
-    b, _, h, c = x.shape
-    V.weight_shape(fn, "wc", wc, f"(c, C) with c = {c}", wc.ndim == 2 and wc.shape[0] == c)
-    C = wc.shape[1]
-    V.weight_shape(fn, "wv", wv, f"(k, C) with C = {C}", wv.ndim == 2 and wv.shape[1] == C)
-    V.weight_shape(fn, "wh", wh, f"(l, C) with C = {C}", wh.ndim == 2 and wh.shape[1] == C)
-    K = V.kernel(fn, x, (wv.shape[0], wh.shape[0]), "wv/wh")
-    dt = V.result_dtype(x, wc, wv, wh)
-    W, H = P.out_spatial(x, K)
-    out = _finish(fn, out, (b, W, H, C), dt, (("x", x), ("wc", wc), ("wv", wv), ("wh", wh)))
-    k, l = K
+    x, wc, wv, wh, (k, l), dt, shape = V.flattened(fn, x, wc, wv, wh)
+    out = _finish(fn, out, shape, dt, (("x", x), ("wc", wc), ("wv", wv), ("wh", wh)))
+    b, W, H, C = shape
+    h = x.shape[2]
     y = np.einsum("bwhc,cC->bwhC", x.astype(dt, copy=False), wc.astype(dt, copy=False), optimize=optimize)
     y = np.einsum("bWkhC,kC->bWhC", y.reshape(b, W, k, h, C), wv.astype(dt, copy=False), optimize=optimize)
     return _einsum("bWHlC,lC->bWHC", y.reshape(b, W, H, l, C), wh, out=out, dtype=dt, optimize=optimize)

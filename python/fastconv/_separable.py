@@ -1,0 +1,163 @@
+"""Spatially separable and flattened convolutions: exact, by the cheapest strategy.
+
+Strategies, for stride == kernel (k, l) on an output of M = b*W*H pixels, c input
+and C output channels:
+
+- ``outer``: the factors' outer product is a dense (k, l, c, C) kernel, run on the
+  GEMM path as ``conv``: 2*M*k*l*c*C FLOPs, the input and output moved once.
+- ``fused-staged``: the note's stages one block of output rows at a time, the
+  intermediate of a block staying in cache: spatially separable
+  2*M*l*c*C*(k + 1) FLOPs, flattened 2*M*k*l*C*(c + 1); input and output once.
+- ``staged``: the stages over the whole input, the intermediate written and read
+  back (bWhcC: M*l*c*C values; flattened: M*k*l*C). Costed, never run: SPEC forbids
+  materialising it for the whole input.
+
+The cost model: cost = FLOPs + FLOP_PER_BYTE * bytes moved, FLOP_PER_BYTE being a
+machine balance (peak FLOP/s over memory bandwidth) of 8. With non-overlapping
+windows the factorisation saves no FLOPs (no output shares an intermediate), so
+``outer`` has the fewest; it is chosen unless the image is so small that reading
+the dense kernel costs more than the extra FLOPs of ``fused-staged``.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from . import _core
+from . import _validate as V
+from ._ops import conv
+
+FLOP_PER_BYTE = 8
+STRATEGIES = ("outer", "fused-staged", "staged")
+RUNNABLE = ("outer", "fused-staged")
+_BLOCK_BYTES = 1 << 20  # intermediate per block of rows, fused-staged
+
+
+class Plan(NamedTuple):
+    """What a separable convolution will run: the strategy and each strategy's cost."""
+
+    op: str
+    strategy: str
+    costs: dict  # strategy -> {"flops", "bytes", "cost"}
+    reason: str
+
+
+def _costs(op, shape_x, K, c, C, item):
+    b, w, h, _ = shape_x
+    k, l = K
+    M = b * (w // k) * (h // l)
+    io = item * (b * w * h * c + M * C)
+    if op == "spatially_separable_conv":
+        weights = item * (k + l) * c * C
+        fl_outer, fl_staged = 2 * M * k * l * c * C + k * l * c * C, 2 * M * l * c * C * (k + 1)
+        inter = M * l * c * C
+    else:
+        weights = item * (c + k + l) * C
+        fl_outer, fl_staged = 2 * M * k * l * c * C + 2 * k * l * c * C, 2 * M * k * l * C * (c + 1)
+        inter = M * k * l * C
+    table = {
+        "outer": (fl_outer, io + weights + item * k * l * c * C),
+        "fused-staged": (fl_staged, io + weights),
+        "staged": (fl_staged, io + weights + 2 * item * inter),
+    }
+    return {s: {"flops": f, "bytes": by, "cost": f + FLOP_PER_BYTE * by} for s, (f, by) in table.items()}
+
+
+def _plan(op, x, K, c, C, dt, strategy):
+    costs = _costs(op, x.shape, K, c, C, np.dtype(dt).itemsize)
+    if strategy == "auto":
+        best = min(RUNNABLE, key=lambda s: costs[s]["cost"])
+        reason = (f"cost model: {best} is the cheapest runnable strategy "
+                  f"(cost = FLOPs + {FLOP_PER_BYTE} * bytes); staged is never run (whole intermediate)")
+    elif strategy in RUNNABLE:
+        best, reason = strategy, "requested"
+    else:
+        raise ValueError(f"{op}: argument 'strategy' must be 'auto' or one of {RUNNABLE}, got {strategy!r}")
+    return Plan(op, best, costs, reason)
+
+
+def _row_blocks(x, K, per_row_bytes):
+    """Output-row blocks [W0, W1) whose intermediate stays under _BLOCK_BYTES."""
+    W = x.shape[1] // K[0]
+    step = max(1, _BLOCK_BYTES // max(1, per_row_bytes))
+    return [(i, min(W, i + step)) for i in range(0, W, step)]
+
+
+def spatially_separable_conv(x: np.ndarray, wv: np.ndarray, wh: np.ndarray, out: np.ndarray | None = None,
+                             strategy: str = "auto") -> np.ndarray:
+    """Spatially separable convolution (2-D, stride == kernel): exact.
+
+    ``x``: (b, w, h, c); ``wv``: (k, c, C) (vertical, along w); ``wh``: (l, c, C)
+    (horizontal, along h). Returns (b, w//k, h//l, C) equal to the note's two stages
+    ``'bWkhc,kcC->bWhcC'`` then ``'bWHlcC,lcC->bWHC'``, i.e. a dense conv with the
+    kernel ``wv[k, c, C] * wh[l, c, C]``. The strategy (``'auto'``, ``'outer'`` or
+    ``'fused-staged'``) is picked by a small cost model of FLOPs and bytes, stated in
+    ``fastconv._separable`` and shown by ``separable_plan``; the whole bWhcC
+    intermediate is never materialised.
+    """
+    fn = "spatially_separable_conv"
+    x, wv, wh, K, dt, shape = V.spatially_separable(fn, x, wv, wh)
+    out = V.output(fn, out, shape, dt, (("x", x), ("wv", wv), ("wh", wh)))
+    c, C = x.shape[-1], wv.shape[2]
+    plan = _plan(fn, x, K, c, C, dt, strategy)
+    wv, wh = wv.astype(dt, copy=False), wh.astype(dt, copy=False)
+    if plan.strategy == "outer":
+        return conv(x, np.einsum("kcC,lcC->klcC", wv, wh), out=out)
+    b, w, h, _ = x.shape
+    k, l = K
+    H = h // l
+    xv = V.native_operand(x, dt)
+    per_row = b * h * c * C * np.dtype(dt).itemsize
+    for W0, W1 in _row_blocks(x, K, per_row):
+        n = W1 - W0
+        inter = np.empty((b, n, h, c, C), dt)
+        _core.contract(xv[:, W0 * k:W1 * k].reshape(b, n, k, h, c), "bWkhc", wv, "kcC", inter, "bWhcC")
+        _core.contract(inter.reshape(b, n, H, l, c, C), "bWHlcC", wh, "lcC", out[:, W0:W1], "bWHC")
+    return out
+
+
+def flattened_conv(x: np.ndarray, wc: np.ndarray, wv: np.ndarray, wh: np.ndarray, out: np.ndarray | None = None,
+                   strategy: str = "auto") -> np.ndarray:
+    """Flattened convolution (2-D, stride == kernel): exact.
+
+    ``x``: (b, w, h, c); ``wc``: (c, C), then ``wv``: (k, C) along w and ``wh``: (l, C)
+    along h, each keeping C. Returns (b, w//k, h//l, C) equal to the 1x1 conv, then the
+    vertical and the horizontal depthwise convs, i.e. a dense conv with the kernel
+    ``wv[k, C] * wh[l, C] * wc[c, C]``. Strategy as in ``spatially_separable_conv``.
+    """
+    fn = "flattened_conv"
+    x, wc, wv, wh, K, dt, shape = V.flattened(fn, x, wc, wv, wh)
+    out = V.output(fn, out, shape, dt, (("x", x), ("wc", wc), ("wv", wv), ("wh", wh)))
+    c, C = x.shape[-1], wc.shape[1]
+    plan = _plan(fn, x, K, c, C, dt, strategy)
+    wc, wv, wh = (a.astype(dt, copy=False) for a in (wc, wv, wh))
+    if plan.strategy == "outer":
+        return conv(x, np.einsum("cC,kC,lC->klcC", wc, wv, wh), out=out)
+    k, l = K
+    b, w, h, _ = x.shape
+    H = h // l
+    wd = np.einsum("kC,lC->klC", wv, wh)  # vertical then horizontal depthwise = one (k, l) depthwise
+    xv = V.native_operand(x, dt)
+    per_row = b * k * h * C * np.dtype(dt).itemsize
+    for W0, W1 in _row_blocks(x, K, per_row):
+        n = W1 - W0
+        y = np.empty((b, n * k, h, C), dt)
+        _core.contract(xv[:, W0 * k:W1 * k], "bwhc", wc, "cC", y, "bwhC")
+        _core.contract(y.reshape(b, n, k, H, l, C), "bWkHlC", wd, "klC", out[:, W0:W1], "bWHC")
+    return out
+
+
+def separable_plan(op: str, x: np.ndarray, *weights: np.ndarray, strategy: str = "auto") -> Plan:
+    """The plan ``op`` (``'spatially_separable_conv'`` or ``'flattened_conv'``) would run for these
+    arguments: the chosen strategy, and FLOPs, bytes and cost of every strategy."""
+    if op == "spatially_separable_conv":
+        x, wv, wh, K, dt, _ = V.spatially_separable(op, x, *weights)
+        C = wv.shape[2]
+    elif op == "flattened_conv":
+        x, wc, wv, wh, K, dt, _ = V.flattened(op, x, *weights)
+        C = wc.shape[1]
+    else:
+        raise ValueError(f"separable_plan: argument 'op' must be 'spatially_separable_conv' or 'flattened_conv', "
+                         f"got {op!r}")
+    return _plan(op, x, K, x.shape[-1], C, dt, strategy)

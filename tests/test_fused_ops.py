@@ -1,0 +1,124 @@
+"""Depthwise-separable (fused), spatially separable and flattened convs against the reference, on every ISA."""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import fastconv
+from fastconv import _separable
+from fastconv import reference as R
+
+from conftest import DTYPES, SETTINGS, case, check, images, layout
+
+
+@SETTINGS
+@given(data=st.data())
+def test_depthwise_separable(isa, data):
+    shape, K = data.draw(images(max_c=40))
+    dtype, kind, rng = case(data.draw)
+    C = data.draw(st.integers(1, 40))
+    x = layout(rng.standard_normal(shape).astype(dtype), kind, rng)
+    wd = rng.standard_normal((*K, shape[-1])).astype(dtype)
+    wp = rng.standard_normal((shape[-1], C)).astype(dtype)
+    check(fastconv.depthwise_separable_conv, R.depthwise_separable_conv, x, (wd, wp), int(np.prod(K)) * shape[-1])
+
+
+@st.composite
+def separable_case(draw):
+    k, l = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    b = draw(st.integers(0, 3))
+    shape = (b, k * draw(st.integers(1, 4)), l * draw(st.integers(1, 4)), draw(st.integers(1, 20)))
+    return shape, (k, l), draw(st.integers(1, 20)), draw(st.sampled_from(["auto", "outer", "fused-staged"]))
+
+
+@SETTINGS
+@given(data=st.data(), small_blocks=st.booleans())
+def test_spatially_separable(isa, data, small_blocks, monkeypatch):
+    shape, (k, l), C, strategy = data.draw(separable_case())
+    dtype, kind, rng = case(data.draw)
+    c = shape[-1]
+    x = layout(rng.standard_normal(shape).astype(dtype), kind, rng)
+    wv, wh = rng.standard_normal((k, c, C)).astype(dtype), rng.standard_normal((l, c, C)).astype(dtype)
+    with monkeypatch.context() as m:
+        if small_blocks:
+            m.setattr(_separable, "_BLOCK_BYTES", 1)  # one output row per block
+        check(lambda *a, **kw: fastconv.spatially_separable_conv(*a, strategy=strategy, **kw),
+              R.spatially_separable_conv, x, (wv, wh), k * l * c)
+
+
+@SETTINGS
+@given(data=st.data(), small_blocks=st.booleans())
+def test_flattened(isa, data, small_blocks, monkeypatch):
+    shape, (k, l), C, strategy = data.draw(separable_case())
+    dtype, kind, rng = case(data.draw)
+    c = shape[-1]
+    x = layout(rng.standard_normal(shape).astype(dtype), kind, rng)
+    wc, wv, wh = (rng.standard_normal(s).astype(dtype) for s in ((c, C), (k, C), (l, C)))
+    with monkeypatch.context() as m:
+        if small_blocks:
+            m.setattr(_separable, "_BLOCK_BYTES", 1)
+        check(lambda *a, **kw: fastconv.flattened_conv(*a, strategy=strategy, **kw),
+              R.flattened_conv, x, (wc, wv, wh), k * l * c)
+
+
+def test_plan_cost_model():
+    x = np.zeros((4, 56, 56, 32), np.float32)
+    wv, wh = np.zeros((2, 32, 64), np.float32), np.zeros((2, 32, 64), np.float32)
+    p = fastconv.separable_plan("spatially_separable_conv", x, wv, wh)
+    assert p.strategy == "outer"
+    assert set(p.costs) == {"outer", "fused-staged", "staged"}
+    M = 4 * 28 * 28
+    assert p.costs["outer"]["flops"] == 2 * M * 4 * 32 * 64 + 4 * 32 * 64
+    assert p.costs["fused-staged"]["flops"] == 2 * M * 2 * 32 * 64 * 3
+    assert p.costs["staged"]["bytes"] > p.costs["fused-staged"]["bytes"]  # the whole intermediate, twice
+    for s, c in p.costs.items():
+        assert c["cost"] == c["flops"] + _separable.FLOP_PER_BYTE * c["bytes"]
+    assert min(("outer", "fused-staged"), key=lambda s: p.costs[s]["cost"]) == p.strategy
+    # a tiny image: reading the dense kernel outweighs the extra FLOPs
+    tiny = fastconv.separable_plan("flattened_conv", np.zeros((1, 2, 2, 64), np.float32),
+                                   np.zeros((64, 64), np.float32), np.zeros((2, 64), np.float32),
+                                   np.zeros((2, 64), np.float32))
+    assert tiny.strategy == "fused-staged"
+    forced = fastconv.separable_plan("spatially_separable_conv", x, wv, wh, strategy="fused-staged")
+    assert forced.strategy == "fused-staged" and forced.reason == "requested"
+
+
+def test_plan_and_strategy_errors():
+    x = np.zeros((1, 4, 4, 3), np.float32)
+    wv = wh = np.zeros((2, 3, 5), np.float32)
+    with pytest.raises(ValueError, match="'strategy'.*'staged'"):
+        fastconv.spatially_separable_conv(x, wv, wh, strategy="staged")
+    with pytest.raises(ValueError, match="'op'"):
+        fastconv.separable_plan("conv", x, wv, wh)
+    with pytest.raises(ValueError, match="spatially_separable_conv: spatial axis 1"):
+        fastconv.separable_plan("spatially_separable_conv", x, wv, np.zeros((3, 3, 5), np.float32))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fused_threads_and_streaming(isa, dtype):
+    """Large enough to split between threads and to stream the output."""
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal((4, 96, 80, 32)).astype(dtype)
+    wd, wp = rng.standard_normal((2, 2, 32)).astype(dtype), rng.standard_normal((32, 96)).astype(dtype)
+    for threads in (1, 2, 3):
+        prev = fastconv.set_num_threads(threads)
+        try:
+            check(fastconv.depthwise_separable_conv, R.depthwise_separable_conv, x, (wd, wp), 128)
+        finally:
+            fastconv.set_num_threads(prev)
+
+
+def test_nan_inf_propagate(isa):
+    rng = np.random.default_rng(22)
+    x = rng.standard_normal((2, 4, 4, 6))
+    x[0, 1, 1, 2] = np.nan
+    x[1, 2, 3, 0] = np.inf
+    wd, wp = np.abs(rng.standard_normal((2, 2, 6))) + 0.1, np.abs(rng.standard_normal((6, 5))) + 0.1
+    wv, wh = np.abs(rng.standard_normal((2, 6, 5))) + 0.1, np.abs(rng.standard_normal((2, 6, 5))) + 0.1
+    for got, ref in [(fastconv.depthwise_separable_conv(x, wd, wp), R.depthwise_separable_conv(x, wd, wp)),
+                     (fastconv.spatially_separable_conv(x, wv, wh), R.spatially_separable_conv(x, wv, wh)),
+                     (fastconv.spatially_separable_conv(x, wv, wh, strategy="fused-staged"),
+                      R.spatially_separable_conv(x, wv, wh))]:
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+        np.testing.assert_array_equal(np.isinf(got), np.isinf(ref))
+        assert np.isnan(got).any() and np.isinf(got).any()
