@@ -103,7 +103,7 @@ def spatially_separable_conv(x: np.ndarray, wv: np.ndarray, wh: np.ndarray, out:
     plan = _plan(fn, x, K, c, C, dt, strategy)
     wv, wh = wv.astype(dt, copy=False), wh.astype(dt, copy=False)
     if plan.strategy == "outer":
-        return conv(x, np.einsum("kcC,lcC->klcC", wv, wh), out=out)
+        return conv(x, wv[:, None] * wh[None], out=out)  # the (k, l, c, C) outer product
     b, w, h, _ = x.shape
     k, l = K
     H = h // l
@@ -133,11 +133,11 @@ def flattened_conv(x: np.ndarray, wc: np.ndarray, wv: np.ndarray, wh: np.ndarray
     plan = _plan(fn, x, K, c, C, dt, strategy)
     wc, wv, wh = (a.astype(dt, copy=False) for a in (wc, wv, wh))
     if plan.strategy == "outer":
-        return conv(x, np.einsum("cC,kC,lC->klcC", wc, wv, wh), out=out)
+        return conv(x, (wv[:, None] * wh[None])[:, :, None] * wc, out=out)  # (k, l, c, C)
     k, l = K
     b, w, h, _ = x.shape
     H = h // l
-    wd = np.einsum("kC,lC->klC", wv, wh)  # vertical then horizontal depthwise = one (k, l) depthwise
+    wd = wv[:, None] * wh[None]  # vertical then horizontal depthwise = one (k, l, C) depthwise
     xv = V.native_operand(x, dt)
     per_row = b * k * h * C * np.dtype(dt).itemsize
     for W0, W1 in _row_blocks(x, K, per_row):
