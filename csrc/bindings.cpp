@@ -70,6 +70,24 @@ void contract(const py::array& a, const std::string& la, const py::object& b_obj
   if (!err.empty()) throw std::invalid_argument("no native path: " + err);
 }
 
+// A virtual C-contiguous operand with these labels, sizes taken from the inputs
+// (strides only, no memory). A label in no input gets size -1 (classify rejects it).
+engine::Operand virtual_operand(const std::string& labels, std::initializer_list<const engine::Operand*> inputs) {
+  engine::Operand v;
+  v.labels = labels;
+  for (const char ch : labels) {
+    idx_t size = -1;
+    for (const engine::Operand* op : inputs) {
+      const size_t i = op->labels.find(ch);
+      if (i != std::string::npos) size = op->shape[i];
+    }
+    v.shape.push_back(size);
+  }
+  v.strides.assign(v.shape.size(), 1);
+  for (size_t i = v.shape.size(); i-- > 1;) v.strides[i - 1] = v.strides[i] * std::max<idx_t>(v.shape[i], 0);
+  return v;
+}
+
 template <class T>
 std::string run_chain_typed(const engine::Contraction& d1, const engine::Contraction& d2, const py::array& a,
                             const py::array& b, const py::array& c, py::array& out) {
@@ -100,25 +118,36 @@ void contract_chain(const py::array& a, const std::string& la, const py::array& 
   const engine::Operand oa = describe(a, la, "a"), ob = describe(b, lb, "b"), oc = describe(c, lc, "c"),
                         oo = describe(out, lo, "out");
   // D: a virtual C-contiguous operand, sizes taken from a and b.
-  engine::Operand od;
-  od.labels = ld;
-  for (const char ch : ld) {
-    idx_t size = -1;
-    for (const engine::Operand* op : {&oa, &ob}) {
-      const size_t i = op->labels.find(ch);
-      if (i != std::string::npos) size = op->shape[i];
-    }
-    if (size < 0) throw py::value_error(std::string("_core.contract_chain: label '") + ch + "' of D is in no input");
-    od.shape.push_back(size);
-  }
-  od.strides.assign(od.shape.size(), 1);
-  for (size_t i = od.shape.size(); i-- > 1;) od.strides[i - 1] = od.strides[i] * od.shape[i];
+  const engine::Operand od = virtual_operand(ld, {&oa, &ob});
+  for (const idx_t size : od.shape)
+    if (size < 0) throw py::value_error("_core.contract_chain: a label of D is in no input");
   engine::Contraction d1, d2;
   std::string err = engine::classify(oa, &ob, od, d1);
   if (err.empty()) err = engine::classify(od, &oc, oo, d2);
   if (!err.empty()) throw py::value_error("_core.contract_chain: " + err);
   err = f32 ? run_chain_typed<float>(d1, d2, a, b, c, out) : run_chain_typed<double>(d1, d2, a, b, c, out);
   if (!err.empty()) throw std::invalid_argument("no native path: " + err);
+}
+
+// explain(a, la, b, lb, lo): how the engine would run a x b -> out (labels lo,
+// C-contiguous): {"path", "supported", "reason", "batch", "m", "n", "k"}.
+py::dict explain(const py::array& a, const std::string& la, const py::object& b_obj, const std::string& lb,
+                 const std::string& lo) {
+  const bool has_b = !b_obj.is_none();
+  py::array b;
+  if (has_b) b = py::reinterpret_borrow<py::array>(b_obj);
+  const engine::Operand oa = describe(a, la, "a");
+  engine::Operand ob;
+  if (has_b) ob = describe(b, lb, "b");
+  const engine::Operand oo = virtual_operand(lo, {&oa, &ob});
+  engine::Contraction d;
+  const std::string err = engine::classify(oa, has_b ? &ob : nullptr, oo, d);
+  if (!err.empty()) throw py::value_error("_core.explain: " + err);
+  const auto [path, reason] = engine::explain(d, has_b);
+  py::dict r;
+  r["path"] = path, r["supported"] = reason.empty(), r["reason"] = reason;
+  r["batch"] = d.batch_labels, r["m"] = d.m_labels, r["n"] = d.n_labels, r["k"] = d.k_labels;
+  return r;
 }
 
 // An uninitialised C-contiguous array whose data is 64-byte aligned (vector and
@@ -144,6 +173,8 @@ PYBIND11_MODULE(_core, m) {
         py::arg("out"), py::arg("out_labels"));
   m.def("contract_chain", &contract_chain, py::arg("a"), py::arg("a_labels"), py::arg("b"), py::arg("b_labels"),
         py::arg("d_labels"), py::arg("c"), py::arg("c_labels"), py::arg("out"), py::arg("out_labels"));
+  m.def("explain", &explain, py::arg("a"), py::arg("a_labels"), py::arg("b"), py::arg("b_labels"),
+        py::arg("out_labels"));
   m.def("aligned_empty", &aligned_empty, py::arg("shape"), py::arg("dtype"));
   m.def("isa", &current_isa, "The SIMD level in use.");
   m.def("best_isa", &best_isa, "The highest SIMD level this CPU supports.");

@@ -42,10 +42,10 @@ std::string classify(const Operand& a, const Operand* b, const Operand& out, Con
       *stride[o] = ops[o]->strides[i];
     }
     if (in[2] && !in[0] && !in[1]) return std::string("output label '") + c + "' is in no input";
-    if (!in[2]) d.k.push_back(dim);
-    else if (in[0] && in[1]) d.batch.push_back(dim);
-    else if (in[0]) d.m.push_back(dim);
-    else d.n.push_back(dim);
+    if (!in[2]) d.k.push_back(dim), d.k_labels += c;
+    else if (in[0] && in[1]) d.batch.push_back(dim), d.batch_labels += c;
+    else if (in[0]) d.m.push_back(dim), d.m_labels += c;
+    else d.n.push_back(dim), d.n_labels += c;
   }
   return {};
 }
@@ -132,7 +132,8 @@ struct TapPlan {
   idx_t npix() const { return prod(outer) * inner.size; }
 };
 
-// Requires N empty, outputs and K non-empty.
+// Requires N empty, outputs and K non-empty. b == nullptr: the plan's shape only
+// (no weights packed), to explain a descriptor.
 template <class T>
 std::string make_tap_plan(const Contraction& d, const T* b, TapPlan<T>& p) {
   std::vector<Dim> outs = d.batch;
@@ -172,6 +173,7 @@ std::string make_tap_plan(const Contraction& d, const T* b, TapPlan<T>& p) {
 
   p.L = tile.size * lane.size;
   p.ntaps = prod(ks);
+  if (!b) return {};
   p.taps.assign(size_t(p.ntaps), 0);
   std::vector<idx_t> wtap(size_t(p.ntaps), 0);
   for (idx_t t = 0; t < p.ntaps; ++t) {
@@ -673,6 +675,13 @@ std::string fused_path(const Contraction& d1, const Contraction& d2, const T* x,
 }
 
 }  // namespace
+
+std::pair<std::string, std::string> explain(const Contraction& d, bool has_b) {
+  if (!has_b) return {"permute", d.k.empty() ? "" : "one-operand reductions are not supported yet"};
+  if (!d.n.empty()) return {"gemm", ""};
+  TapPlan<float> p;
+  return {"tapreduce", make_tap_plan<float>(d, nullptr, p)};
+}
 
 template <class T>
 std::string run(const Contraction& d, const T* a, const T* b, T* out, const KernelTable& kt,

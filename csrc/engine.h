@@ -8,6 +8,7 @@
 // channel conv), the permutation path for one operand (channel shuffle).
 #pragma once
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/contracts.h"
@@ -25,6 +26,7 @@ struct Contraction {
   std::vector<Dim> m;      // in a and out
   std::vector<Dim> n;      // in b and out
   std::vector<Dim> k;      // summed: in a and/or b, not in out
+  std::string batch_labels, m_labels, n_labels, k_labels;  // the labels of each group, in order
 };
 
 // One labelled strided operand: one label per axis, strides in elements.
@@ -44,6 +46,10 @@ std::string classify(const Operand& a, const Operand* b, const Operand& out, Con
 template <class T>
 std::string run(const Contraction& d, const T* a, const T* b, T* out, const KernelTable& kt,
                 int nthreads);
+
+// The path run() would take ("permute", "tapreduce" or "gemm") and, where it has
+// none, why (as run() would return). Reads no operand data.
+std::pair<std::string, std::string> explain(const Contraction& d, bool has_b);
 
 // A chain: D = a x b (a tap-reduce stage, N empty), then out = D x c (a GEMM).
 // d1 and d2 describe D as a virtual C-contiguous operand: D is computed a block

@@ -9,6 +9,7 @@ from . import reference
 from ._config import get_num_threads, isa, set_isa, set_num_threads, show_config
 from ._config import _apply_env
 from ._core import version as __version__
+from ._einsum import einsum, einsum_plan
 from ._separable import flattened_conv, separable_plan, spatially_separable_conv
 from ._ops import (
     channel_conv,
@@ -30,6 +31,8 @@ __all__ = [
     "conv",
     "depthwise_conv",
     "depthwise_separable_conv",
+    "einsum",
+    "einsum_plan",
     "flattened_conv",
     "get_num_threads",
     "isa",

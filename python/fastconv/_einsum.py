@@ -1,0 +1,303 @@
+"""fastconv.einsum: numpy.einsum's results, on the native engine where it has a path.
+
+Every call numpy.einsum accepts is accepted (subscripts or interleaved sublists,
+implicit or explicit output, ellipsis, repeated indices, any number of operands).
+float32/float64 ndarray operands run natively: each operand is described by its
+labels and its actual strides (no copy of the input, whatever the view), repeated
+indices become diagonal views, size-1 dimensions broadcast with stride 0. One
+operand: a permutation, or a reduction (against a zero-stride operand of ones);
+two operands: one engine contraction; more: pairwise in numpy.einsum_path's order,
+a tap-reduce step feeding a GEMM fused. Whatever the engine has no path for falls
+back to numpy.einsum, step by step, and so do other dtypes, non-ndarray operands,
+and the dtype/order/casting arguments. ``einsum_plan`` tells what will run.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from . import _core
+
+try:  # numpy's own parser, so that every accepted form parses exactly as in numpy
+    from numpy._core.einsumfunc import _parse_einsum_input
+except ImportError:  # numpy < 2
+    try:
+        from numpy.core.einsumfunc import _parse_einsum_input
+    except ImportError:  # pragma: no cover - then everything goes to numpy
+        _parse_einsum_input = None
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+class _Fallback(Exception):
+    """The whole call goes to numpy.einsum (which also raises numpy's errors)."""
+
+
+class Step(NamedTuple):
+    """One contraction of an einsum plan."""
+
+    subscripts: str      # e.g. "bWkHlc,klc->bWHc"
+    operands: tuple      # indices into the operand list of the plan at this step
+    path: str            # "permute", "reduce", "tapreduce", "gemm", "fused" or "numpy"
+    groups: dict         # {"batch", "m", "n", "k"}: labels of each index group (native steps)
+    reason: str          # why numpy, when it is
+
+
+class Plan(NamedTuple):
+    """What fastconv.einsum will run for a call: native steps, or the fallback and why."""
+
+    native: bool
+    steps: tuple
+    reason: str
+
+
+def _prepare(args, out, kwargs, optimize):
+    """Labels, strided views and contraction order, or _Fallback(reason)."""
+    if _parse_einsum_input is None:
+        raise _Fallback("numpy's einsum parser is not available")
+    extra = {k: v for k, v in kwargs.items() if v is not None and not (k == "casting" and v == "safe")
+             and not (k == "order" and v == "K")}
+    if extra:
+        raise _Fallback(f"argument(s) {sorted(extra)} are left to numpy")
+    ops = args[1:] if isinstance(args[0], str) else args[0::2]
+    for a in ops:
+        if type(a) is not np.ndarray:
+            raise _Fallback(f"operand of type {type(a).__name__}: only numpy.ndarray runs natively")
+        if a.dtype not in _FLOATS:
+            raise _Fallback(f"operand dtype {a.dtype}: only float32/float64 run natively")
+    try:
+        ins, outl, arrays = _parse_einsum_input(args)
+    except Exception as e:  # numpy.einsum raises its own error for it
+        raise _Fallback(f"subscripts: {e}") from None
+    ins = ins.split(",")
+    if len(ins) != len(arrays) or len(set(outl)) != len(outl):
+        raise _Fallback("malformed subscripts")
+    sizes = {}
+    views = []
+    for labels, a in zip(ins, arrays):
+        if len(labels) != a.ndim:
+            raise _Fallback("subscripts do not match the operand's dimensions")
+        a, labels = _diagonal(a, labels)
+        views.append((a, labels))
+        for lab, n in zip(labels, a.shape):
+            if sizes.get(lab, 1) == 1 or n == sizes[lab]:
+                sizes[lab] = max(sizes.get(lab, n), n) if n != 0 or lab not in sizes else 0
+            elif n != 1:
+                raise _Fallback(f"label {lab!r} has sizes {sizes[lab]} and {n}")
+    views = [(_broadcast(a, labels, sizes), labels) for a, labels in views]
+    if any(lab not in sizes for lab in outl):
+        raise _Fallback("an output label is in no input")
+    dtype = np.result_type(*arrays)
+    if out is not None:
+        if type(out) is not np.ndarray or out.dtype != dtype or out.shape != tuple(sizes[l] for l in outl) \
+                or not out.flags.writeable or any(np.may_share_memory(out, a) for a in arrays):
+            raise _Fallback("out= is left to numpy (dtype, shape, writeability or overlap)")
+    views = [(a.astype(dtype, copy=False), labels) for a, labels in views]
+    if len(views) <= 2:
+        order = [tuple(range(len(views)))]
+    else:
+        path, _ = np.einsum_path(*args, optimize=optimize if optimize not in (False, None) else "greedy")
+        order = _pairwise([tuple(p) for p in path[1:]], len(views))
+    return views, outl, sizes, dtype, order
+
+
+def _pairwise(path, n):
+    """numpy's path with every step of more than two operands split into a left fold of
+    pairs (same list convention: a step's operands are removed, its result appended)."""
+    ids = list(range(n))  # the operand list, by identity: ints for inputs, objects for results
+    out = []
+    for step in path:
+        members = [ids[i] for i in step]
+        if len(members) == 1:
+            out.append((step[0],))
+            ids.remove(members[0])
+            ids.append(object())
+            continue
+        acc = members[0]
+        for m in members[1:]:
+            out.append((ids.index(acc), ids.index(m)))
+            ids.remove(acc)
+            ids.remove(m)
+            acc = object()
+            ids.append(acc)
+    return out
+
+
+def _diagonal(a, labels):
+    """A view with each repeated label taken once (its diagonal)."""
+    if len(set(labels)) == len(labels):
+        return a, labels
+    keep, shape, strides = "", [], []
+    for lab, n, s in zip(labels, a.shape, a.strides):
+        if lab in keep:
+            i = keep.index(lab)
+            if shape[i] != n:
+                raise _Fallback(f"repeated label {lab!r} with sizes {shape[i]} and {n}")
+            strides[i] += s
+        else:
+            keep += lab
+            shape.append(n)
+            strides.append(s)
+    return np.lib.stride_tricks.as_strided(a, shape, strides, writeable=False), keep
+
+
+def _broadcast(a, labels, sizes):
+    """Size-1 dimensions stretched to their label's size with stride 0."""
+    shape = tuple(sizes[lab] for lab in labels)
+    if shape == a.shape:
+        return a
+    strides = tuple(0 if n == 1 and sizes[lab] != 1 else s for lab, n, s in zip(labels, a.shape, a.strides))
+    return np.lib.stride_tricks.as_strided(a, shape, strides, writeable=False)
+
+
+def _steps(views, outl, order, sizes):
+    """(operand indices, their labels, result labels) per step, numpy's list convention:
+    the pair is removed and its result appended. An intermediate keeps the label order
+    of its larger operand first, so that the contiguous axis stays innermost."""
+    labels = [lab for _, lab in views]
+    volume = lambda lab: int(np.prod([sizes[c] for c in lab]))  # noqa: E731
+    steps = []
+    for k, idx in enumerate(order):
+        rest = [lab for i, lab in enumerate(labels) if i not in idx]
+        if k == len(order) - 1:
+            res = outl
+        else:
+            needed = set(outl).union(*rest) if rest else set(outl)
+            by_size = sorted(idx, key=lambda i: -volume(labels[i]))
+            res = "".join(dict.fromkeys(c for i in by_size for c in labels[i] if c in needed))
+        steps.append((idx, [labels[i] for i in idx], res))
+        labels = rest + [res]
+    return steps
+
+
+def _ones(dtype, labels, sizes):
+    """A read-only operand of ones over labels, with zero strides (no memory)."""
+    return np.lib.stride_tricks.as_strided(np.ones(1, dtype), tuple(sizes[c] for c in labels),
+                                           (0,) * len(labels), writeable=False)
+
+
+def _larger_first(ops, labs):
+    """The GEMM path packs its second operand per call and streams the first: the
+    bigger operand (the image) goes first."""
+    if len(ops) == 2 and ops[1].size > ops[0].size:
+        return ops[::-1], labs[::-1]
+    return ops, labs
+
+
+def _explain(ops, labs, res, sizes, dtype):
+    """(path, groups, reason) of one step on the engine."""
+    ops, labs = _larger_first(ops, labs)
+    if len(ops) == 1:
+        summed = "".join(c for c in labs[0] if c not in res)
+        if summed:
+            e = _core.explain(ops[0], labs[0], _ones(dtype, summed, sizes), summed, res)
+            return ("reduce" if e["supported"] else "numpy"), e, e["reason"]
+        e = _core.explain(ops[0], labs[0], None, "", res)
+        return "permute", e, ""
+    e = _core.explain(ops[0], labs[0], ops[1], labs[1], res)
+    return (e["path"] if e["supported"] else "numpy"), e, e["reason"]
+
+
+def _run_step(ops, labs, res, sizes, dtype, out):
+    """One step into out (allocated when None); numpy.einsum when the engine has no path."""
+    if out is None:
+        out = _core.aligned_empty(tuple(sizes[c] for c in res), dtype)
+    ops, labs = _larger_first(ops, labs)
+    try:
+        if len(ops) == 1:
+            summed = "".join(c for c in labs[0] if c not in res)
+            b = _ones(dtype, summed, sizes) if summed else None
+            _core.contract(ops[0], labs[0], b, summed, out, res)
+        else:
+            _core.contract(ops[0], labs[0], ops[1], labs[1], out, res)
+    except NotImplementedError:
+        np.einsum(",".join(labs) + "->" + res, *ops, out=out)
+    return out
+
+
+def einsum(*operands, out=None, optimize=False, dtype=None, order="K", casting="safe"):
+    """numpy.einsum's result, on fastconv's native engine where it has a path.
+
+    Same arguments as ``numpy.einsum``. float32/float64 ndarray operands of any
+    strides (views, slices, transposes, the note's reshapes, correct-patch views) run
+    natively without copying the input; the rest falls back to ``numpy.einsum``,
+    which also raises its usual errors for malformed calls. ``einsum_plan`` shows
+    what will run.
+    """
+    try:
+        views, outl, sizes, dt, order_ = _prepare(operands, out, {"dtype": dtype, "order": order,
+                                                               "casting": casting}, optimize)
+    except _Fallback:
+        return np.einsum(*operands, out=out, optimize=optimize, dtype=dtype, order=order, casting=casting)
+    ops = [a for a, _ in views]
+    steps = _steps(views, outl, order_, sizes)
+    k = 0
+    while k < len(steps):
+        idx, labs, res = steps[k]
+        last = k == len(steps) - 1
+        args = [ops[i] for i in idx]
+        ops = [a for i, a in enumerate(ops) if i not in idx]
+        if not last and len(idx) == 2 and _fusable(steps, k, len(ops)):
+            idx2, labs2, res2 = steps[k + 1]
+            other = ops[idx2[0]]  # the second step pairs the appended result with one operand
+            target = out if k + 1 == len(steps) - 1 else None
+            fused = _fused(args, labs, res, other, labs2[0], res2, sizes, dt, target)
+            if fused is not None:
+                ops = [a for i, a in enumerate(ops) if i != idx2[0]] + [fused]
+                k += 2
+                continue
+        ops.append(_run_step(args, labs, res, sizes, dt, out if last else None))
+        k += 1
+    return ops[-1]
+
+
+def _fusable(steps, k, n_rest):
+    """Step k's result is the second operand of step k + 1, paired with one other operand."""
+    idx2 = steps[k + 1][0]
+    return len(idx2) == 2 and idx2[1] == n_rest and idx2[0] < n_rest
+
+
+def _fused(args, labs, res, other, lother, res2, sizes, dtype, out):
+    """Steps k, k+1 as one fused chain (a tap-reduce feeding a GEMM), or None."""
+    first = _core.explain(args[0], labs[0], args[1], labs[1], res)
+    if first["path"] != "tapreduce" or not first["supported"]:
+        return None
+    target = out if out is not None else _core.aligned_empty(tuple(sizes[c] for c in res2), dtype)
+    try:
+        _core.contract_chain(args[0], labs[0], args[1], labs[1], res, other, lother, target, res2)
+    except NotImplementedError:
+        return None
+    return target
+
+
+def einsum_plan(*operands, out=None, optimize=False, dtype=None, order="K", casting="safe") -> Plan:
+    """What ``einsum`` would run for these arguments: the native steps with their
+    engine path and index groups (batch, M, N, K), or the fallback to numpy and why."""
+    try:
+        views, outl, sizes, dt, order_ = _prepare(operands, out, {"dtype": dtype, "order": order,
+                                                               "casting": casting}, optimize)
+    except _Fallback as e:
+        return Plan(False, (), f"numpy.einsum: {e}")
+    ops = [a for a, _ in views]
+    names = [f"operand {i}" for i in range(len(ops))]
+    steps = []
+    for n, (idx, labs, res) in enumerate(_steps(views, outl, order_, sizes)):
+        args = [ops[i] for i in idx]
+        path, e, reason = _explain(args, labs, res, sizes, dt)
+        groups = {g: e[g] for g in ("batch", "m", "n", "k")}
+        steps.append(Step(",".join(labs) + "->" + res, tuple(names[i] for i in idx), path, groups, reason))
+        ops = [a for i, a in enumerate(ops) if i not in idx]
+        names = [nm for i, nm in enumerate(names) if i not in idx] + [f"step {n}"]
+        ops.append(_core.aligned_empty(tuple(sizes[c] for c in res), dt))
+    # consecutive tap-reduce -> GEMM steps run fused
+    fused = []
+    for s in steps:
+        if fused and fused[-1].path == "tapreduce" and s.path == "gemm" and f"step {len(fused) - 1}" in s.operands \
+                and not s.groups["batch"]:
+            prev = fused.pop()
+            s = Step(prev.subscripts + " ; " + s.subscripts, prev.operands + s.operands, "fused", s.groups, "")
+        fused.append(s)
+    native = all(s.path != "numpy" for s in fused)
+    reason = "native" if native else "some steps run on numpy.einsum (see their reasons)"
+    return Plan(native, tuple(fused), reason)

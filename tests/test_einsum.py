@@ -1,0 +1,186 @@
+"""fastconv.einsum against numpy.einsum: the note's expressions verbatim, random contractions, errors."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import HealthCheck
+from hypothesis import strategies as st
+
+import fastconv
+
+from conftest import DTYPES
+
+
+def close(got, want, dtype=None):
+    assert got.shape == want.shape
+    assert got.dtype == want.dtype
+    tol = 2e-4 if got.dtype == np.float32 else 1e-10
+    scale = max(1.0, float(np.max(np.abs(want)))) if want.size else 1.0
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * scale)
+
+
+def ar(*shape, dtype=np.float64):
+    """The note's arange(...) of a shape, scaled to keep float32 sums exact enough."""
+    return (np.arange(int(np.prod(shape)), dtype=np.float64) % 17 - 8).reshape(shape).astype(dtype)
+
+
+b, w, h, c, k, l, m, C, g = 2, 8, 6, 6, 2, 3, 3, 4, 2
+
+
+def note_cases(dtype):
+    """(name, subscripts, operands): the note's expressions with its own reshapes, verbatim,
+    and the same contractions over the correct-patch views."""
+    x1, x2, x3, x4 = ar(w, dtype=dtype), ar(w, h, dtype=dtype), ar(w, h, c, dtype=dtype), ar(b, w, h, c, dtype=dtype)
+    return [
+        ("1d", "Wk,k->W", x1.reshape(w // k, k), ar(k, dtype=dtype)),
+        ("2d literal", "WHkl,kl->WH", x2.reshape(w // k, h // l, k, l), ar(k, l, dtype=dtype)),
+        ("2d patches", "WkHl,kl->WH", x2.reshape(w // k, k, h // l, l), ar(k, l, dtype=dtype)),
+        ("2d+c literal", "WHklc,klc->WH", x3.reshape(w // k, h // l, k, l, c), ar(k, l, c, dtype=dtype)),
+        ("2d+c patches", "WkHlc,klc->WH", x3.reshape(w // k, k, h // l, l, c), ar(k, l, c, dtype=dtype)),
+        ("conv literal", "bWHklc,klcC->bWHC", x4.reshape(b, w // k, h // l, k, l, c), ar(k, l, c, C, dtype=dtype)),
+        ("conv patches", "bWkHlc,klcC->bWHC", x4.reshape(b, w // k, k, h // l, l, c), ar(k, l, c, C, dtype=dtype)),
+        ("channel literal", "bWHCklm,klm->bWHC", x4.reshape(b, w // k, h // l, c // m, k, l, m), ar(k, l, m, dtype=dtype)),
+        ("channel patches", "bWkHlCm,klm->bWHC", x4.reshape(b, w // k, k, h // l, l, c // m, m), ar(k, l, m, dtype=dtype)),
+        ("1x1 1d", "wk,k->w", x1.reshape(w, 1), ar(1, dtype=dtype)),
+        ("filter", "bwhc,c->bwh", x4, ar(c, dtype=dtype)),
+        ("filter 1x1 kernel", "bwhklc,klc->bwh", x4.reshape(b, w, h, 1, 1, c), ar(1, 1, c, dtype=dtype)),
+        ("full 1x1", "bwhc,cC->bwhC", x4, ar(c, C, dtype=dtype)),
+        ("spatsep stage 1", "bWhkc,kcC->bWhcC", x4.reshape(b, w // k, h, k, c), ar(k, c, C, dtype=dtype)),
+        ("spatsep stage 1 patches", "bWkhc,kcC->bWhcC", x4.reshape(b, w // k, k, h, c), ar(k, c, C, dtype=dtype)),
+        ("spatsep stage 2", "bWHlcC,lcC->bWHC", ar(b, w // k, h, c, C, dtype=dtype).reshape(b, w // k, h // l, l, c, C),
+         ar(l, c, C, dtype=dtype)),
+        ("dwsep stage 1", "bWHklc,klc->bWHc", x4.reshape(b, w // k, h // l, k, l, c), ar(k, l, c, dtype=dtype)),
+        ("dwsep stage 2", "bWHc,cC->bWHC", ar(b, w // k, h // l, c, dtype=dtype), ar(c, C, dtype=dtype)),
+        ("dwsep fused", "bWkHlc,klc,cC->bWHC", x4.reshape(b, w // k, k, h // l, l, c), ar(k, l, c, dtype=dtype),
+         ar(c, C, dtype=dtype)),
+        ("group literal", "bWHklgs,klgsS->bWHgS", x4.reshape(b, w // k, h // l, k, l, g, c // g),
+         ar(k, l, g, c // g, C // g, dtype=dtype)),
+        ("group patches", "bWkHlgs,klgsS->bWHgS", x4.reshape(b, w // k, k, h // l, l, g, c // g),
+         ar(k, l, g, c // g, C // g, dtype=dtype)),
+        ("shuffled group", "bWkHlgs,klgsS->bWHSg", x4.reshape(b, w // k, k, h // l, l, g, c // g),
+         ar(k, l, g, c // g, C // g, dtype=dtype)),
+        ("shuffle", "bwhgn->bwhng", x4.reshape(b, w, h, g, c // g)),
+        ("spatsep outer", "bWkHlc,kcC,lcC->bWHC", x4.reshape(b, w // k, k, h // l, l, c), ar(k, c, C, dtype=dtype),
+         ar(l, c, C, dtype=dtype)),
+        ("flattened outer", "bWkHlc,cC,kC,lC->bWHC", x4.reshape(b, w // k, k, h // l, l, c), ar(c, C, dtype=dtype),
+         ar(k, C, dtype=dtype), ar(l, C, dtype=dtype)),
+    ]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_note_expressions(isa, dtype):
+    for name, sub, *ops in note_cases(dtype):
+        close(fastconv.einsum(sub, *ops), np.einsum(sub, *ops))
+        plan = fastconv.einsum_plan(sub, *ops)
+        assert plan.native, (name, plan)
+
+
+def test_note_literal_reshape_is_what_it_is():
+    """einsum computes the note's literal 2-D expression exactly as numpy does, even though it is
+    not a convolution; the correct-patch view gives fastconv.conv."""
+    x4, wt = ar(b, w, h, c), ar(k, l, c, C)
+    lit = fastconv.einsum("bWHklc,klcC->bWHC", x4.reshape(b, w // k, h // l, k, l, c), wt)
+    close(lit, np.einsum("bWHklc,klcC->bWHC", x4.reshape(b, w // k, h // l, k, l, c), wt))
+    patches = fastconv.einsum("bWkHlc,klcC->bWHC", x4.reshape(b, w // k, k, h // l, l, c), wt)
+    close(patches, fastconv.conv(x4, wt))
+    assert not np.allclose(lit, patches)
+
+
+def test_plan_groups_and_fallback():
+    x = ar(2, 4, 6, 8).astype(np.float32)
+    p = fastconv.einsum_plan("bWkHlc,klcC->bWHC", x.reshape(2, 2, 2, 3, 2, 8), ar(2, 2, 8, 5).astype(np.float32))
+    (s,) = p.steps
+    assert p.native and s.path == "gemm"
+    assert s.groups == {"batch": "", "m": "bWH", "n": "C", "k": "klc"}
+    p = fastconv.einsum_plan("ij,ij->ij", x[0, 0], x[0, 0])
+    assert not p.native and p.steps[0].path == "numpy" and "varies" in p.steps[0].reason
+    p = fastconv.einsum_plan("ij->i", np.ones((3, 4), np.int64))
+    assert not p.native and "int64" in p.reason
+    p = fastconv.einsum_plan("bWkHlc,klc,cC->bWHC", x.reshape(2, 2, 2, 3, 2, 8), ar(2, 2, 8).astype(np.float32),
+                             ar(8, 5).astype(np.float32))
+    assert [s.path for s in p.steps] == ["fused"]
+
+
+@st.composite
+def contractions(draw):
+    pool = "abcdef"
+    nops = draw(st.integers(1, 3))
+    sizes = {c: draw(st.integers(0, 9)) for c in pool}
+    dtype = draw(st.sampled_from(DTYPES))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    subs, ops = [], []
+    for _ in range(nops):
+        labels = draw(st.lists(st.sampled_from(pool), min_size=0, max_size=4))
+        if len(labels) > 1 and draw(st.booleans()):
+            labels = list(dict.fromkeys(labels))  # mostly distinct, sometimes repeated (diagonals)
+        shape = [sizes[c] for c in labels]
+        if labels and draw(st.integers(0, 4)) == 0:  # a size-1 dimension that broadcasts
+            i = draw(st.integers(0, len(labels) - 1))
+            shape[i] = 1
+        base = rng.standard_normal([2 * n + 1 for n in shape]).astype(dtype)
+        view = base[tuple(slice(None, None, 2) if draw(st.booleans()) else slice(0, n) for n in shape)]
+        view = view[tuple(slice(None, n) for n in shape)]
+        if draw(st.booleans()):
+            view = view[tuple(slice(None, None, -1) for _ in shape)]
+        if len(shape) > 1 and draw(st.booleans()):
+            perm = rng.permutation(len(shape))
+            view = np.ascontiguousarray(view.transpose(perm)).transpose(np.argsort(perm))
+        subs.append("".join(labels))
+        ops.append(view)
+    present = list(dict.fromkeys("".join(subs)))
+    if draw(st.booleans()):
+        expr = ",".join(subs)  # implicit output
+    else:
+        outl = draw(st.lists(st.sampled_from(present), unique=True)) if present else []
+        expr = ",".join(subs) + "->" + "".join(outl)
+    return expr, ops
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=contractions(), use_out=st.booleans())
+def test_random_contractions(isa, case, use_out):
+    expr, ops = case
+    try:
+        want = np.einsum(expr, *ops)
+    except Exception as e:  # numpy refuses it (sizes, broadcasting): so must fastconv, alike
+        with pytest.raises(type(e)):
+            fastconv.einsum(expr, *ops)
+        return
+    if use_out:
+        out = np.full_like(want, np.nan)
+        got = fastconv.einsum(expr, *ops, out=out)
+        assert got is out
+    else:
+        got = fastconv.einsum(expr, *ops)
+    close(np.asarray(got), np.asarray(want))
+
+
+@pytest.mark.parametrize("args", [
+    ("ij,jk->ix", np.ones((2, 3)), np.ones((3, 4))),
+    ("ij->ii", np.ones((3, 3))),
+    ("ij,jk->ik", np.ones((2, 3)), np.ones((4, 5))),
+    ("ij,jk->ik", np.ones((2, 3))),
+    ("ij->j", np.ones((2, 3)), np.ones(3)),
+    ("1j->j", np.ones((2, 3))),
+    ("ijk->i", np.ones((2, 3))),
+    ("i->i->i", np.ones(3)),
+    ("ii->i", np.ones((2, 3))),
+])
+def test_errors_like_numpy(args):
+    with pytest.raises(Exception) as want:
+        np.einsum(*args)
+    with pytest.raises(type(want.value)):
+        fastconv.einsum(*args)
+
+
+def test_sublist_ellipsis_and_kwargs():
+    a, bb = ar(2, 3, 4), ar(4, 5)
+    close(fastconv.einsum(a, [0, 1, 2], bb, [2, 3], [0, 1, 3]), np.einsum(a, [0, 1, 2], bb, [2, 3], [0, 1, 3]))
+    close(fastconv.einsum("...j,jk->...k", a, bb), np.einsum("...j,jk->...k", a, bb))
+    close(fastconv.einsum("...j,jk", a, bb), np.einsum("...j,jk", a, bb))
+    close(fastconv.einsum("ij...->...", a), np.einsum("ij...->...", a))
+    kw = {"dtype": np.float32, "casting": "unsafe"}
+    close(fastconv.einsum("ijk,kl->il", a, bb, **kw), np.einsum("ijk,kl->il", a, bb, **kw))
+    close(fastconv.einsum("ijk,kl->il", a.astype(np.float32), bb), np.einsum("ijk,kl->il", a.astype(np.float32), bb))
+    ints = np.arange(12).reshape(3, 4)
+    np.testing.assert_array_equal(fastconv.einsum("ij->j", ints), np.einsum("ij->j", ints))
+    close(fastconv.einsum("i,i", [1.0, 2.0], [3.0, 4.0]), np.einsum("i,i", [1.0, 2.0], [3.0, 4.0]))
