@@ -13,7 +13,7 @@ import pytest
 
 from fastconv._workloads import available
 
-BASE = ["fastconv", "einsum", "einsum(opt)", "opt_einsum"]
+BASE = ["fastconv", "fc.einsum", "einsum", "einsum(opt)", "opt_einsum"]
 
 
 def cases():
@@ -25,6 +25,8 @@ def cases():
 def make(w, impl, inputs):
     if impl == "fastconv":
         return w.fastconv(*inputs)
+    if impl == "fc.einsum":
+        return w.fastconv_einsum(*inputs)
     if impl == "einsum":
         return w.einsum(*inputs, optimize=False)
     if impl == "einsum(opt)":

@@ -9,6 +9,12 @@ from fastconv import _core
 ISAS = _core.supported_isas()
 
 
+@pytest.fixture(autouse=True)
+def engine_for_every_einsum_step(monkeypatch):
+    """fastconv.einsum sends tiny steps to numpy.einsum; the tests want the engine on every step."""
+    monkeypatch.setattr("fastconv._einsum.SMALL_STEP", 0)
+
+
 @pytest.fixture(params=ISAS)
 def isa(request):
     """Runs the test once per SIMD level this CPU supports (forced), restoring the level after."""

@@ -85,6 +85,16 @@ def test_note_literal_reshape_is_what_it_is():
     assert not np.allclose(lit, patches)
 
 
+def test_small_steps_go_to_numpy(monkeypatch):
+    monkeypatch.setattr("fastconv._einsum.SMALL_STEP", 1 << 15)
+    a, bb = ar(4, 5), ar(5, 6)
+    p = fastconv.einsum_plan("ij,jk->ik", a, bb)
+    assert p.native and p.steps[0].path == "numpy" and p.steps[0].reason.startswith("small step")
+    close(fastconv.einsum("ij,jk->ik", a, bb), np.einsum("ij,jk->ik", a, bb))
+    big = ar(64, 64, 16)
+    assert fastconv.einsum_plan("ijk,kl->il", big, ar(16, 8)).steps[0].path == "gemm"
+
+
 def test_plan_groups_and_fallback():
     x = ar(2, 4, 6, 8).astype(np.float32)
     p = fastconv.einsum_plan("bWkHlc,klcC->bWHC", x.reshape(2, 2, 2, 3, 2, 8), ar(2, 2, 8, 5).astype(np.float32))

@@ -62,6 +62,7 @@ def _threads_ctx(n):
 
 def implementations(w, inputs, torch):
     impls = [("fastconv", w.fastconv(*inputs)),
+             ("fc.einsum", w.fastconv_einsum(*inputs)),
              ("einsum", w.einsum(*inputs, optimize=False)),
              ("einsum(opt)", w.einsum(*inputs, optimize=True))]
     try:

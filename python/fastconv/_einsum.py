@@ -13,6 +13,8 @@ and the dtype/order/casting arguments. ``einsum_plan`` tells what will run.
 """
 from __future__ import annotations
 
+import functools
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -28,6 +30,10 @@ except ImportError:  # numpy < 2
         _parse_einsum_input = None
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+# Steps with at most this many multiply-adds (and elements moved) run on numpy.einsum:
+# its fixed cost is lower than the engine's setup (a weights-only outer product, say).
+# The tests set it to 0 to run every step on the engine.
+SMALL_STEP = 1 << 15
 
 
 class _Fallback(Exception):
@@ -97,9 +103,21 @@ def _prepare(args, out, kwargs, optimize):
     if len(views) <= 2:
         order = [tuple(range(len(views)))]
     else:
-        path, _ = np.einsum_path(*args, optimize=optimize if optimize not in (False, None) else "greedy")
-        order = _pairwise([tuple(p) for p in path[1:]], len(views))
+        expr = ",".join(ins) + "->" + outl
+        try:
+            order = _order(expr, tuple(a.shape for a in arrays), optimize)
+        except TypeError:  # an unhashable optimize (an explicit path)
+            order = _order.__wrapped__(expr, tuple(a.shape for a in arrays), optimize)
     return views, outl, sizes, dtype, order
+
+
+@functools.lru_cache(maxsize=512)
+def _order(expr, shapes, optimize):
+    """Pairwise contraction order for an expression and operand shapes (numpy.einsum_path's,
+    cached: it costs more than a small contraction)."""
+    dummies = [np.lib.stride_tricks.as_strided(np.zeros(1), s, (0,) * len(s)) for s in shapes]
+    path, _ = np.einsum_path(expr, *dummies, optimize=optimize if optimize not in (False, None) else "greedy")
+    return _pairwise([tuple(p) for p in path[1:]], len(shapes))
 
 
 def _pairwise(path, n):
@@ -156,7 +174,7 @@ def _steps(views, outl, order, sizes):
     the pair is removed and its result appended. An intermediate keeps the label order
     of its larger operand first, so that the contiguous axis stays innermost."""
     labels = [lab for _, lab in views]
-    volume = lambda lab: int(np.prod([sizes[c] for c in lab]))  # noqa: E731
+    volume = lambda lab: math.prod(sizes[c] for c in lab)  # noqa: E731
     steps = []
     for k, idx in enumerate(order):
         rest = [lab for i, lab in enumerate(labels) if i not in idx]
@@ -185,9 +203,17 @@ def _larger_first(ops, labs):
     return ops, labs
 
 
+def _small(ops, labs, res, sizes):
+    """Few enough multiply-adds and elements that numpy.einsum's lower fixed cost wins."""
+    work = math.prod(sizes[c] for c in set("".join(labs)) | set(res))
+    return max(work, sum(a.size for a in ops)) <= SMALL_STEP
+
+
 def _explain(ops, labs, res, sizes, dtype):
     """(path, groups, reason) of one step on the engine."""
     ops, labs = _larger_first(ops, labs)
+    if _small(ops, labs, res, sizes):
+        return "numpy", {g: "" for g in ("batch", "m", "n", "k")}, f"small step (<= {SMALL_STEP} multiply-adds)"
     if len(ops) == 1:
         summed = "".join(c for c in labs[0] if c not in res)
         if summed:
@@ -204,6 +230,9 @@ def _run_step(ops, labs, res, sizes, dtype, out):
     if out is None:
         out = _core.aligned_empty(tuple(sizes[c] for c in res), dtype)
     ops, labs = _larger_first(ops, labs)
+    if _small(ops, labs, res, sizes):
+        np.einsum(",".join(labs) + "->" + res, *ops, out=out)
+        return out
     try:
         if len(ops) == 1:
             summed = "".join(c for c in labs[0] if c not in res)
@@ -261,7 +290,7 @@ def _fusable(steps, k, n_rest):
 def _fused(args, labs, res, other, lother, res2, sizes, dtype, out):
     """Steps k, k+1 as one fused chain (a tap-reduce feeding a GEMM), or None."""
     first = _core.explain(args[0], labs[0], args[1], labs[1], res)
-    if first["path"] != "tapreduce" or not first["supported"]:
+    if first["path"] != "tapreduce" or not first["supported"] or _small(args, labs, res, sizes):
         return None
     target = out if out is not None else _core.aligned_empty(tuple(sizes[c] for c in res2), dtype)
     try:
@@ -298,6 +327,6 @@ def einsum_plan(*operands, out=None, optimize=False, dtype=None, order="K", cast
             prev = fused.pop()
             s = Step(prev.subscripts + " ; " + s.subscripts, prev.operands + s.operands, "fused", s.groups, "")
         fused.append(s)
-    native = all(s.path != "numpy" for s in fused)
+    native = all(s.path != "numpy" or s.reason.startswith("small") for s in fused)
     reason = "native" if native else "some steps run on numpy.einsum (see their reasons)"
     return Plan(native, tuple(fused), reason)

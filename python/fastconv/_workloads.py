@@ -41,6 +41,11 @@ class Workload:
         fn = getattr(fastconv, self.op)
         return lambda: fn(*inputs, **self.kwargs)
 
+    def fastconv_einsum(self, *inputs):
+        """The same workload as fastconv.einsum over the correct-patch views."""
+        ops = self.views(*inputs)
+        return lambda: fastconv.einsum(self.expr, *ops)
+
     def einsum(self, *inputs, optimize=False):
         ops = self.views(*inputs)
         # A pure permutation comes back as a view: materialise it, as every baseline must.
