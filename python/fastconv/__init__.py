@@ -1,9 +1,10 @@
 """fastconv: fast channels-last convolutions for NumPy.
 
-Blocked (stride == kernel) dense, 1x1, grouped (optionally shuffled), depthwise and
-channel-blocked convolutions and the ShuffleNet channel shuffle, computed by a C++ core (SIMD, OpenMP) as contractions
-over strided views of the input. ``fastconv.reference`` holds the numpy.einsum
-baselines of every operation of the specification.
+Blocked (stride == kernel) dense, 1x1, grouped (optionally shuffled), depthwise,
+channel-blocked, depthwise-separable, spatially separable and flattened convolutions,
+the ShuffleNet channel shuffle and a drop-in ``einsum``, computed by a C++ core (SIMD,
+OpenMP) as contractions over strided views of the input. ``fastconv.reference`` holds
+the numpy.einsum baselines of every operation.
 """
 from . import reference
 from ._config import get_num_threads, isa, set_isa, set_num_threads, show_config
