@@ -32,6 +32,16 @@ engine::Operand describe(const py::array& arr, const std::string& labels, const 
   return op;
 }
 
+// out's dtype: true for float32, false for float64; anything else is a TypeError.
+bool out_is_f32(py::array& out, const char* fn) {
+  const auto dt = out.dtype();
+  const bool f32 = dt.is(py::dtype::of<float>()), f64 = dt.is(py::dtype::of<double>());
+  if (!f32 && !f64)
+    throw py::type_error(std::string(fn) + ": out dtype must be float32 or float64, got " + std::string(py::str(dt)));
+  if (!out.writeable()) throw py::value_error(std::string(fn) + ": out is read-only");
+  return f32;
+}
+
 template <class T>
 std::string run_typed(const engine::Contraction& d, const py::array& a, const py::array* b, py::array& out) {
   const T* pa = static_cast<const T*>(a.data());
@@ -48,12 +58,8 @@ std::string run_typed(const engine::Contraction& d, const py::array& a, const py
 // Raises NotImplementedError when the engine has no path for the descriptor.
 void contract(const py::array& a, const std::string& la, const py::object& b_obj, const std::string& lb,
               py::array& out, const std::string& lo) {
+  const bool f32 = out_is_f32(out, "_core.contract");
   const auto dt = out.dtype();
-  const bool f32 = dt.is(py::dtype::of<float>()), f64 = dt.is(py::dtype::of<double>());
-  if (!f32 && !f64)
-    throw py::type_error("_core.contract: out dtype must be float32 or float64, got " +
-                         std::string(py::str(dt)));
-  if (!out.writeable()) throw py::value_error("_core.contract: out is read-only");
   py::array b;
   const bool has_b = !b_obj.is_none();
   if (has_b) b = py::reinterpret_borrow<py::array>(b_obj);
@@ -107,12 +113,8 @@ std::string run_chain_typed(const engine::Contraction& d1, const engine::Contrac
 void contract_chain(const py::array& a, const std::string& la, const py::array& b, const std::string& lb,
                     const std::string& ld, const py::array& c, const std::string& lc, py::array& out,
                     const std::string& lo) {
+  const bool f32 = out_is_f32(out, "_core.contract_chain");
   const auto dt = out.dtype();
-  const bool f32 = dt.is(py::dtype::of<float>()), f64 = dt.is(py::dtype::of<double>());
-  if (!f32 && !f64)
-    throw py::type_error("_core.contract_chain: out dtype must be float32 or float64, got " +
-                         std::string(py::str(dt)));
-  if (!out.writeable()) throw py::value_error("_core.contract_chain: out is read-only");
   if (!a.dtype().is(dt) || !b.dtype().is(dt) || !c.dtype().is(dt))
     throw py::type_error("_core.contract_chain: all operands must have out's dtype " + std::string(py::str(dt)));
   const engine::Operand oa = describe(a, la, "a"), ob = describe(b, lb, "b"), oc = describe(c, lc, "c"),

@@ -539,6 +539,30 @@ int gemm_threads(idx_t flops, int nthreads) {
   return int(std::max<idx_t>(1, std::min<idx_t>(nthreads, flops >> 16)));
 }
 
+// The parallel region of a GEMM: B packed by all threads, then each thread's share
+// of the work items, item(it, rows_a, rows_o, tiles) with per-thread buffers of the
+// partition's block size; FTZ/DAZ in the workers, streamed stores fenced.
+template <class T, class Item>
+void gemm_region(GemmPlan<T>& p, const T* b, const Partition& part, int nt, Item&& item) {
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    DenormalsAreZero daz;
+    const int tid = omp_get_thread_num(), n = omp_get_num_threads();
+    p.pack_b(b, tid, n);
+#pragma omp barrier
+    thread_local std::vector<idx_t> rows_a, rows_o;
+    thread_local std::vector<T> tiles;
+    rows_a.resize(size_t(part.mc));
+    rows_o.resize(size_t(part.mc));
+    tiles.resize(size_t(p.Gi * p.MR * p.NR));
+    for (idx_t it = part.items * tid / n; it < part.items * (tid + 1) / n; ++it)
+      item(it, rows_a.data(), rows_o.data(), tiles.data());
+#if defined(FASTCONV_HAVE_MXCSR)
+    if (p.stream) _mm_sfence();
+#endif
+  }
+}
+
 template <class T>
 std::string gemm_path(const Contraction& d, const T* a, const T* b, T* out, const KernelTable& kt,
                       int nthreads) {
@@ -555,28 +579,13 @@ std::string gemm_path(const Contraction& d, const T* a, const T* b, T* out, cons
   const GemmBlocking& bl = KernelOf<T>::blocking(kt);
   const idx_t mc_max = std::max(p.MR, bl.l2 / (p.Gi * std::min(p.K, bl.kc) * idx_t(sizeof(T))) / p.MR * p.MR);
   const Partition part(p.M, p.N, p.G / p.Gi, p.MR, p.NR, mc_max, nt);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-  {
-    DenormalsAreZero daz;
-    const int tid = omp_get_thread_num(), n = omp_get_num_threads();
-    p.pack_b(b, tid, n);
-#pragma omp barrier
-    thread_local std::vector<idx_t> rows_a, rows_o;
-    thread_local std::vector<T> tiles;
-    rows_a.resize(size_t(part.mc));
-    rows_o.resize(size_t(part.mc));
-    tiles.resize(size_t(p.Gi * p.MR * p.NR));
-    for (idx_t it = part.items * tid / n; it < part.items * (tid + 1) / n; ++it) {
-      const idx_t g0 = it % part.go * p.Gi, nch = it / part.go % part.nchunks, mb = it / (part.go * part.nchunks);
-      const idx_t m0 = mb * part.mc, mcur = std::min(part.mc, p.M - m0);
-      const idx_t n0 = nch * part.nc, ncur = std::min(part.nc, p.N - n0);
-      row_offsets(p.ms, m0, mcur, rows_a.data(), rows_o.data());
-      p.rows(a, out, rows_a.data(), rows_o.data(), mcur, n0, ncur, g0, tiles.data());
-    }
-#if defined(FASTCONV_HAVE_MXCSR)
-    if (p.stream) _mm_sfence();
-#endif
-  }
+  gemm_region(p, b, part, nt, [&](idx_t it, idx_t* rows_a, idx_t* rows_o, T* tiles) {
+    const idx_t g0 = it % part.go * p.Gi, nch = it / part.go % part.nchunks, mb = it / (part.go * part.nchunks);
+    const idx_t m0 = mb * part.mc, mcur = std::min(part.mc, p.M - m0);
+    const idx_t n0 = nch * part.nc, ncur = std::min(part.nc, p.N - n0);
+    row_offsets(p.ms, m0, mcur, rows_a, rows_o);
+    p.rows(a, out, rows_a, rows_o, mcur, n0, ncur, g0, tiles);
+  });
   return {};
 }
 
@@ -613,6 +622,16 @@ std::string fused_path(const Contraction& d1, const Contraction& d2, const T* x,
       if (pix[q].size != 1 && pix[q].so != stride) rows_of_d = false;
       stride *= pix[q].size;
     }
+    // ... and stage 2 must read D the same way: its M indices row-major over rows of
+    // c, its K indices the c contiguous values of a row.
+    stride = c;
+    const std::vector<Dim> ms = without_units(d2.m);
+    for (size_t q = ms.size(); q-- > 0 && rows_of_d;) {
+      if (ms[q].sa != stride) rows_of_d = false;
+      stride *= ms[q].size;
+    }
+    const KSegments whole = k_segments(d2.k, c);
+    rows_of_d = rows_of_d && whole.ks == 1 && whole.off.size() == 1 && whole.off[0] == 0;
   }
   if (!rows_of_d) {
     std::vector<T> dmem(size_t(prod(d2.m) * c));
@@ -640,37 +659,23 @@ std::string fused_path(const Contraction& d1, const Contraction& d2, const T* x,
       r += len;
     }
   };
-#pragma omp parallel num_threads(nt) if (nt > 1)
-  {
-    DenormalsAreZero daz;
-    const int tid = omp_get_thread_num(), n = omp_get_num_threads();
-    gp.pack_b(w2, tid, n);
-#pragma omp barrier
-    thread_local std::vector<idx_t> rows_a, rows_o;
-    thread_local std::vector<T> tiles, dbuf;
-    rows_a.resize(size_t(part.mc));
-    rows_o.resize(size_t(part.mc));
-    tiles.resize(size_t(gp.MR * gp.NR));
+  gemm_region(gp, w2, part, nt, [&](idx_t it, idx_t* rows_a, idx_t* rows_o, T* tiles) {
+    thread_local std::vector<T> dbuf;
     dbuf.resize(size_t(part.mc * c));
-    for (idx_t it = part.items * tid / n; it < part.items * (tid + 1) / n; ++it) {
-      const idx_t nch = it % part.nchunks, mb = it / part.nchunks;
-      const idx_t m0 = mb * part.mc, mcur = std::min(part.mc, gp.M - m0);
-      const idx_t n0 = nch * part.nc, ncur = std::min(part.nc, gp.N - n0);
-      // Stage 1: D rows [m0, m0 + mcur) into dbuf, by runs of the inner pixel dim.
-      for_runs(m0, mcur, [&](idx_t r, idx_t off, idx_t len) {
-        TapReduceArgs<T> args = tap_args<T>(tp, x + off, dbuf.data() + r * c, len, nullptr);
-        args.out_pix = c;
-        tap(args);
-      });
-      // Stage 2: the GEMM tiles over the block, A rows from dbuf.
-      row_offsets(gp.ms, m0, mcur, rows_a.data(), rows_o.data());
-      for (idx_t i = 0; i < mcur; ++i) rows_a[i] = i * c;
-      gp.rows(dbuf.data(), out, rows_a.data(), rows_o.data(), mcur, n0, ncur, 0, tiles.data());
-    }
-#if defined(FASTCONV_HAVE_MXCSR)
-    if (gp.stream) _mm_sfence();
-#endif
-  }
+    const idx_t nch = it % part.nchunks, mb = it / part.nchunks;
+    const idx_t m0 = mb * part.mc, mcur = std::min(part.mc, gp.M - m0);
+    const idx_t n0 = nch * part.nc, ncur = std::min(part.nc, gp.N - n0);
+    // Stage 1: D rows [m0, m0 + mcur) into dbuf, by runs of the inner pixel dim.
+    for_runs(m0, mcur, [&](idx_t r, idx_t off, idx_t len) {
+      TapReduceArgs<T> args = tap_args<T>(tp, x + off, dbuf.data() + r * c, len, nullptr);
+      args.out_pix = c;
+      tap(args);
+    });
+    // Stage 2: the GEMM tiles over the block, A rows from dbuf.
+    row_offsets(gp.ms, m0, mcur, rows_a, rows_o);
+    for (idx_t i = 0; i < mcur; ++i) rows_a[i] = i * c;
+    gp.rows(dbuf.data(), out, rows_a, rows_o, mcur, n0, ncur, 0, tiles);
+  });
   return {};
 }
 

@@ -194,3 +194,18 @@ def test_sublist_ellipsis_and_kwargs():
     ints = np.arange(12).reshape(3, 4)
     np.testing.assert_array_equal(fastconv.einsum("ij->j", ints), np.einsum("ij->j", ints))
     close(fastconv.einsum("i,i", [1.0, 2.0], [3.0, 4.0]), np.einsum("i,i", [1.0, 2.0], [3.0, 4.0]))
+
+
+@pytest.mark.parametrize("expr,shapes", [
+    ("aaac,aab,a", [(2, 2, 2, 2), (2, 2, 2), (1,)]),      # found by hypothesis: D = 'ac', K outermost
+    ("ac,a,ab->bc", [(5, 7), (5,), (5, 3)]),
+    ("ca,a,ab->cb", [(7, 5), (5,), (5, 3)]),
+    ("pqa,a,ab->pqb", [(4, 6, 5), (5,), (5, 3)]),           # D rows of a: the fused chain proper
+    ("pqa,a,ab->bqp", [(4, 6, 5), (5,), (5, 3)]),
+])
+def test_tapreduce_feeding_gemm_layouts(isa, expr, shapes):
+    """A tap-reduce step feeding a GEMM runs fused only when the intermediate is rows of the
+    GEMM's K; every other layout must still be exact."""
+    rng = np.random.default_rng(31)
+    ops = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    close(fastconv.einsum(expr, *ops), np.einsum(expr, *ops))
