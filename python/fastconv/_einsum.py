@@ -59,7 +59,57 @@ class Plan(NamedTuple):
 
 
 def _prepare(args, out, kwargs, optimize):
-    """Labels, strided views and contraction order, or _Fallback(reason)."""
+    """(views, output labels, label sizes, dtype, steps), or _Fallback(reason).
+
+    Everything but the views depends only on the subscripts, the operands' shapes,
+    strides and dtypes and optimize: it is cached per such signature, so that a
+    repeated call costs its views and its contractions."""
+    key = _signature(args, kwargs, optimize)
+    structure = _STRUCTURES.get(key) if key is not None else None
+    if structure is None:
+        structure = _structure(args, kwargs, optimize)
+        if key is not None:
+            if len(_STRUCTURES) >= 512:
+                _STRUCTURES.clear()
+            _STRUCTURES[key] = structure
+    if isinstance(structure, str):
+        raise _Fallback(structure)
+    ins, outl, sizes, dtype, steps = structure
+    arrays = args[1:] if key is not None else _parse_einsum_input(args)[2]
+    if out is not None and (type(out) is not np.ndarray or out.dtype != dtype
+                            or out.shape != tuple(sizes[c] for c in outl) or not out.flags.writeable
+                            or any(np.may_share_memory(out, a) for a in arrays)):
+        raise _Fallback("out= is left to numpy (dtype, shape, writeability or overlap)")
+    views = []
+    for labels, a in zip(ins, arrays):
+        a, labels = _diagonal(a, labels)
+        views.append(_broadcast(a, labels, sizes).astype(dtype, copy=False))
+    return views, outl, sizes, dtype, steps
+
+
+_STRUCTURES = {}
+
+
+def _signature(args, kwargs, optimize):
+    """A hashable key of what _structure depends on, or None (not cached)."""
+    if not isinstance(args[0], str) or any(type(a) is not np.ndarray for a in args[1:]):
+        return None
+    try:
+        return (args[0], tuple((a.shape, a.strides, a.dtype.str) for a in args[1:]),
+                tuple(sorted(kwargs.items(), key=lambda kv: kv[0])), optimize)
+    except TypeError:
+        return None
+
+
+def _structure(args, kwargs, optimize):
+    """(input labels, output labels, label sizes, dtype, steps), or why it falls back."""
+    try:
+        return _analyse(args, kwargs, optimize)
+    except _Fallback as e:
+        return str(e)
+
+
+def _analyse(args, kwargs, optimize):
     if _parse_einsum_input is None:
         raise _Fallback("numpy's einsum parser is not available")
     extra = {k: v for k, v in kwargs.items() if v is not None and not (k == "casting" and v == "safe")
@@ -80,35 +130,29 @@ def _prepare(args, out, kwargs, optimize):
     if len(ins) != len(arrays) or len(set(outl)) != len(outl):
         raise _Fallback("malformed subscripts")
     sizes = {}
-    views = []
+    labels_after = []
     for labels, a in zip(ins, arrays):
         if len(labels) != a.ndim:
             raise _Fallback("subscripts do not match the operand's dimensions")
         a, labels = _diagonal(a, labels)
-        views.append((a, labels))
+        labels_after.append(labels)
         for lab, n in zip(labels, a.shape):
             if sizes.get(lab, 1) == 1 or n == sizes[lab]:
                 sizes[lab] = max(sizes.get(lab, n), n) if n != 0 or lab not in sizes else 0
             elif n != 1:
                 raise _Fallback(f"label {lab!r} has sizes {sizes[lab]} and {n}")
-    views = [(_broadcast(a, labels, sizes), labels) for a, labels in views]
     if any(lab not in sizes for lab in outl):
         raise _Fallback("an output label is in no input")
     dtype = np.result_type(*arrays)
-    if out is not None:
-        if type(out) is not np.ndarray or out.dtype != dtype or out.shape != tuple(sizes[l] for l in outl) \
-                or not out.flags.writeable or any(np.may_share_memory(out, a) for a in arrays):
-            raise _Fallback("out= is left to numpy (dtype, shape, writeability or overlap)")
-    views = [(a.astype(dtype, copy=False), labels) for a, labels in views]
-    if len(views) <= 2:
-        order = [tuple(range(len(views)))]
+    if len(arrays) <= 2:
+        order = [tuple(range(len(arrays)))]
     else:
         expr = ",".join(ins) + "->" + outl
         try:
             order = _order(expr, tuple(a.shape for a in arrays), optimize)
         except TypeError:  # an unhashable optimize (an explicit path)
             order = _order.__wrapped__(expr, tuple(a.shape for a in arrays), optimize)
-    return views, outl, sizes, dtype, order
+    return ins, outl, sizes, dtype, _steps(labels_after, outl, order, sizes)
 
 
 @functools.lru_cache(maxsize=512)
@@ -169,11 +213,11 @@ def _broadcast(a, labels, sizes):
     return np.lib.stride_tricks.as_strided(a, shape, strides, writeable=False)
 
 
-def _steps(views, outl, order, sizes):
+def _steps(labels, outl, order, sizes):
     """(operand indices, their labels, result labels) per step, numpy's list convention:
     the pair is removed and its result appended. An intermediate keeps the label order
     of its larger operand first, so that the contiguous axis stays innermost."""
-    labels = [lab for _, lab in views]
+    labels = list(labels)
     volume = lambda lab: math.prod(sizes[c] for c in lab)  # noqa: E731
     steps = []
     for k, idx in enumerate(order):
@@ -227,12 +271,15 @@ def _explain(ops, labs, res, sizes, dtype):
 
 def _run_step(ops, labs, res, sizes, dtype, out):
     """One step into out (allocated when None); numpy.einsum when the engine has no path."""
+    ops, labs = _larger_first(ops, labs)
+    if _small(ops, labs, res, sizes):  # numpy.einsum is quicker on its own result than into out=
+        r = np.einsum(",".join(labs) + "->" + res, *ops)
+        if out is None:
+            return r
+        out[...] = r
+        return out
     if out is None:
         out = _core.aligned_empty(tuple(sizes[c] for c in res), dtype)
-    ops, labs = _larger_first(ops, labs)
-    if _small(ops, labs, res, sizes):
-        np.einsum(",".join(labs) + "->" + res, *ops, out=out)
-        return out
     try:
         if len(ops) == 1:
             summed = "".join(c for c in labs[0] if c not in res)
@@ -255,12 +302,10 @@ def einsum(*operands, out=None, optimize=False, dtype=None, order="K", casting="
     what will run.
     """
     try:
-        views, outl, sizes, dt, order_ = _prepare(operands, out, {"dtype": dtype, "order": order,
-                                                               "casting": casting}, optimize)
+        ops, outl, sizes, dt, steps = _prepare(operands, out, {"dtype": dtype, "order": order,
+                                                              "casting": casting}, optimize)
     except _Fallback:
         return np.einsum(*operands, out=out, optimize=optimize, dtype=dtype, order=order, casting=casting)
-    ops = [a for a, _ in views]
-    steps = _steps(views, outl, order_, sizes)
     k = 0
     while k < len(steps):
         idx, labs, res = steps[k]
@@ -304,14 +349,13 @@ def einsum_plan(*operands, out=None, optimize=False, dtype=None, order="K", cast
     """What ``einsum`` would run for these arguments: the native steps with their
     engine path and index groups (batch, M, N, K), or the fallback to numpy and why."""
     try:
-        views, outl, sizes, dt, order_ = _prepare(operands, out, {"dtype": dtype, "order": order,
-                                                               "casting": casting}, optimize)
+        ops, outl, sizes, dt, planned = _prepare(operands, out, {"dtype": dtype, "order": order,
+                                                                "casting": casting}, optimize)
     except _Fallback as e:
         return Plan(False, (), f"numpy.einsum: {e}")
-    ops = [a for a, _ in views]
     names = [f"operand {i}" for i in range(len(ops))]
     steps = []
-    for n, (idx, labs, res) in enumerate(_steps(views, outl, order_, sizes)):
+    for n, (idx, labs, res) in enumerate(planned):
         args = [ops[i] for i in idx]
         path, e, reason = _explain(args, labs, res, sizes, dt)
         groups = {g: e[g] for g in ("batch", "m", "n", "k")}
