@@ -86,7 +86,6 @@ GOOD = [  # (function, args, result shape)
 
 
 def bad_outs(shape):
-    ok = np.zeros(shape, f32)
     ro = np.zeros(shape, f32)
     ro.flags.writeable = False
     wide = np.zeros(shape[:-1] + (2 * shape[-1],), f32)

@@ -27,6 +27,7 @@ _apply_env()
 del _apply_env
 
 __all__ = [
+    "__version__",
     "channel_conv",
     "channel_shuffle",
     "conv",

@@ -24,13 +24,6 @@ def _einsum(expr, *ops, out, dtype, optimize):
     return out
 
 
-def _image(fn, x, *ws):
-    x = V.array(fn, "x", x)
-    for name, w in ws:
-        V.array(fn, name, w)
-    return x, V.image(fn, x), x.shape[-1]
-
-
 def _finish(fn, out, shape, dtype, arrays):
     return V.output(fn, out, shape, dtype, arrays) if out is not None else None
 
