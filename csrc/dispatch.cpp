@@ -15,7 +15,6 @@ struct Level {
 };
 
 bool always() { return true; }
-bool never() { return false; }
 
 #if defined(FASTCONV_HAVE_X86)
 bool has_avx2() {
@@ -33,6 +32,7 @@ const Level kLevels[] = {
     {"avx512", &avx512::table, &has_avx512},
 };
 #else
+bool never() { return false; }
 const Level kLevels[] = {
     {"scalar", &scalar::table, &always},
     {"neon", nullptr, &never},  // NEON kernels arrive in their own issue
