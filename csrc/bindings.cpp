@@ -15,6 +15,15 @@ using namespace fastconv;
 
 namespace {
 
+// The optional second operand: None, or a numpy array (anything else is a TypeError,
+// never reinterpreted).
+py::array optional_array(const py::object& obj, const char* fn) {
+  if (!py::isinstance<py::array>(obj))
+    throw py::type_error(std::string(fn) + ": b must be a numpy.ndarray or None, got " +
+                         std::string(py::str(py::type::of(obj).attr("__name__"))));
+  return py::reinterpret_borrow<py::array>(obj);
+}
+
 engine::Operand describe(const py::array& arr, const std::string& labels, const char* what) {
   engine::Operand op;
   op.labels = labels;
@@ -62,7 +71,7 @@ void contract(const py::array& a, const std::string& la, const py::object& b_obj
   const auto dt = out.dtype();
   py::array b;
   const bool has_b = !b_obj.is_none();
-  if (has_b) b = py::reinterpret_borrow<py::array>(b_obj);
+  if (has_b) b = optional_array(b_obj, "_core.contract");
   if (!a.dtype().is(dt) || (has_b && !b.dtype().is(dt)))
     throw py::type_error("_core.contract: all operands must have out's dtype " + std::string(py::str(dt)));
   const engine::Operand oa = describe(a, la, "a"), oo = describe(out, lo, "out");
@@ -137,7 +146,7 @@ py::dict explain(const py::array& a, const std::string& la, const py::object& b_
                  const std::string& lo) {
   const bool has_b = !b_obj.is_none();
   py::array b;
-  if (has_b) b = py::reinterpret_borrow<py::array>(b_obj);
+  if (has_b) b = optional_array(b_obj, "_core.explain");
   const engine::Operand oa = describe(a, la, "a");
   engine::Operand ob;
   if (has_b) ob = describe(b, lb, "b");

@@ -209,3 +209,12 @@ def test_tapreduce_feeding_gemm_layouts(isa, expr, shapes):
     rng = np.random.default_rng(31)
     ops = [rng.standard_normal(s).astype(np.float32) for s in shapes]
     close(fastconv.einsum(expr, *ops), np.einsum(expr, *ops))
+
+
+def test_scalar_intermediate(isa, monkeypatch):
+    """Found by the random tests: a tiny step on numpy.einsum returns a scalar, not an array."""
+    monkeypatch.setattr("fastconv._einsum.SMALL_STEP", 1 << 15)
+    x = np.ascontiguousarray(np.ones((9, 4, 9), np.float32).transpose(2, 1, 0)).transpose(2, 1, 0)
+    c = np.ones(3, np.float32)
+    for cc in (c, c[:0]):
+        close(fastconv.einsum("daf,c,c->a", x, cc, cc), np.einsum("daf,c,c->a", x, cc, cc))

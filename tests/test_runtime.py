@@ -140,3 +140,14 @@ def test_cli_bench_smoke():
 
     assert sum(is_row(line, "fastconv") for line in lines) == 2
     assert sum(is_row(line, "einsum(opt)") for line in lines) == 2
+
+
+def test_core_refuses_non_arrays():
+    """The private entry points type-check their optional operand instead of reinterpreting it."""
+    a = np.ones((2, 3), np.float32)
+    out = np.empty(2, np.float32)
+    for bad in (np.float32(1.0), 1.0, [1.0, 2.0], "x"):
+        with pytest.raises(TypeError, match="numpy.ndarray or None"):
+            _core.contract(a, "ij", bad, "", out, "i")
+        with pytest.raises(TypeError, match="numpy.ndarray or None"):
+            _core.explain(a, "ij", bad, "", "i")

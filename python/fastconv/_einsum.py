@@ -273,7 +273,7 @@ def _run_step(ops, labs, res, sizes, dtype, out):
     """One step into out (allocated when None); numpy.einsum when the engine has no path."""
     ops, labs = _larger_first(ops, labs)
     if _small(ops, labs, res, sizes):  # numpy.einsum is quicker on its own result than into out=
-        r = np.einsum(",".join(labs) + "->" + res, *ops)
+        r = np.asarray(np.einsum(",".join(labs) + "->" + res, *ops))  # a 0-d result comes back a scalar
         if out is None:
             return r
         out[...] = r
