@@ -43,26 +43,19 @@ def grouped_case(draw, pointwise):
     return shape, K, wshape
 
 
+@pytest.mark.parametrize("pointwise", [False, True], ids=["grouped_conv", "pointwise_grouped_conv"])
 @SETTINGS
 @given(data=st.data())
-def test_grouped(isa, data):
-    shape, K, wshape = data.draw(grouped_case(pointwise=False))
+def test_grouped(isa, pointwise, data):
+    shape, K, wshape = data.draw(grouped_case(pointwise=pointwise))
     dtype, kind, rng = case(data.draw)
     shuffle = data.draw(st.booleans())
     x = layout(rng.standard_normal(shape).astype(dtype), kind, rng)
     w = rng.standard_normal(wshape).astype(dtype)
-    check(fastconv.grouped_conv, R.grouped_conv, x, w, int(np.prod(K)) * wshape[-2], shuffle=shuffle)
-
-
-@SETTINGS
-@given(data=st.data())
-def test_pointwise_grouped(isa, data):
-    shape, _, wshape = data.draw(grouped_case(pointwise=True))
-    dtype, kind, rng = case(data.draw)
-    shuffle = data.draw(st.booleans())
-    x = layout(rng.standard_normal(shape).astype(dtype), kind, rng)
-    w = rng.standard_normal(wshape).astype(dtype)
-    check(fastconv.pointwise_grouped_conv, R.pointwise_grouped_conv, x, w, wshape[-2], shuffle=shuffle)
+    fn, ref = ((fastconv.pointwise_grouped_conv, R.pointwise_grouped_conv) if pointwise
+               else (fastconv.grouped_conv, R.grouped_conv))
+    taps = 1 if pointwise else int(np.prod(K))
+    check(fn, ref, x, w, taps * wshape[-2], shuffle=shuffle)
 
 
 def sizes(t):
