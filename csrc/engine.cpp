@@ -65,29 +65,39 @@ std::vector<Dim> without_units(const std::vector<Dim>& v) {
   return r;
 }
 
+// Calls f(r, off_a, off_o, i0, len) over the linear indices [p0, p0 + count) of the
+// index space outer x [0, inner.size), by runs of consecutive inner indices: the run
+// starts at linear index p0 + r, at inner index i0, and covers len of them;
+// off_a/off_o are the outer index's offsets.
+template <class F>
+void for_runs(const std::vector<Dim>& outer, const Dim& inner, idx_t p0, idx_t count, F&& f) {
+  for (idx_t r = 0; r < count;) {
+    idx_t o = (p0 + r) / inner.size;
+    const idx_t i0 = (p0 + r) % inner.size, len = std::min(inner.size - i0, count - r);
+    idx_t off_a = 0, off_o = 0;
+    for (size_t q = outer.size(); q-- > 0;) {
+      const idx_t i = o % outer[q].size;
+      o /= outer[q].size;
+      off_a += i * outer[q].sa;
+      off_o += i * outer[q].so;
+    }
+    f(r, off_a, off_o, i0, len);
+    r += len;
+  }
+}
+
 // Calls f(off_a, off_o, i0, len) over the index space outer x [0, inner.size),
 // split evenly between threads; each call covers len consecutive inner indices.
 template <class F>
 void parallel_rows(const std::vector<Dim>& outer, const Dim& inner, int nthreads, F&& f) {
-  const idx_t ninner = inner.size, total = prod(outer) * ninner;
+  const idx_t total = prod(outer) * inner.size;
   const int nt = int(std::max<idx_t>(1, std::min<idx_t>(nthreads, total)));
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
     const int tid = omp_get_thread_num(), n = omp_get_num_threads();
     const idx_t start = total * tid / n, end = total * (tid + 1) / n;
-    for (idx_t p = start; p < end;) {
-      idx_t o = p / ninner;
-      const idx_t i0 = p % ninner, len = std::min(ninner - i0, end - p);
-      idx_t off_a = 0, off_o = 0;
-      for (size_t q = outer.size(); q-- > 0;) {
-        const idx_t i = o % outer[q].size;
-        o /= outer[q].size;
-        off_a += i * outer[q].sa;
-        off_o += i * outer[q].so;
-      }
-      f(off_a, off_o, i0, len);
-      p += len;
-    }
+    for_runs(outer, inner, start, end - start,
+             [&](idx_t, idx_t off_a, idx_t off_o, idx_t i0, idx_t len) { f(off_a, off_o, i0, len); });
   }
 }
 
@@ -115,6 +125,15 @@ template <class T>
 void strided_fill(const std::vector<Dim>& dims, size_t q, T* o) {
   if (q == dims.size()) { *o = T(0); return; }
   for (idx_t i = 0; i < dims[q].size; ++i) strided_fill(dims, q + 1, o + i * dims[q].so);
+}
+
+// Zeros every output element of d (a sum over an empty K).
+template <class T>
+void zero_output(const Contraction& d, T* out) {
+  std::vector<Dim> outs = d.batch;
+  outs.insert(outs.end(), d.m.begin(), d.m.end());
+  outs.insert(outs.end(), d.n.begin(), d.n.end());
+  strided_fill(outs, 0, out);
 }
 
 // ---- the memory-bound path: no N index ------------------------------------
@@ -209,11 +228,9 @@ TapReduceArgs<T> tap_args(const TapPlan<T>& p, const T* a, T* out, idx_t npix, T
 template <class T>
 std::string tapreduce_path(const Contraction& d, const T* a, const T* b, T* out,
                            const KernelTable& kt, int nthreads) {
-  std::vector<Dim> outs = d.batch;
-  outs.insert(outs.end(), d.m.begin(), d.m.end());
-  if (prod(outs) == 0) return {};
+  if (prod(d.batch) == 0 || prod(d.m) == 0) return {};
   if (prod(d.k) == 0) {
-    strided_fill(outs, 0, out);
+    zero_output(d, out);
     return {};
   }
   TapPlan<T> p;
@@ -339,7 +356,7 @@ idx_t uniform_stride(const idx_t* off, idx_t n) {
   const idx_t s = off[1] - off[0];
   for (idx_t i = 2; i < n; ++i)
     if (off[i] - off[i - 1] != s) return 0;
-  return s == 0 ? 0 : s;
+  return s;
 }
 
 // K as the kernel reads it from A: segments of `len` indices at stride ks in a
@@ -568,10 +585,7 @@ std::string gemm_path(const Contraction& d, const T* a, const T* b, T* out, cons
                       int nthreads) {
   if (prod(d.batch) == 0 || prod(d.m) == 0 || prod(d.n) == 0) return {};
   if (prod(d.k) == 0) {
-    std::vector<Dim> outs = d.batch;
-    outs.insert(outs.end(), d.m.begin(), d.m.end());
-    outs.insert(outs.end(), d.n.begin(), d.n.end());
-    strided_fill(outs, 0, out);
+    zero_output(d, out);
     return {};
   }
   GemmPlan<T> p(d, kt);
@@ -601,9 +615,7 @@ std::string fused_path(const Contraction& d1, const Contraction& d2, const T* x,
     return "fused chain needs a tap-reduce stage then a GEMM without groups";
   if (prod(d2.m) == 0 || prod(d2.n) == 0) return {};
   if (prod(d1.k) == 0 || prod(d2.k) == 0) {
-    std::vector<Dim> outs = d2.m;
-    outs.insert(outs.end(), d2.n.begin(), d2.n.end());
-    strided_fill(outs, 0, out);
+    zero_output(d2, out);
     return {};
   }
   TapPlan<T> tp;
@@ -645,20 +657,6 @@ std::string fused_path(const Contraction& d1, const Contraction& d2, const T* x,
   const idx_t mc_max = std::max(gp.MR, (bl.l2 / 4) / (c * idx_t(sizeof(T))) / gp.MR * gp.MR);
   const Partition part(gp.M, gp.N, 1, gp.MR, gp.NR, mc_max, nt);
   const auto tap = KernelOf<T>::tapreduce(kt);
-  // f(r, x offset, len) over the runs of the inner pixel dim in D rows [m0, m0 + count).
-  auto for_runs = [&](idx_t m0, idx_t count, auto&& f) {
-    for (idx_t r = 0; r < count;) {
-      idx_t o = (m0 + r) / tp.inner.size;
-      const idx_t i0 = (m0 + r) % tp.inner.size, len = std::min(tp.inner.size - i0, count - r);
-      idx_t off = i0 * tp.inner.sa;
-      for (size_t q = tp.outer.size(); q-- > 0;) {
-        off += (o % tp.outer[q].size) * tp.outer[q].sa;
-        o /= tp.outer[q].size;
-      }
-      f(r, off, len);
-      r += len;
-    }
-  };
   gemm_region(gp, w2, part, nt, [&](idx_t it, idx_t* rows_a, idx_t* rows_o, T* tiles) {
     thread_local std::vector<T> dbuf;
     dbuf.resize(size_t(part.mc * c));
@@ -666,8 +664,8 @@ std::string fused_path(const Contraction& d1, const Contraction& d2, const T* x,
     const idx_t m0 = mb * part.mc, mcur = std::min(part.mc, gp.M - m0);
     const idx_t n0 = nch * part.nc, ncur = std::min(part.nc, gp.N - n0);
     // Stage 1: D rows [m0, m0 + mcur) into dbuf, by runs of the inner pixel dim.
-    for_runs(m0, mcur, [&](idx_t r, idx_t off, idx_t len) {
-      TapReduceArgs<T> args = tap_args<T>(tp, x + off, dbuf.data() + r * c, len, nullptr);
+    for_runs(tp.outer, tp.inner, m0, mcur, [&](idx_t r, idx_t off, idx_t, idx_t i0, idx_t len) {
+      TapReduceArgs<T> args = tap_args<T>(tp, x + off + i0 * tp.inner.sa, dbuf.data() + r * c, len, nullptr);
       args.out_pix = c;
       tap(args);
     });
