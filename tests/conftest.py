@@ -1,3 +1,4 @@
+import contextlib
 import os
 
 import numpy as np
@@ -29,6 +30,16 @@ def isa(request):
     prev = fastconv.set_isa(request.param)
     yield request.param
     fastconv.set_isa(prev)
+
+
+@contextlib.contextmanager
+def num_threads(n):
+    """fastconv runs with n threads inside, and follows OpenMP again after (the default)."""
+    fastconv.set_num_threads(n)
+    try:
+        yield
+    finally:
+        fastconv.set_num_threads(None)
 
 
 def tolerance(dtype, nterms, absref):

@@ -8,7 +8,7 @@ import fastconv
 from fastconv import _separable
 from fastconv import reference as R
 
-from conftest import DTYPES, SETTINGS, case, check, images, layout
+from conftest import DTYPES, SETTINGS, case, check, images, layout, num_threads
 
 
 @SETTINGS
@@ -101,11 +101,8 @@ def test_fused_threads_and_streaming(isa, dtype):
     x = rng.standard_normal((4, 96, 80, 32)).astype(dtype)
     wd, wp = rng.standard_normal((2, 2, 32)).astype(dtype), rng.standard_normal((32, 96)).astype(dtype)
     for threads in (1, 2, 3):
-        prev = fastconv.set_num_threads(threads)
-        try:
+        with num_threads(threads):
             check(fastconv.depthwise_separable_conv, R.depthwise_separable_conv, x, (wd, wp), 128)
-        finally:
-            fastconv.set_num_threads(prev)
 
 
 def test_nan_inf_propagate(isa):

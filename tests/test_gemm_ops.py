@@ -8,7 +8,7 @@ import fastconv
 from fastconv import _core
 from fastconv import reference as R
 
-from conftest import DTYPES, SETTINGS, assert_close, case, check, images, layout
+from conftest import DTYPES, SETTINGS, assert_close, case, check, images, layout, num_threads
 
 
 @SETTINGS
@@ -107,8 +107,7 @@ def test_float32_within_1e4_of_float64(isa):
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_threads_partition(isa, threads):
     """Batch 1, small images (N is split), and big M (M blocks), for several thread counts."""
-    prev = fastconv.set_num_threads(threads)
-    try:
+    with num_threads(threads):
         rng = np.random.default_rng(14)
         for xs, ws in [((1, 4, 4, 32), (2, 2, 32, 200)), ((3, 60, 44, 24), (2, 2, 24, 40)), ((1, 8, 8, 3), (8, 8, 3, 96))]:
             x = rng.standard_normal(xs).astype(np.float32)
@@ -118,8 +117,6 @@ def test_threads_partition(isa, threads):
         for shuffle in (False, True):
             check(fastconv.pointwise_grouped_conv, R.pointwise_grouped_conv, x,
                   rng.standard_normal((3, 32, 40)).astype(np.float32), 32, shuffle=shuffle)
-    finally:
-        fastconv.set_num_threads(prev)
 
 
 def test_large_output_streaming_path(isa):

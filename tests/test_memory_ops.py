@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 import fastconv
 from fastconv import reference as R
 
-from conftest import DTYPES, SETTINGS, case, check, images, layout
+from conftest import DTYPES, SETTINGS, case, check, images, layout, num_threads
 
 
 
@@ -79,8 +79,7 @@ def test_tails(isa, c, dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_threads_large(isa, threads, dtype):
     """Big enough that the work is split between threads, with splits inside rows."""
-    prev = fastconv.set_num_threads(threads)
-    try:
+    with num_threads(threads):
         rng = np.random.default_rng(7)
         x = rng.standard_normal((3, 62, 46, 40)).astype(dtype)
         check(fastconv.depthwise_conv, R.depthwise_conv, x, rng.standard_normal((2, 2, 40)).astype(dtype), 4)
@@ -88,8 +87,6 @@ def test_threads_large(isa, threads, dtype):
         check(fastconv.channel_conv, R.channel_conv, x, rng.standard_normal((1, 2, 4)).astype(dtype), 8)
         for g in (2, 5, 8, 10):
             np.testing.assert_array_equal(fastconv.channel_shuffle(x, g), R.channel_shuffle(x, g))
-    finally:
-        fastconv.set_num_threads(prev)
 
 
 def test_3d_large(isa):
