@@ -312,7 +312,7 @@ def einsum(*operands, out=None, optimize=False, dtype=None, order="K", casting="
         last = k == len(steps) - 1
         args = [ops[i] for i in idx]
         ops = [a for i, a in enumerate(ops) if i not in idx]
-        if not last and len(idx) == 2 and _fusable(steps, k, len(ops)):
+        if _fuse_with_next(steps, k, len(ops), args, labs, res, sizes):
             idx2, labs2, res2 = steps[k + 1]
             other = ops[idx2[0]]  # the second step pairs the appended result with one operand
             target = out if k + 1 == len(steps) - 1 else None
@@ -326,17 +326,21 @@ def einsum(*operands, out=None, optimize=False, dtype=None, order="K", casting="
     return ops[-1]
 
 
-def _fusable(steps, k, n_rest):
-    """Step k's result is the second operand of step k + 1, paired with one other operand."""
+def _fuse_with_next(steps, k, n_rest, args, labs, res, sizes):
+    """Steps k and k + 1 may run as one fused chain: step k is a tap-reduce on the engine
+    and its result is the second operand of step k + 1, paired with one other operand
+    (n_rest operands remain besides it). The engine still refuses a chain it cannot fuse."""
+    if k + 1 >= len(steps) or len(steps[k][0]) != 2:
+        return False
     idx2 = steps[k + 1][0]
-    return len(idx2) == 2 and idx2[1] == n_rest and idx2[0] < n_rest
+    if not (len(idx2) == 2 and idx2[1] == n_rest and idx2[0] < n_rest) or _small(args, labs, res, sizes):
+        return False
+    first = _core.explain(args[0], labs[0], args[1], labs[1], res)
+    return first["path"] == "tapreduce" and first["supported"]
 
 
 def _fused(args, labs, res, other, lother, res2, sizes, dtype, out):
     """Steps k, k+1 as one fused chain (a tap-reduce feeding a GEMM), or None."""
-    first = _core.explain(args[0], labs[0], args[1], labs[1], res)
-    if first["path"] != "tapreduce" or not first["supported"] or _small(args, labs, res, sizes):
-        return None
     target = out if out is not None else _core.aligned_empty(tuple(sizes[c] for c in res2), dtype)
     try:
         _core.contract_chain(args[0], labs[0], args[1], labs[1], res, other, lother, target, res2)
@@ -355,22 +359,21 @@ def einsum_plan(*operands, out=None, optimize=False, dtype=None, order="K", cast
         return Plan(False, (), f"numpy.einsum: {e}")
     names = [f"operand {i}" for i in range(len(ops))]
     steps = []
+    fuse = False  # the previous step feeds this one as a fused chain candidate
     for n, (idx, labs, res) in enumerate(planned):
         args = [ops[i] for i in idx]
         path, e, reason = _explain(args, labs, res, sizes, dt)
         groups = {g: e[g] for g in ("batch", "m", "n", "k")}
-        steps.append(Step(",".join(labs) + "->" + res, tuple(names[i] for i in idx), path, groups, reason))
+        step = Step(",".join(labs) + "->" + res, tuple(names[i] for i in idx), path, groups, reason)
+        if fuse and path == "gemm" and not groups["batch"]:  # what the engine fuses
+            prev = steps.pop()
+            step = Step(prev.subscripts + " ; " + step.subscripts, prev.operands + step.operands, "fused",
+                        groups, "")
+        steps.append(step)
         ops = [a for i, a in enumerate(ops) if i not in idx]
+        fuse = _fuse_with_next(planned, n, len(ops), args, labs, res, sizes)
         names = [nm for i, nm in enumerate(names) if i not in idx] + [f"step {n}"]
         ops.append(_core.aligned_empty(tuple(sizes[c] for c in res), dt))
-    # consecutive tap-reduce -> GEMM steps run fused
-    fused = []
-    for s in steps:
-        if fused and fused[-1].path == "tapreduce" and s.path == "gemm" and f"step {len(fused) - 1}" in s.operands \
-                and not s.groups["batch"]:
-            prev = fused.pop()
-            s = Step(prev.subscripts + " ; " + s.subscripts, prev.operands + s.operands, "fused", s.groups, "")
-        fused.append(s)
-    native = all(s.path != "numpy" or s.reason.startswith("small") for s in fused)
+    native = all(s.path != "numpy" or s.reason.startswith("small") for s in steps)
     reason = "native" if native else "some steps run on numpy.einsum (see their reasons)"
-    return Plan(native, tuple(fused), reason)
+    return Plan(native, tuple(steps), reason)
