@@ -199,7 +199,7 @@ PYBIND11_MODULE(_core, m) {
     const KernelTable& k = kernels();
     const GemmBlocking& b = dtype == "float64" ? k.gemm_blocking_f64 : k.gemm_blocking_f32;
     py::dict d;
-    d["mr"] = b.mr, d["nr"] = b.nr, d["kc"] = b.kc, d["l2"] = b.l2;
+    d["mr"] = b.mr, d["nr"] = b.nr, d["w"] = b.w, d["kc"] = b.kc, d["l2"] = b.l2;
     return d;
   }, py::arg("dtype") = "float32", "Register tile and cache blocks of the GEMM kernel in use.");
   m.def("get_num_threads", &get_num_threads);

@@ -408,6 +408,8 @@ KSegments k_segments(const std::vector<Dim>& k, idx_t kc) {
 constexpr idx_t kStreamBytes = idx_t(4) << 20;
 
 // One GEMM planned: index offsets, K segments, B packed per group, tile kernel.
+// N is cut into panels of at most NR columns, balanced in whole vectors (N = 64
+// on a 48-wide tile: two panels of 32, not 48 + 16).
 template <class T>
 struct GemmPlan {
   idx_t G = 0, M = 0, N = 0, K = 0, MR = 0, NR = 0, npanels = 0, nblocks = 0;
@@ -418,8 +420,9 @@ struct GemmPlan {
   bool stream = false;
   std::vector<Dim> ms;
   std::vector<idx_t> g_a, g_b, g_o, n_b, n_o;
+  std::vector<idx_t> pcol;  // panel p covers columns [pcol[p], pcol[p + 1])
   KSegments seg;
-  std::vector<T> bp;        // per group, NR-column panels of K rows, zero-padded
+  std::vector<T> bp;        // per group and panel, K rows of NR values, zero-padded
   void (*kernel)(const GemmArgs<T>&) = nullptr;
   void (*zip)(const ZipArgs<T>&) = nullptr;
 
@@ -434,7 +437,9 @@ struct GemmPlan {
     n_b = offsets(d.n, &Dim::sb), n_o = offsets(d.n, &Dim::so);
     seg = k_segments(d.k, bl.kc);
     nblocks = idx_t(seg.block_k.size()) - 1;
-    npanels = (N + NR - 1) / NR;
+    const idx_t nvec = (N + bl.w - 1) / bl.w, nv = NR / bl.w;
+    npanels = (nvec + nv - 1) / nv;
+    for (idx_t p = 0; p <= npanels; ++p) pcol.push_back(std::min(N, nvec * p / npanels * bl.w));
     cs = uniform_stride(n_o.data(), N);
     ncontig = uniform_stride(n_b.data(), N) == 1;
     // The shuffled group conv: groups interleave with N in the output
@@ -453,8 +458,8 @@ struct GemmPlan {
       const idx_t g = q / npanels, jp = q % npanels;
       T* dst = bp.data() + q * K * NR;
       const T* src = b + g_b[g];
-      const idx_t nn = std::min(NR, N - jp * NR);
-      const idx_t* nb = n_b.data() + jp * NR;
+      const idx_t nn = pcol[jp + 1] - pcol[jp];
+      const idx_t* nb = n_b.data() + pcol[jp];
       for (idx_t k = 0; k < K; ++k, dst += NR) {
         const T* row = src + seg.k_b[k];
         if (ncontig)
@@ -467,10 +472,10 @@ struct GemmPlan {
   }
 
   // The tiles of rows [0, mcur) (A row i at a + g_a[g] + rows_a[i], output row i at
-  // out + g_o[g] + rows_o[i]) by columns [n0, n0 + ncur), for groups [g0, g0 + Gi).
+  // out + g_o[g] + rows_o[i]) by panels [p0, p1), for groups [g0, g0 + Gi).
   // tiles: Gi * MR * NR scratch. Row pointers and row strides are set up once per
   // call, not per tile: with a short K the tile loop is the overhead that shows.
-  void rows(const T* a, T* out, const idx_t* rows_a, const idx_t* rows_o, idx_t mcur, idx_t n0, idx_t ncur,
+  void rows(const T* a, T* out, const idx_t* rows_a, const idx_t* rows_o, idx_t mcur, idx_t p0, idx_t p1,
             idx_t g0, T* tiles) const {
     thread_local std::vector<const T*> ptrs;
     thread_local std::vector<idx_t> tile_rs;
@@ -485,10 +490,10 @@ struct GemmPlan {
           ptrs[(g * ntiles + t) * MR + i] = a + g_a[g0 + g] + rows_a[ir + (i < mm ? i : 0)];
     }
     for (idx_t q = 0; q < nblocks; ++q) {
-      const idx_t p0 = seg.block_piece[q], np = seg.block_piece[q + 1] - p0;
-      for (idx_t jr = n0; jr < n0 + ncur; jr += NR) {
-        const idx_t nn = std::min(NR, n0 + ncur - jr);
-        GemmArgs<T> args{nullptr, seg.off.data() + p0, seg.len.data() + p0, np, seg.ks, nullptr,
+      const idx_t s0 = seg.block_piece[q], ns = seg.block_piece[q + 1] - s0;
+      for (idx_t jp = p0; jp < p1; ++jp) {
+        const idx_t jr = pcol[jp], nn = pcol[jp + 1] - jr;
+        GemmArgs<T> args{nullptr, seg.off.data() + s0, seg.len.data() + s0, ns, seg.ks, nullptr,
                          nullptr, NR, 1, 0, nn, false, false};
         for (idx_t t = 0; t < ntiles; ++t) {
           const idx_t ir = t * MR, mm = std::min(MR, mcur - ir), rs = tile_rs[t];
@@ -497,7 +502,7 @@ struct GemmPlan {
           for (idx_t g = g0; g < g0 + Gi; ++g) {
             T* tile = tiles + (g - g0) * MR * NR;
             args.a = ptrs.data() + ((g - g0) * ntiles + t) * MR;
-            args.b = bp.data() + ((g * npanels + jr / NR) * K + seg.block_k[q]) * NR;
+            args.b = bp.data() + ((g * npanels + jp) * K + seg.block_k[q]) * NR;
             if (direct) {
               args.c = out + g_o[g] + rows_o[ir] + n_o[jr], args.rs_c = rs, args.cs_c = cs;
               args.accumulate = q > 0, args.stream = stream;
@@ -530,15 +535,14 @@ struct GemmPlan {
   }
 };
 
-// Work items: (M blocks) x (N chunks) x (G / Gi), groups innermost (they read the
-// same pixels), a multiple of the thread count where possible; N is split only
-// when M alone cannot feed every thread. An M block's rows of A (MC x KC, times
+// Work items: (M blocks) x (N chunks of panels) x (G / Gi), groups innermost (they
+// read the same pixels), a multiple of the thread count where possible; N is split
+// only when M alone cannot feed every thread. An M block's rows of A (MC x KC, times
 // the groups computed together) stay in L2 while every N panel passes.
 struct Partition {
-  idx_t mc, mblocks, nc, nchunks, go, items;
-  Partition(idx_t M, idx_t N, idx_t go_, idx_t MR, idx_t NR, idx_t mc_max, int nt) : go(go_) {
+  idx_t mc, mblocks, pc, nchunks, go, items;
+  Partition(idx_t M, idx_t npanels, idx_t go_, idx_t MR, idx_t mc_max, int nt) : go(go_) {
     mblocks = (M + mc_max - 1) / mc_max, nchunks = 1;
-    const idx_t npanels = (N + NR - 1) / NR;
     if (go * mblocks < nt) nchunks = std::min(npanels, (nt + go * mblocks - 1) / (go * mblocks));
     if (go * mblocks * nchunks > nt) {  // round the item count up to a multiple of nt
       const idx_t n = (go * mblocks * nchunks + nt - 1) / nt * nt;
@@ -546,8 +550,8 @@ struct Partition {
     }
     mc = ((M + mblocks - 1) / mblocks + MR - 1) / MR * MR;
     mblocks = (M + mc - 1) / mc;
-    nc = ((npanels + nchunks - 1) / nchunks) * NR;
-    nchunks = (N + nc - 1) / nc;
+    pc = (npanels + nchunks - 1) / nchunks;
+    nchunks = (npanels + pc - 1) / pc;
     items = go * mblocks * nchunks;
   }
 };
@@ -592,13 +596,13 @@ std::string gemm_path(const Contraction& d, const T* a, const T* b, T* out, cons
   const int nt = gemm_threads(2 * p.G * p.M * p.N * p.K, nthreads);
   const GemmBlocking& bl = KernelOf<T>::blocking(kt);
   const idx_t mc_max = std::max(p.MR, bl.l2 / (p.Gi * std::min(p.K, bl.kc) * idx_t(sizeof(T))) / p.MR * p.MR);
-  const Partition part(p.M, p.N, p.G / p.Gi, p.MR, p.NR, mc_max, nt);
+  const Partition part(p.M, p.npanels, p.G / p.Gi, p.MR, mc_max, nt);
   gemm_region(p, b, part, nt, [&](idx_t it, idx_t* rows_a, idx_t* rows_o, T* tiles) {
     const idx_t g0 = it % part.go * p.Gi, nch = it / part.go % part.nchunks, mb = it / (part.go * part.nchunks);
     const idx_t m0 = mb * part.mc, mcur = std::min(part.mc, p.M - m0);
-    const idx_t n0 = nch * part.nc, ncur = std::min(part.nc, p.N - n0);
+    const idx_t p0 = nch * part.pc;
     row_offsets(p.ms, m0, mcur, rows_a, rows_o);
-    p.rows(a, out, rows_a, rows_o, mcur, n0, ncur, g0, tiles);
+    p.rows(a, out, rows_a, rows_o, mcur, p0, std::min(p.npanels, p0 + part.pc), g0, tiles);
   });
   return {};
 }
@@ -655,14 +659,14 @@ std::string fused_path(const Contraction& d1, const Contraction& d2, const T* x,
   const int nt = gemm_threads(2 * gp.M * gp.N * gp.K, nthreads);
   // D blocks of MC rows: small enough to stay in L1/L2 between the two stages.
   const idx_t mc_max = std::max(gp.MR, (bl.l2 / 4) / (c * idx_t(sizeof(T))) / gp.MR * gp.MR);
-  const Partition part(gp.M, gp.N, 1, gp.MR, gp.NR, mc_max, nt);
+  const Partition part(gp.M, gp.npanels, 1, gp.MR, mc_max, nt);
   const auto tap = KernelOf<T>::tapreduce(kt);
   gemm_region(gp, w2, part, nt, [&](idx_t it, idx_t* rows_a, idx_t* rows_o, T* tiles) {
     thread_local std::vector<T> dbuf;
     dbuf.resize(size_t(part.mc * c));
     const idx_t nch = it % part.nchunks, mb = it / part.nchunks;
     const idx_t m0 = mb * part.mc, mcur = std::min(part.mc, gp.M - m0);
-    const idx_t n0 = nch * part.nc, ncur = std::min(part.nc, gp.N - n0);
+    const idx_t p0 = nch * part.pc;
     // Stage 1: D rows [m0, m0 + mcur) into dbuf, by runs of the inner pixel dim.
     for_runs(tp.outer, tp.inner, m0, mcur, [&](idx_t r, idx_t off, idx_t, idx_t i0, idx_t len) {
       TapReduceArgs<T> args = tap_args<T>(tp, x + off + i0 * tp.inner.sa, dbuf.data() + r * c, len, nullptr);
@@ -672,7 +676,7 @@ std::string fused_path(const Contraction& d1, const Contraction& d2, const T* x,
     // Stage 2: the GEMM tiles over the block, A rows from dbuf.
     row_offsets(gp.ms, m0, mcur, rows_a, rows_o);
     for (idx_t i = 0; i < mcur; ++i) rows_a[i] = i * c;
-    gp.rows(dbuf.data(), out, rows_a, rows_o, mcur, n0, ncur, 0, tiles);
+    gp.rows(dbuf.data(), out, rows_a, rows_o, mcur, p0, std::min(gp.npanels, p0 + part.pc), 0, tiles);
   });
   return {};
 }

@@ -64,12 +64,14 @@ def sizes(t):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_microkernel_edges(isa, dtype):
-    """m, n, k at 1, tile-1, tile, tile+1 and across the KC boundary, through a plain GEMM."""
+    """m, n, k at 1, tile-1, tile, tile+1 and across the KC boundary, through a plain GEMM;
+    n also around the vector width (narrow kernels, partial last vectors, balanced panels)."""
     bl = _core.gemm_blocking(np.dtype(dtype).name)
     rng = np.random.default_rng(11)
     ks = sizes(4) + [bl["kc"] - 1, bl["kc"], bl["kc"] + 1, 2 * bl["kc"] + 3]
     for m in sizes(bl["mr"]) + [2 * bl["mr"] + 1]:
-        for n in sizes(bl["nr"]) + [3 * bl["nr"] - 1]:
+        nr, w = bl["nr"], bl["w"]
+        for n in sorted(set(sizes(nr) + sizes(w) + [nr + w + 1, 2 * nr - w, 3 * nr - 1])):
             for k in ks:
                 a = rng.standard_normal((m, k)).astype(dtype)
                 b = rng.standard_normal((k, n)).astype(dtype)

@@ -76,6 +76,7 @@ struct GemmArgs {
 // Register tile and cache blocks of one ISA's GEMM microkernel, for one dtype.
 struct GemmBlocking {
   idx_t mr, nr;  // register tile
+  idx_t w;       // vector width: a tile of n <= nr columns costs ceil(n / w) vectors
   idx_t kc;      // K block: a KC x NR panel of B stays in L1
   idx_t l2;      // bytes of A (MC rows x KC) to keep in L2
 };

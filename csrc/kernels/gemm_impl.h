@@ -1,11 +1,15 @@
 // GEMM microkernel, written once over the SIMD traits Vec<T> and the ISA's
 // GemmTile<T> (MR rows x NV vectors, and the cache blocks). Textually included
 // by each ISA translation unit inside its namespace; includes no headers.
+//
+// A tile narrower than NR runs a kernel of only the vectors it needs (NVU <= NV
+// accumulators per row): a 16-column tail of a 48-wide tile costs a third of it,
+// not all of it. The last vector of a row may be partial (masked stores).
 
-template <class T, bool unit>
-static inline void gemm_segments(const GemmArgs<T>& g, typename Vec<T>::reg (&acc)[GemmTile<T>::MR][GemmTile<T>::NV]) {
+template <class T, int NVU, bool unit>
+static inline void gemm_segments(const GemmArgs<T>& g, typename Vec<T>::reg (&acc)[GemmTile<T>::MR][NVU]) {
   using V = Vec<T>;
-  constexpr int MR = GemmTile<T>::MR, NV = GemmTile<T>::NV, W = V::W, NR = NV * W;
+  constexpr int MR = GemmTile<T>::MR, W = V::W, NR = GemmTile<T>::NV * W;
   const T* rows[MR];
 #pragma GCC unroll 32
   for (int i = 0; i < MR; ++i) rows[i] = g.a[i];
@@ -18,66 +22,81 @@ static inline void gemm_segments(const GemmArgs<T>& g, typename Vec<T>::reg (&ac
     for (int i = 0; i < MR; ++i) r[i] = rows[i] + off;
 #pragma GCC unroll 4
     for (idx_t k = 0; k < len; ++k) {
-      typename V::reg bv[NV];
+      typename V::reg bv[NVU];
 #pragma GCC unroll 8
-      for (int j = 0; j < NV; ++j) bv[j] = V::load(b + j * W);
+      for (int j = 0; j < NVU; ++j) bv[j] = V::load(b + j * W);
 #pragma GCC unroll 32
       for (int i = 0; i < MR; ++i) {
         const auto av = V::broadcast(r[i] + k * ks);
 #pragma GCC unroll 8
-        for (int j = 0; j < NV; ++j) acc[i][j] = V::fmadd(av, bv[j], acc[i][j]);
+        for (int j = 0; j < NVU; ++j) acc[i][j] = V::fmadd(av, bv[j], acc[i][j]);
       }
       b += NR;
     }
   }
 }
 
-template <class T>
-static void gemm(const GemmArgs<T>& g) {
+template <class T, int NVU>
+static void gemm_nv(const GemmArgs<T>& g) {
   using V = Vec<T>;
-  constexpr int MR = GemmTile<T>::MR, NV = GemmTile<T>::NV, W = V::W, NR = NV * W;
-  typename V::reg acc[MR][NV];
+  constexpr int MR = GemmTile<T>::MR, W = V::W;
+  typename V::reg acc[MR][NVU];
 #pragma GCC unroll 32
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
-    for (int j = 0; j < NV; ++j) acc[i][j] = V::zero();
+    for (int j = 0; j < NVU; ++j) acc[i][j] = V::zero();
   if (g.ks == 1)
-    gemm_segments<T, true>(g, acc);
+    gemm_segments<T, NVU, true>(g, acc);
   else
-    gemm_segments<T, false>(g, acc);
-  if (g.stream && g.m == MR && g.n == NR && g.cs_c == 1 && !g.accumulate &&
+    gemm_segments<T, NVU, false>(g, acc);
+  if (g.stream && g.m == MR && g.n == NVU * W && g.cs_c == 1 && !g.accumulate &&
       (reinterpret_cast<size_t>(g.c) | size_t(g.rs_c) * sizeof(T)) % (W * sizeof(T)) == 0) {
 #pragma GCC unroll 32
     for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
-      for (int j = 0; j < NV; ++j) V::stream(g.c + i * g.rs_c + j * W, acc[i][j]);
+      for (int j = 0; j < NVU; ++j) V::stream(g.c + i * g.rs_c + j * W, acc[i][j]);
     return;
   }
-  if (g.m == MR && g.n == NR && g.cs_c == 1) {
+  if (g.cs_c == 1) {
+    const idx_t last = g.n - (NVU - 1) * W;  // columns in the last vector: 1..W
 #pragma GCC unroll 32
     for (int i = 0; i < MR; ++i) {
+      if (i >= g.m) break;
       T* ci = g.c + i * g.rs_c;
 #pragma GCC unroll 8
-      for (int j = 0; j < NV; ++j)
+      for (int j = 0; j < NVU - 1; ++j)
         V::store(ci + j * W, g.accumulate ? V::add(acc[i][j], V::load(ci + j * W)) : acc[i][j]);
+      T* cl = ci + (NVU - 1) * W;
+      if (last == W)
+        V::store(cl, g.accumulate ? V::add(acc[i][NVU - 1], V::load(cl)) : acc[i][NVU - 1]);
+      else
+        V::maskstore(cl, last, g.accumulate ? V::add(acc[i][NVU - 1], V::maskload(cl, last)) : acc[i][NVU - 1]);
     }
     return;
   }
-  T buf[MR * NR];
+  T buf[MR * NVU * W];
 #pragma GCC unroll 32
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
-    for (int j = 0; j < NV; ++j) V::store(buf + i * NR + j * W, acc[i][j]);
+    for (int j = 0; j < NVU; ++j) V::store(buf + (i * NVU + j) * W, acc[i][j]);
   for (idx_t i = 0; i < g.m; ++i) {
     T* ci = g.c + i * g.rs_c;
-    for (idx_t j = 0; j < g.n; ++j)
-      ci[j * g.cs_c] = g.accumulate ? ci[j * g.cs_c] + buf[i * NR + j] : buf[i * NR + j];
+    const T* bi = buf + i * NVU * W;
+    for (idx_t j = 0; j < g.n; ++j) ci[j * g.cs_c] = g.accumulate ? ci[j * g.cs_c] + bi[j] : bi[j];
   }
+}
+
+// The kernel of the fewest vectors that cover g.n columns.
+template <class T, int NVU = GemmTile<T>::NV>
+static void gemm(const GemmArgs<T>& g) {
+  if constexpr (NVU > 1)
+    if (g.n <= (NVU - 1) * Vec<T>::W) return gemm<T, NVU - 1>(g);
+  gemm_nv<T, NVU>(g);
 }
 
 template <class T>
 static constexpr GemmBlocking gemm_blocking() {
-  return {GemmTile<T>::MR, GemmTile<T>::NV * Vec<T>::W, GemmTile<T>::KC, GemmTile<T>::L2};
+  return {GemmTile<T>::MR, GemmTile<T>::NV * Vec<T>::W, Vec<T>::W, GemmTile<T>::KC, GemmTile<T>::L2};
 }
 
 static const KernelTable kTable = {
