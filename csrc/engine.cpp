@@ -535,24 +535,35 @@ struct GemmPlan {
   }
 };
 
-// Work items: (M blocks) x (N chunks of panels) x (G / Gi), groups innermost (they
-// read the same pixels), a multiple of the thread count where possible; N is split
-// only when M alone cannot feed every thread. An M block's rows of A (MC x KC, times
-// the groups computed together) stay in L2 while every N panel passes.
+// The threads' shares of a GEMM: the work is a grid of row units (a tile of MR
+// rows in one of `go` groups, groups outermost) by N panels, cut into tm x tn
+// rectangles, one per thread, of the fewest tile-panels each (tn as small as
+// that allows: a column split re-reads A). Each thread walks its rectangle in M
+// blocks of at most mc rows, inside one group: the block's A rows (MC x KC)
+// stay in L2 while the rectangle's panels pass.
 struct Partition {
-  idx_t mc, mblocks, pc, nchunks, go, items;
-  Partition(idx_t M, idx_t npanels, idx_t go_, idx_t MR, idx_t mc_max, int nt) : go(go_) {
-    mblocks = (M + mc_max - 1) / mc_max, nchunks = 1;
-    if (go * mblocks < nt) nchunks = std::min(npanels, (nt + go * mblocks - 1) / (go * mblocks));
-    if (go * mblocks * nchunks > nt) {  // round the item count up to a multiple of nt
-      const idx_t n = (go * mblocks * nchunks + nt - 1) / nt * nt;
-      mblocks = std::min((M + MR - 1) / MR, (n + go * nchunks - 1) / (go * nchunks));
+  idx_t M, MR, mc, go, units, npanels, tm = 1, tn = 1;
+  Partition(idx_t M_, idx_t npanels_, idx_t go_, idx_t MR_, idx_t mc_max, int nt, bool split_n)
+      : M(M_), MR(MR_), mc(mc_max), go(go_), units(go_ * ((M_ + MR_ - 1) / MR_)), npanels(npanels_) {
+    idx_t best = -1;
+    for (idx_t n = 1; n <= std::min<idx_t>(nt, npanels); ++n) {
+      if (n > 1 && !split_n && units >= nt) break;
+      const idx_t m = std::min<idx_t>(units, nt / n);
+      const idx_t cost = (units + m - 1) / m * ((npanels + n - 1) / n);
+      if (best < 0 || cost < best) best = cost, tm = m, tn = n;
     }
-    mc = ((M + mblocks - 1) / mblocks + MR - 1) / MR * MR;
-    mblocks = (M + mc - 1) / mc;
-    pc = (npanels + nchunks - 1) / nchunks;
-    nchunks = (npanels + pc - 1) / pc;
-    items = go * mblocks * nchunks;
+  }
+  int threads() const { return int(tm * tn); }
+  // Calls f(g, m0, mcur, p0, p1) for each M block of thread tid's rectangle.
+  template <class F>
+  void for_blocks(int tid, F&& f) const {
+    const idx_t rt = units / go, im = tid / tn, in = tid % tn;
+    const idx_t r1 = units * (im + 1) / tm, p0 = npanels * in / tn, p1 = npanels * (in + 1) / tn;
+    for (idx_t r = units * im / tm; r < r1;) {
+      const idx_t g = r / rt, t0 = r % rt, count = std::min({r1 - r, rt - t0, mc / MR});
+      f(g, t0 * MR, std::min(count * MR, M - t0 * MR), p0, p1);
+      r += count;
+    }
   }
 };
 
@@ -560,11 +571,12 @@ int gemm_threads(idx_t flops, int nthreads) {
   return int(std::max<idx_t>(1, std::min<idx_t>(nthreads, flops >> 16)));
 }
 
-// The parallel region of a GEMM: B packed by all threads, then each thread's share
-// of the work items, item(it, rows_a, rows_o, tiles) with per-thread buffers of the
-// partition's block size; FTZ/DAZ in the workers, streamed stores fenced.
-template <class T, class Item>
-void gemm_region(GemmPlan<T>& p, const T* b, const Partition& part, int nt, Item&& item) {
+// The parallel region of a GEMM: B packed by all threads, then each thread's
+// blocks, block(g, m0, mcur, p0, p1, rows_a, rows_o, tiles) with per-thread
+// buffers of the partition's block size; FTZ/DAZ in the workers, streamed stores fenced.
+template <class T, class Block>
+void gemm_region(GemmPlan<T>& p, const T* b, const Partition& part, Block&& block) {
+  const int nt = part.threads();
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
     DenormalsAreZero daz;
@@ -576,8 +588,10 @@ void gemm_region(GemmPlan<T>& p, const T* b, const Partition& part, int nt, Item
     rows_a.resize(size_t(part.mc));
     rows_o.resize(size_t(part.mc));
     tiles.resize(size_t(p.Gi * p.MR * p.NR));
-    for (idx_t it = part.items * tid / n; it < part.items * (tid + 1) / n; ++it)
-      item(it, rows_a.data(), rows_o.data(), tiles.data());
+    for (int share = tid; share < nt; share += n)  // n < nt only where OpenMP gave fewer threads
+      part.for_blocks(share, [&](idx_t g, idx_t m0, idx_t mcur, idx_t p0, idx_t p1) {
+        block(g, m0, mcur, p0, p1, rows_a.data(), rows_o.data(), tiles.data());
+      });
 #if defined(FASTCONV_HAVE_MXCSR)
     if (p.stream) _mm_sfence();
 #endif
@@ -596,13 +610,11 @@ std::string gemm_path(const Contraction& d, const T* a, const T* b, T* out, cons
   const int nt = gemm_threads(2 * p.G * p.M * p.N * p.K, nthreads);
   const GemmBlocking& bl = KernelOf<T>::blocking(kt);
   const idx_t mc_max = std::max(p.MR, bl.l2 / (p.Gi * std::min(p.K, bl.kc) * idx_t(sizeof(T))) / p.MR * p.MR);
-  const Partition part(p.M, p.npanels, p.G / p.Gi, p.MR, mc_max, nt);
-  gemm_region(p, b, part, nt, [&](idx_t it, idx_t* rows_a, idx_t* rows_o, T* tiles) {
-    const idx_t g0 = it % part.go * p.Gi, nch = it / part.go % part.nchunks, mb = it / (part.go * part.nchunks);
-    const idx_t m0 = mb * part.mc, mcur = std::min(part.mc, p.M - m0);
-    const idx_t p0 = nch * part.pc;
+  const Partition part(p.M, p.npanels, p.G / p.Gi, p.MR, mc_max, nt, true);
+  gemm_region(p, b, part, [&](idx_t g, idx_t m0, idx_t mcur, idx_t p0, idx_t p1, idx_t* rows_a, idx_t* rows_o,
+                              T* tiles) {
     row_offsets(p.ms, m0, mcur, rows_a, rows_o);
-    p.rows(a, out, rows_a, rows_o, mcur, p0, std::min(p.npanels, p0 + part.pc), g0, tiles);
+    p.rows(a, out, rows_a, rows_o, mcur, p0, p1, g * p.Gi, tiles);
   });
   return {};
 }
@@ -659,14 +671,13 @@ std::string fused_path(const Contraction& d1, const Contraction& d2, const T* x,
   const int nt = gemm_threads(2 * gp.M * gp.N * gp.K, nthreads);
   // D blocks of MC rows: small enough to stay in L1/L2 between the two stages.
   const idx_t mc_max = std::max(gp.MR, (bl.l2 / 4) / (c * idx_t(sizeof(T))) / gp.MR * gp.MR);
-  const Partition part(gp.M, gp.npanels, 1, gp.MR, mc_max, nt);
+  // Split N only where M cannot feed every thread: each column share recomputes its D rows.
+  const Partition part(gp.M, gp.npanels, 1, gp.MR, mc_max, nt, false);
   const auto tap = KernelOf<T>::tapreduce(kt);
-  gemm_region(gp, w2, part, nt, [&](idx_t it, idx_t* rows_a, idx_t* rows_o, T* tiles) {
+  gemm_region(gp, w2, part, [&](idx_t, idx_t m0, idx_t mcur, idx_t p0, idx_t p1, idx_t* rows_a, idx_t* rows_o,
+                                T* tiles) {
     thread_local std::vector<T> dbuf;
     dbuf.resize(size_t(part.mc * c));
-    const idx_t nch = it % part.nchunks, mb = it / part.nchunks;
-    const idx_t m0 = mb * part.mc, mcur = std::min(part.mc, gp.M - m0);
-    const idx_t p0 = nch * part.pc;
     // Stage 1: D rows [m0, m0 + mcur) into dbuf, by runs of the inner pixel dim.
     for_runs(tp.outer, tp.inner, m0, mcur, [&](idx_t r, idx_t off, idx_t, idx_t i0, idx_t len) {
       TapReduceArgs<T> args = tap_args<T>(tp, x + off + i0 * tp.inner.sa, dbuf.data() + r * c, len, nullptr);
@@ -676,7 +687,7 @@ std::string fused_path(const Contraction& d1, const Contraction& d2, const T* x,
     // Stage 2: the GEMM tiles over the block, A rows from dbuf.
     row_offsets(gp.ms, m0, mcur, rows_a, rows_o);
     for (idx_t i = 0; i < mcur; ++i) rows_a[i] = i * c;
-    gp.rows(dbuf.data(), out, rows_a, rows_o, mcur, p0, std::min(gp.npanels, p0 + part.pc), 0, tiles);
+    gp.rows(dbuf.data(), out, rows_a, rows_o, mcur, p0, p1, 0, tiles);
   });
   return {};
 }
