@@ -536,11 +536,11 @@ struct GemmPlan {
 };
 
 // The threads' shares of a GEMM: the work is a grid of row units (a tile of MR
-// rows in one of `go` groups, groups outermost) by N panels, cut into tm x tn
-// rectangles, one per thread, of the fewest tile-panels each (tn as small as
-// that allows: a column split re-reads A). Each thread walks its rectangle in M
-// blocks of at most mc rows, inside one group: the block's A rows (MC x KC)
-// stay in L2 while the rectangle's panels pass.
+// rows in one of `go` groups, groups innermost: they read the same pixels) by N
+// panels, cut into tm x tn rectangles, one per thread, of the fewest tile-panels
+// each (tn as small as that allows: a column split re-reads A). Each thread walks
+// its rectangle in M blocks of at most mc rows, every group of a block in turn:
+// the block's pixels stay in L2 while the groups and the rectangle's panels pass.
 struct Partition {
   idx_t M, MR, mc, go, units, npanels, tm = 1, tn = 1;
   Partition(idx_t M_, idx_t npanels_, idx_t go_, idx_t MR_, idx_t mc_max, int nt, bool split_n)
@@ -554,15 +554,22 @@ struct Partition {
     }
   }
   int threads() const { return int(tm * tn); }
-  // Calls f(g, m0, mcur, p0, p1) for each M block of thread tid's rectangle.
+  // Calls f(g, m0, mcur, p0, p1) for each (M block, group) of thread tid's rectangle.
   template <class F>
   void for_blocks(int tid, F&& f) const {
-    const idx_t rt = units / go, im = tid / tn, in = tid % tn;
+    const idx_t im = tid / tn, in = tid % tn;
     const idx_t r1 = units * (im + 1) / tm, p0 = npanels * in / tn, p1 = npanels * (in + 1) / tn;
+    auto rows = [&](idx_t t, idx_t count) { return std::min(count * MR, M - t * MR); };
     for (idx_t r = units * im / tm; r < r1;) {
-      const idx_t g = r / rt, t0 = r % rt, count = std::min({r1 - r, rt - t0, mc / MR});
-      f(g, t0 * MR, std::min(count * MR, M - t0 * MR), p0, p1);
-      r += count;
+      const idx_t t = r / go;
+      if (r % go != 0 || r1 - r < go) {  // a tile the share holds only some groups of
+        f(r % go, t * MR, rows(t, 1), p0, p1);
+        ++r;
+        continue;
+      }
+      const idx_t count = std::min((r1 - r) / go, mc / MR);
+      for (idx_t g = 0; g < go; ++g) f(g, t * MR, rows(t, count), p0, p1);
+      r += count * go;
     }
   }
 };
