@@ -471,12 +471,27 @@ struct GemmPlan {
     }
   }
 
+  // Prefetches the A rows of a tile (row pointers ptrs[g * ntiles * MR + i]) for
+  // K pieces [s0, s0 + ns), a cache line at a time (unit-stride K only).
+  void prefetch_tile(const T* const* ptrs, idx_t ntiles, idx_t s0, idx_t ns) const {
+    if (seg.ks != 1) return;
+    for (idx_t g = 0; g < Gi; ++g)
+      for (idx_t i = 0; i < MR; ++i) {
+        const T* row = ptrs[(g * ntiles) * MR + i];
+        for (idx_t sp = s0; sp < s0 + ns; ++sp)
+          for (idx_t e = 0; e < seg.len[sp]; e += 64 / idx_t(sizeof(T))) __builtin_prefetch(row + seg.off[sp] + e);
+      }
+  }
+
   // The tiles of rows [0, mcur) (A row i at a + g_a[g] + rows_a[i], output row i at
   // out + g_o[g] + rows_o[i]) by panels [p0, p1), for groups [g0, g0 + Gi).
+  // fetch_ahead: A comes from memory; the first panel's pass prefetches the next
+  // tile's rows while this one computes (the hardware prefetchers do not follow
+  // rows made of short strided segments far enough ahead).
   // tiles: Gi * MR * NR scratch. Row pointers and row strides are set up once per
   // call, not per tile: with a short K the tile loop is the overhead that shows.
   void rows(const T* a, T* out, const idx_t* rows_a, const idx_t* rows_o, idx_t mcur, idx_t p0, idx_t p1,
-            idx_t g0, T* tiles) const {
+            idx_t g0, T* tiles, bool fetch_ahead) const {
     thread_local std::vector<const T*> ptrs;
     thread_local std::vector<idx_t> tile_rs;
     const idx_t ntiles = (mcur + MR - 1) / MR;
@@ -499,6 +514,7 @@ struct GemmPlan {
           const idx_t ir = t * MR, mm = std::min(MR, mcur - ir), rs = tile_rs[t];
           const bool direct = !interleave && rs != 0 && cs != 0;
           args.m = mm;
+          if (fetch_ahead && jp == p0 && t + 1 < ntiles) prefetch_tile(ptrs.data() + (t + 1) * MR, ntiles, s0, ns);
           for (idx_t g = g0; g < g0 + Gi; ++g) {
             T* tile = tiles + (g - g0) * MR * NR;
             args.a = ptrs.data() + ((g - g0) * ntiles + t) * MR;
@@ -616,12 +632,19 @@ std::string gemm_path(const Contraction& d, const T* a, const T* b, T* out, cons
   GemmPlan<T> p(d, kt);
   const int nt = gemm_threads(2 * p.G * p.M * p.N * p.K, nthreads);
   const GemmBlocking& bl = KernelOf<T>::blocking(kt);
-  const idx_t mc_max = std::max(p.MR, bl.l2 / (p.Gi * std::min(p.K, bl.kc) * idx_t(sizeof(T))) / p.MR * p.MR);
+  // M blocks whose A rows fit the L2 budget: the rows of every group where the
+  // groups interleave inside a row (a grouped conv: its groups read the same pixels).
+  const idx_t gs = std::abs(uniform_stride(p.g_a.data(), p.G));
+  idx_t pixel = 0;  // the smallest step between A rows
+  for (const Dim& m : p.ms)
+    if (m.sa != 0 && (pixel == 0 || std::abs(m.sa) < pixel)) pixel = std::abs(m.sa);
+  const idx_t gl = gs != 0 && gs * p.G <= pixel ? p.G : p.Gi;
+  const idx_t mc_max = std::max(p.MR, bl.l2 / (gl * std::min(p.K, bl.kc) * idx_t(sizeof(T))) / p.MR * p.MR);
   const Partition part(p.M, p.npanels, p.G / p.Gi, p.MR, mc_max, nt, true);
   gemm_region(p, b, part, [&](idx_t g, idx_t m0, idx_t mcur, idx_t p0, idx_t p1, idx_t* rows_a, idx_t* rows_o,
                               T* tiles) {
     row_offsets(p.ms, m0, mcur, rows_a, rows_o);
-    p.rows(a, out, rows_a, rows_o, mcur, p0, p1, g * p.Gi, tiles);
+    p.rows(a, out, rows_a, rows_o, mcur, p0, p1, g * p.Gi, tiles, true);
   });
   return {};
 }
@@ -694,7 +717,7 @@ std::string fused_path(const Contraction& d1, const Contraction& d2, const T* x,
     // Stage 2: the GEMM tiles over the block, A rows from dbuf.
     row_offsets(gp.ms, m0, mcur, rows_a, rows_o);
     for (idx_t i = 0; i < mcur; ++i) rows_a[i] = i * c;
-    gp.rows(dbuf.data(), out, rows_a, rows_o, mcur, p0, p1, 0, tiles);
+    gp.rows(dbuf.data(), out, rows_a, rows_o, mcur, p0, p1, 0, tiles, false);
   });
   return {};
 }
