@@ -15,11 +15,20 @@ static inline void gemm_segments(const GemmArgs<T>& g, typename Vec<T>::reg (&ac
   for (int i = 0; i < MR; ++i) rows[i] = g.a[i];
   const T* b = g.b;
   const idx_t ks = unit ? 1 : g.ks;
+  constexpr idx_t LINE = 64 / sizeof(T);
   for (idx_t s = 0; s < g.nseg; ++s) {
     const idx_t off = g.seg_off[s], len = g.seg_len[s];
     const T* r[MR];
 #pragma GCC unroll 32
     for (int i = 0; i < MR; ++i) r[i] = rows[i] + off;
+    // Rows made of short segments (a patch: one run per kernel row) defeat the
+    // hardware prefetchers: fetch the next segment's lines while this one runs.
+    if (unit && s + 1 < g.nseg && g.seg_len[s + 1] >= LINE) {
+      const idx_t noff = g.seg_off[s + 1], nlen = g.seg_len[s + 1];
+#pragma GCC unroll 32
+      for (int i = 0; i < MR; ++i)
+        for (idx_t e = 0; e < nlen; e += LINE) __builtin_prefetch(rows[i] + noff + e);
+    }
 #pragma GCC unroll 4
     for (idx_t k = 0; k < len; ++k) {
       typename V::reg bv[NVU];
