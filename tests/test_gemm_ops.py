@@ -126,6 +126,17 @@ def test_threads_partition(isa, threads):
                   rng.standard_normal((3, 32, 40)).astype(np.float32), 32, shuffle=shuffle)
 
 
+def test_large_b_path(isa):
+    """A packed B past the cache-resident size (larger M blocks), K across KC blocks, several M blocks."""
+    rng = np.random.default_rng(16)
+    a = rng.standard_normal((600, 1030)).astype(np.float32)
+    b = rng.standard_normal((1030, 2100)).astype(np.float32)
+    assert b.nbytes > 8 << 20
+    got = fastconv.einsum("mk,kn->mn", a, b)
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    assert_close(got, a64 @ b64, np.abs(a64) @ np.abs(b64), 1030)
+
+
 def test_large_output_streaming_path(isa):
     """Outputs past the streaming threshold (non-temporal stores), aligned and not."""
     rng = np.random.default_rng(15)
