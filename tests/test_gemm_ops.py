@@ -126,6 +126,21 @@ def test_threads_partition(isa, threads):
                   rng.standard_normal((3, 32, 40)).astype(np.float32), 32, shuffle=shuffle)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_gathered_rows(isa, threads):
+    """Patch rows of >= 8 runs passed by >= 4 panels are gathered into contiguous rows:
+    within one K block, across KC blocks (runs split at the boundary), strided input."""
+    rng = np.random.default_rng(17)
+    with num_threads(threads):
+        for xs, ws in [((2, 32, 40, 5), (8, 8, 5, 200)), ((1, 24, 16, 24), (8, 8, 24, 70)),
+                       ((3, 16, 16, 3), (16, 16, 3, 130))]:
+            x = rng.standard_normal(xs).astype(np.float32)
+            w = rng.standard_normal(ws).astype(np.float32)
+            check(fastconv.conv, R.conv, x, w, int(np.prod(ws[:-1])))
+        x = rng.standard_normal((2, 32, 32, 8)).astype(np.float64)[:, :, ::-1, ::2]
+        check(fastconv.conv, R.conv, x, rng.standard_normal((8, 8, 4, 300)), 256)
+
+
 def test_large_b_path(isa):
     """A packed B past the cache-resident size (larger M blocks), K across KC blocks, several M blocks."""
     rng = np.random.default_rng(16)
