@@ -77,7 +77,7 @@ struct GemmArgs {
 struct GemmBlocking {
   idx_t mr, nr;  // register tile
   idx_t w;       // vector width: a tile of n <= nr columns costs ceil(n / w) vectors
-  idx_t kc;      // K block: a KC x NR panel of B stays in L1
+  idx_t kc;      // K block: the kernel passes over KC x NR of B per tile
   idx_t l2;      // bytes of A (MC rows x KC) to keep in L2
 };
 
