@@ -755,12 +755,24 @@ std::string fused_path(const Contraction& d1, const Contraction& d2, const T* x,
   return {};
 }
 
+// d without its N dims. Where they all have size 1 (a conv to one channel) every
+// output is one dot product, which the tap-reduce path computes with full vectors
+// along K; a GEMM tile would use one lane of each (conv 2x2, 16 -> 1 channels,
+// 8x112x112: 0.19 vs 0.58 ms, 2 threads).
+Contraction without_n(const Contraction& d) {
+  Contraction e = d;
+  e.n.clear();
+  e.n_labels.clear();
+  return e;
+}
+
 }  // namespace
 
 std::pair<std::string, std::string> explain(const Contraction& d, bool has_b) {
   if (!has_b) return {"permute", d.k.empty() ? "" : "one-operand reductions are not supported yet"};
-  if (!d.n.empty()) return {"gemm", ""};
   TapPlan<float> p;
+  if (!d.n.empty())
+    return {prod(d.n) == 1 && make_tap_plan<float>(without_n(d), nullptr, p).empty() ? "tapreduce" : "gemm", ""};
   return {"tapreduce", make_tap_plan<float>(d, nullptr, p)};
 }
 
@@ -768,7 +780,10 @@ template <class T>
 std::string run(const Contraction& d, const T* a, const T* b, T* out, const KernelTable& kt,
                 int nthreads) {
   if (!b) return permute_path(d, a, out, kt, nthreads);
-  if (!d.n.empty()) return gemm_path(d, a, b, out, kt, nthreads);
+  if (!d.n.empty()) {
+    if (prod(d.n) == 1 && tapreduce_path(without_n(d), a, b, out, kt, nthreads).empty()) return {};
+    return gemm_path(d, a, b, out, kt, nthreads);
+  }
   return tapreduce_path(d, a, b, out, kt, nthreads);
 }
 

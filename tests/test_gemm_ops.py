@@ -141,6 +141,21 @@ def test_gathered_rows(isa, threads):
         check(fastconv.conv, R.conv, x, rng.standard_normal((8, 8, 4, 300)), 256)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_single_output_channel(isa, dtype):
+    """N of size 1 runs as one dot product per output (the tap-reduce path); where that path
+    cannot take the layout (a weight that varies along groups) the GEMM path still does."""
+    rng = np.random.default_rng(19)
+    x = rng.standard_normal((2, 12, 10, 16)).astype(dtype)
+    w = rng.standard_normal((2, 2, 16, 1)).astype(dtype)
+    plan = fastconv.einsum_plan("bWkHlc,klcC->bWHC", x.reshape(2, 6, 2, 5, 2, 16), w)
+    assert [s.path for s in plan.steps] == ["tapreduce"]
+    check(fastconv.conv, R.conv, x, w, 64)
+    check(fastconv.pointwise_conv, R.pointwise_conv, x, rng.standard_normal((16, 1)).astype(dtype), 16)
+    check(fastconv.conv, R.conv, x[..., :1], w[:, :, :1], 4)  # c == 1 too
+    check(fastconv.grouped_conv, R.grouped_conv, x, rng.standard_normal((2, 2, 4, 4, 1)).astype(dtype), 16)
+
+
 def test_large_b_path(isa):
     """A packed B past the cache-resident size (larger M blocks), K across KC blocks, several M blocks."""
     rng = np.random.default_rng(18)
