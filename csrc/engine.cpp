@@ -589,7 +589,8 @@ struct GemmPlan {
 struct Partition {
   idx_t M, MR, mc, go, units, npanels, tm = 1, tn = 1;
   Partition(idx_t M_, idx_t npanels_, idx_t go_, idx_t MR_, idx_t mc_max, int nt, bool split_n)
-      : M(M_), MR(MR_), mc(mc_max), go(go_), units(go_ * ((M_ + MR_ - 1) / MR_)), npanels(npanels_) {
+      : M(M_), MR(MR_), mc(std::min(mc_max, (M_ + MR_ - 1) / MR_ * MR_)), go(go_),
+        units(go_ * ((M_ + MR_ - 1) / MR_)), npanels(npanels_) {
     idx_t best = -1;
     for (idx_t n = 1; n <= std::min<idx_t>(nt, npanels); ++n) {
       if (n > 1 && !split_n && units >= nt) break;
@@ -755,10 +756,7 @@ std::string fused_path(const Contraction& d1, const Contraction& d2, const T* x,
   return {};
 }
 
-// d without its N dims. Where they all have size 1 (a conv to one channel) every
-// output is one dot product, which the tap-reduce path computes with full vectors
-// along K; a GEMM tile would use one lane of each (conv 2x2, 16 -> 1 channels,
-// 8x112x112: 0.19 vs 0.58 ms, 2 threads).
+// d without its N dims.
 Contraction without_n(const Contraction& d) {
   Contraction e = d;
   e.n.clear();
@@ -766,13 +764,24 @@ Contraction without_n(const Contraction& d) {
   return e;
 }
 
+// Where every N dim has size 1 (a conv to one channel) and A has a unit-stride K
+// axis, each output is one dot product, which the tap-reduce path computes with
+// full vectors along K; a GEMM tile would use one lane of each (conv 2x2, 16 -> 1
+// channels, 8x112x112: 0.19 vs 0.58 ms, 2 threads). Not where the vector axis
+// would be an output axis (a column-major A): that plan packs K x M weights.
+bool dot_per_output(const Contraction& d) {
+  if (d.n.empty() || prod(d.n) != 1) return false;
+  TapPlan<float> p;
+  return make_tap_plan<float>(without_n(d), nullptr, p).empty() && p.seg > 1;
+}
+
 }  // namespace
 
 std::pair<std::string, std::string> explain(const Contraction& d, bool has_b) {
   if (!has_b) return {"permute", d.k.empty() ? "" : "one-operand reductions are not supported yet"};
+  if (dot_per_output(d)) return {"tapreduce", ""};
+  if (!d.n.empty()) return {"gemm", ""};
   TapPlan<float> p;
-  if (!d.n.empty())
-    return {prod(d.n) == 1 && make_tap_plan<float>(without_n(d), nullptr, p).empty() ? "tapreduce" : "gemm", ""};
   return {"tapreduce", make_tap_plan<float>(d, nullptr, p)};
 }
 
@@ -780,10 +789,8 @@ template <class T>
 std::string run(const Contraction& d, const T* a, const T* b, T* out, const KernelTable& kt,
                 int nthreads) {
   if (!b) return permute_path(d, a, out, kt, nthreads);
-  if (!d.n.empty()) {
-    if (prod(d.n) == 1 && tapreduce_path(without_n(d), a, b, out, kt, nthreads).empty()) return {};
-    return gemm_path(d, a, b, out, kt, nthreads);
-  }
+  if (dot_per_output(d)) return tapreduce_path(without_n(d), a, b, out, kt, nthreads);
+  if (!d.n.empty()) return gemm_path(d, a, b, out, kt, nthreads);
   return tapreduce_path(d, a, b, out, kt, nthreads);
 }
 

@@ -154,6 +154,19 @@ def test_single_output_channel(isa, dtype):
     check(fastconv.pointwise_conv, R.pointwise_conv, x, rng.standard_normal((16, 1)).astype(dtype), 16)
     check(fastconv.conv, R.conv, x[..., :1], w[:, :, :1], 4)  # c == 1 too
     check(fastconv.grouped_conv, R.grouped_conv, x, rng.standard_normal((2, 2, 4, 4, 1)).astype(dtype), 16)
+    # Not where the vector axis would be M (a column-major A): that plan would pack K x M weights.
+    a = rng.standard_normal((40, 300)).astype(dtype).T
+    b = rng.standard_normal((40, 1)).astype(dtype)
+    assert _core.explain(a, "mk", b, "kn", "mn")["path"] == "gemm"
+    out = np.full((300, 1), np.nan, dtype)
+    _core.contract(a, "mk", b, "kn", out, "mn")
+    assert_close(out, a.astype(np.float64) @ b, np.abs(a.astype(np.float64)) @ np.abs(b), 40)
+    # A dot per output does not start a fused chain (the chain's first stage has no N).
+    w1, w2 = rng.standard_normal((16, 1)).astype(dtype), rng.standard_normal((1, 40)).astype(dtype)
+    plan = fastconv.einsum_plan("bhwc,cd,de->bhwe", x, w1, w2)
+    assert [s.path for s in plan.steps] == ["tapreduce", "gemm"]
+    got = fastconv.einsum("bhwc,cd,de->bhwe", x, w1, w2)
+    np.testing.assert_allclose(got, np.einsum("bhwc,cd,de->bhwe", x, w1, w2), rtol=1e-4, atol=1e-4)
 
 
 def test_large_b_path(isa):

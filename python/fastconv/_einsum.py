@@ -336,7 +336,8 @@ def _fuse_with_next(steps, k, n_rest, args, labs, res, sizes):
     if not (len(idx2) == 2 and idx2[1] == n_rest and idx2[0] < n_rest) or _small(args, labs, res, sizes):
         return False
     first = _core.explain(args[0], labs[0], args[1], labs[1], res)
-    return first["path"] == "tapreduce" and first["supported"]
+    # A tap-reduce with a (unit) N group is a dot per output: the chain takes none.
+    return first["path"] == "tapreduce" and first["supported"] and not first["n"]
 
 
 def _fused(args, labs, res, other, lother, res2, sizes, dtype, out):
