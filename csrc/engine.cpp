@@ -484,7 +484,7 @@ struct GemmPlan {
       for (idx_t i = 0; i < MR; ++i) {
         const T* row = ptrs[(g * ntiles) * MR + i];
         for (idx_t sp = s0; sp < s0 + ns; ++sp)
-          for (idx_t e = 0; e < seg.len[sp]; e += 64 / idx_t(sizeof(T))) __builtin_prefetch(row + seg.off[sp] + e);
+          for (idx_t e = 0; e < seg.len[sp]; e += kCacheLine / idx_t(sizeof(T))) __builtin_prefetch(row + seg.off[sp] + e);
       }
   }
 

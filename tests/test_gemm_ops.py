@@ -126,16 +126,18 @@ def test_threads_partition(isa, threads):
                   rng.standard_normal((3, 32, 40)).astype(np.float32), 32, shuffle=shuffle)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("threads", [1, 2])
-def test_gathered_rows(isa, threads):
+def test_gathered_rows(isa, dtype, threads):
     """Patch rows of >= 8 runs passed by >= 4 panels are gathered into contiguous rows:
-    within one K block, across KC blocks (runs split at the boundary), strided input."""
+    within one K block and across KC blocks (runs split at the boundary); a
+    channel-strided input (not gathered) alongside."""
     rng = np.random.default_rng(17)
     with num_threads(threads):
         for xs, ws in [((2, 32, 40, 5), (8, 8, 5, 200)), ((1, 24, 16, 24), (8, 8, 24, 70)),
                        ((3, 16, 16, 3), (16, 16, 3, 130))]:
-            x = rng.standard_normal(xs).astype(np.float32)
-            w = rng.standard_normal(ws).astype(np.float32)
+            x = rng.standard_normal(xs).astype(dtype)
+            w = rng.standard_normal(ws).astype(dtype)
             check(fastconv.conv, R.conv, x, w, int(np.prod(ws[:-1])))
         x = rng.standard_normal((2, 32, 32, 8)).astype(np.float64)[:, :, ::-1, ::2]
         check(fastconv.conv, R.conv, x, rng.standard_normal((8, 8, 4, 300)), 256)

@@ -7,6 +7,9 @@ namespace fastconv {
 
 using idx_t = std::ptrdiff_t;
 
+// Bytes per cache line, for prefetching a run a line at a time.
+constexpr idx_t kCacheLine = 64;
+
 // Tap multiply-reduce (the memory-bound path: depthwise, filter, channel conv).
 // For each pixel p < npix, with xp = x + p*x_pix and op = out + p*out_pix:
 //   acc[r] = sum_{t < ntaps} xp[taps[t] + r] * w[t*L + r]       for r < L
