@@ -404,13 +404,48 @@ KSegments k_segments(const std::vector<Dim>& k, idx_t kc) {
   return r;
 }
 
-// Outputs at least this large are written with non-temporal stores.
-constexpr idx_t kStreamBytes = idx_t(4) << 20;
+// Outputs at least this large are written with non-temporal stores: the tiles
+// write each line once, and a regular store first reads the line in (a
+// pointwise 128 -> 256 conv, 2 threads, regular / streamed time: 1.10x for a
+// 0.38 MiB output, 1.22x for 0.77 MiB, 1.36x for 3 MiB; grouped2x2_g4_128's
+// 3 MiB: 1.22x). Below this an output stays in L2 for whatever reads it next.
+constexpr idx_t kStreamBytes = idx_t(512) << 10;
 // A packed B larger than this is not expected to stay in the last-level cache.
 constexpr idx_t kResidentB = idx_t(8) << 20;
 // A rows of at least this many runs per K block, passed by at least this many
 // panels, are gathered into contiguous rows first (GemmPlan::rows).
 constexpr idx_t kGatherRuns = 8, kGatherPanels = 4;
+
+// The A lines of the next block, prefetched a few at a time while this block's
+// tiles compute. A block's rows otherwise come from memory during its first
+// panel's pass only, a burst that needs npanels times the bandwidth the whole
+// GEMM does on average; spread over every tile of every pass, the same traffic
+// overlaps the compute. A cursor over (row, group, K piece, line): nothing is
+// built per block but the next block's row offsets.
+template <class T>
+struct Lookahead {
+  const T* a = nullptr;
+  const idx_t* rows = nullptr;  // A offsets of the next block's rows
+  const idx_t* groups = nullptr;  // A offsets of its groups
+  const idx_t *off = nullptr, *len = nullptr;  // its K pieces (unit stride)
+  idx_t nrows = 0, ngroups = 0, npieces = 0, lines = 0;  // lines: in all, one per line started
+  idx_t per_slot = 0, i = 0, g = 0, sp = 0, e = 0;
+
+  // The lines are to be issued over `slots` calls of step().
+  void spread(idx_t slots) { per_slot = slots > 0 ? (lines + slots - 1) / slots : lines; }
+  void step() {
+    constexpr idx_t LINE = kCacheLine / idx_t(sizeof(T));
+    for (idx_t c = per_slot; c > 0 && i < nrows; --c) {
+      __builtin_prefetch(a + groups[g] + rows[i] + off[sp] + e, 0, 2);
+      if ((e += LINE) < len[sp]) continue;
+      e = 0;
+      if (++sp < npieces) continue;
+      sp = 0;
+      if (++g < ngroups) continue;
+      g = 0, ++i;
+    }
+  }
+};
 
 // One GEMM planned: index offsets, K segments, B packed per group, tile kernel.
 // N is cut into panels of at most NR columns, balanced in whole vectors (N = 64
@@ -488,6 +523,22 @@ struct GemmPlan {
       }
   }
 
+  // A cursor over the lines that rows [0, mcur) (A offsets rows_a) of groups
+  // [g0, g0 + Gi) read in the first K block. None where K is strided in A, nor
+  // where a piece is shorter than a line: a row per line, and rows that share
+  // lines (stem4x4: runs of 12 floats) would fetch them again (5 % slower).
+  Lookahead<T> lookahead(const T* a, const idx_t* rows_a, idx_t mcur, idx_t g0) const {
+    Lookahead<T> la;
+    constexpr idx_t LINE = kCacheLine / idx_t(sizeof(T));
+    if (seg.ks != 1 || *std::min_element(seg.len.begin(), seg.len.end()) < LINE) return la;
+    la.a = a, la.rows = rows_a, la.groups = g_a.data() + g0, la.off = seg.off.data(), la.len = seg.len.data();
+    la.nrows = mcur, la.ngroups = Gi, la.npieces = seg.block_piece[1];
+    idx_t per_row = 0;
+    for (idx_t sp = 0; sp < la.npieces; ++sp) per_row += (seg.len[sp] + LINE - 1) / LINE;
+    la.lines = mcur * Gi * per_row;
+    return la;
+  }
+
   // The tiles of rows [0, mcur) (A row i at a + g_a[g] + rows_a[i], output row i at
   // out + g_o[g] + rows_o[i]) by panels [p0, p1), for groups [g0, g0 + Gi).
   // fetch_ahead: A comes from memory; the first panel's pass prefetches the next
@@ -496,8 +547,9 @@ struct GemmPlan {
   // gathered into contiguous rows per K block instead (kGatherRuns).
   // tiles: Gi * MR * NR scratch. Row pointers and row strides are set up once per
   // call, not per tile: with a short K the tile loop is the overhead that shows.
+  // ahead: the next block's lines, issued over the tiles of the last K block's passes.
   void rows(const T* a, T* out, const idx_t* rows_a, const idx_t* rows_o, idx_t mcur, idx_t p0, idx_t p1,
-            idx_t g0, T* tiles, bool fetch_ahead) const {
+            idx_t g0, T* tiles, bool fetch_ahead, Lookahead<T>* ahead) const {
     thread_local std::vector<const T*> ptrs;
     thread_local std::vector<idx_t> tile_rs;
     const idx_t ntiles = (mcur + MR - 1) / MR;
@@ -513,6 +565,7 @@ struct GemmPlan {
     thread_local std::vector<T> abuf;
     thread_local std::vector<const T*> bptrs;
     const idx_t zero = 0;
+    if (ahead) ahead->spread((p1 - p0) * ntiles);
     for (idx_t q = 0; q < nblocks; ++q) {
       const idx_t s0 = seg.block_piece[q], ns = seg.block_piece[q + 1] - s0;
       const idx_t kq = seg.block_k[q + 1] - seg.block_k[q];
@@ -544,6 +597,7 @@ struct GemmPlan {
           const bool direct = !interleave && rs != 0 && cs != 0;
           args.m = mm;
           if (!gather && fetch_ahead && jp == p0 && t + 1 < ntiles) prefetch_tile(ptrs.data() + (t + 1) * MR, ntiles, s0, ns);
+          if (ahead && q + 1 == nblocks) ahead->step();
           for (idx_t g = g0; g < g0 + Gi; ++g) {
             T* tile = tiles + (g - g0) * MR * NR;
             args.a = (gather ? bptrs : ptrs).data() + ((g - g0) * ntiles + t) * MR;
@@ -600,23 +654,35 @@ struct Partition {
     }
   }
   int threads() const { return int(tm * tn); }
-  // Calls f(g, m0, mcur, p0, p1) for each (M block, group) of thread tid's rectangle.
+  // Rows [m0, m0 + mcur) of group g by panels [p0, p1).
+  struct Block {
+    idx_t g, m0, mcur, p0, p1;
+  };
+  // Calls f(block, next) for each (M block, group) of thread tid's rectangle, in
+  // order; next: the block that follows (nullptr for the last one).
   template <class F>
   void for_blocks(int tid, F&& f) const {
     const idx_t im = tid / tn, in = tid % tn;
     const idx_t r1 = units * (im + 1) / tm, p0 = npanels * in / tn, p1 = npanels * (in + 1) / tn;
     auto rows = [&](idx_t t, idx_t count) { return std::min(count * MR, M - t * MR); };
+    Block cur{};
+    bool pending = false;
+    auto visit = [&](const Block& b) {
+      if (pending) f(cur, &b);
+      cur = b, pending = true;
+    };
     for (idx_t r = units * im / tm; r < r1;) {
       const idx_t t = r / go;
       if (r % go != 0 || r1 - r < go) {  // a tile the share holds only some groups of
-        f(r % go, t * MR, rows(t, 1), p0, p1);
+        visit({r % go, t * MR, rows(t, 1), p0, p1});
         ++r;
         continue;
       }
       const idx_t count = std::min((r1 - r) / go, mc / MR);
-      for (idx_t g = 0; g < go; ++g) f(g, t * MR, rows(t, count), p0, p1);
+      for (idx_t g = 0; g < go; ++g) visit({g, t * MR, rows(t, count), p0, p1});
       r += count * go;
     }
+    if (pending) f(cur, static_cast<const Block*>(nullptr));
   }
 };
 
@@ -625,8 +691,9 @@ int gemm_threads(idx_t flops, int nthreads) {
 }
 
 // The parallel region of a GEMM: B packed by all threads, then each thread's
-// blocks, block(g, m0, mcur, p0, p1, rows_a, rows_o, tiles) with per-thread
-// buffers of the partition's block size; FTZ/DAZ in the workers, streamed stores fenced.
+// blocks, block(b, next, rows_a, rows_o, tiles) (Partition::Block, the next one or
+// nullptr) with per-thread buffers of the partition's block size; FTZ/DAZ in the
+// workers, streamed stores fenced.
 template <class T, class Block>
 void gemm_region(GemmPlan<T>& p, const T* b, const Partition& part, Block&& block) {
   const int nt = part.threads();
@@ -642,8 +709,8 @@ void gemm_region(GemmPlan<T>& p, const T* b, const Partition& part, Block&& bloc
     rows_o.resize(size_t(part.mc));
     tiles.resize(size_t(p.Gi * p.MR * p.NR));
     for (int share = tid; share < nt; share += n)  // n < nt only where OpenMP gave fewer threads
-      part.for_blocks(share, [&](idx_t g, idx_t m0, idx_t mcur, idx_t p0, idx_t p1) {
-        block(g, m0, mcur, p0, p1, rows_a.data(), rows_o.data(), tiles.data());
+      part.for_blocks(share, [&](const Partition::Block& b, const Partition::Block* next) {
+        block(b, next, rows_a.data(), rows_o.data(), tiles.data());
       });
 #if defined(FASTCONV_HAVE_MXCSR)
     if (p.stream) _mm_sfence();
@@ -675,10 +742,17 @@ std::string gemm_path(const Contraction& d, const T* a, const T* b, T* out, cons
   const idx_t l2 = idx_t(p.bp.size() * sizeof(T)) > kResidentB ? 4 * bl.l2 : bl.l2;
   const idx_t mc_max = std::max(p.MR, l2 / (gl * std::min(p.K, bl.kc) * idx_t(sizeof(T))) / p.MR * p.MR);
   const Partition part(p.M, p.npanels, p.G / p.Gi, p.MR, mc_max, nt, true);
-  gemm_region(p, b, part, [&](idx_t g, idx_t m0, idx_t mcur, idx_t p0, idx_t p1, idx_t* rows_a, idx_t* rows_o,
-                              T* tiles) {
-    row_offsets(p.ms, m0, mcur, rows_a, rows_o);
-    p.rows(a, out, rows_a, rows_o, mcur, p0, p1, g * p.Gi, tiles, true);
+  gemm_region(p, b, part, [&](const Partition::Block& blk, const Partition::Block* next, idx_t* rows_a,
+                              idx_t* rows_o, T* tiles) {
+    thread_local std::vector<idx_t> next_a, next_o;
+    Lookahead<T> la;
+    if (next) {
+      next_a.resize(size_t(next->mcur)), next_o.resize(size_t(next->mcur));
+      row_offsets(p.ms, next->m0, next->mcur, next_a.data(), next_o.data());
+      la = p.lookahead(a, next_a.data(), next->mcur, next->g * p.Gi);
+    }
+    row_offsets(p.ms, blk.m0, blk.mcur, rows_a, rows_o);
+    p.rows(a, out, rows_a, rows_o, blk.mcur, blk.p0, blk.p1, blk.g * p.Gi, tiles, true, next ? &la : nullptr);
   });
   return {};
 }
@@ -738,8 +812,9 @@ std::string fused_path(const Contraction& d1, const Contraction& d2, const T* x,
   // Split N only where M cannot feed every thread: each column share recomputes its D rows.
   const Partition part(gp.M, gp.npanels, 1, gp.MR, mc_max, nt, false);
   const auto tap = KernelOf<T>::tapreduce(kt);
-  gemm_region(gp, w2, part, [&](idx_t, idx_t m0, idx_t mcur, idx_t p0, idx_t p1, idx_t* rows_a, idx_t* rows_o,
-                                T* tiles) {
+  gemm_region(gp, w2, part, [&](const Partition::Block& blk, const Partition::Block*, idx_t* rows_a,
+                                idx_t* rows_o, T* tiles) {
+    const idx_t m0 = blk.m0, mcur = blk.mcur;
     thread_local std::vector<T> dbuf;
     dbuf.resize(size_t(part.mc * c));
     // Stage 1: D rows [m0, m0 + mcur) into dbuf, by runs of the inner pixel dim.
@@ -751,7 +826,7 @@ std::string fused_path(const Contraction& d1, const Contraction& d2, const T* x,
     // Stage 2: the GEMM tiles over the block, A rows from dbuf.
     row_offsets(gp.ms, m0, mcur, rows_a, rows_o);
     for (idx_t i = 0; i < mcur; ++i) rows_a[i] = i * c;
-    gp.rows(dbuf.data(), out, rows_a, rows_o, mcur, p0, p1, 0, tiles, false);
+    gp.rows(dbuf.data(), out, rows_a, rows_o, mcur, blk.p0, blk.p1, 0, tiles, false, nullptr);
   });
   return {};
 }
