@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 #if defined(__SSE__) || defined(__x86_64__)
 #include <xmmintrin.h>
 #define FASTCONV_HAVE_MXCSR 1
@@ -51,6 +52,29 @@ std::string classify(const Operand& a, const Operand* b, const Operand& out, Con
 }
 
 namespace {
+
+// Buffers the kernels load vectors from start on a cache line: a packed B row of
+// 16 floats at a malloc'd 16-byte offset straddles two lines, and every other
+// AVX2 load of it (every AVX-512 load) is split.
+template <class T>
+struct LineAllocator {
+  using value_type = T;
+  LineAllocator() = default;
+  template <class U>
+  LineAllocator(const LineAllocator<U>&) {}
+  T* allocate(size_t n) {
+    const size_t bytes = (n * sizeof(T) + kCacheLine - 1) / kCacheLine * kCacheLine;
+    if (void* p = std::aligned_alloc(kCacheLine, bytes)) return static_cast<T*>(p);
+    throw std::bad_alloc();
+  }
+  void deallocate(T* p, size_t) { std::free(p); }
+  template <class U>
+  bool operator==(const LineAllocator<U>&) const { return true; }
+  template <class U>
+  bool operator!=(const LineAllocator<U>&) const { return false; }
+};
+template <class T>
+using Buffer = std::vector<T, LineAllocator<T>>;
 
 idx_t prod(const std::vector<Dim>& v) {
   idx_t p = 1;
@@ -145,7 +169,7 @@ template <class T>
 struct TapPlan {
   idx_t L = 1, seg = 1, ntaps = 0;
   std::vector<idx_t> taps;
-  std::vector<T> w;  // [ntaps][L]
+  Buffer<T> w;  // [ntaps][L]
   std::vector<Dim> outer;
   Dim inner{1, 0, 0, 0};
   idx_t npix() const { return prod(outer) * inner.size; }
@@ -240,7 +264,7 @@ std::string tapreduce_path(const Contraction& d, const T* a, const T* b, T* out,
   auto kernel = KernelOf<T>::tapreduce(kt);
   parallel_rows(p.outer, p.inner, threads_for(bytes, nthreads),
                 [&](idx_t off_a, idx_t off_o, idx_t i0, idx_t len) {
-                  thread_local std::vector<T> scratch;
+                  thread_local Buffer<T> scratch;
                   if (scratch.size() < size_t(p.L)) scratch.resize(size_t(p.L));
                   kernel(tap_args(p, a + off_a + i0 * p.inner.sa, out + off_o + i0 * p.inner.so, len,
                                   scratch.data()));
@@ -462,7 +486,7 @@ struct GemmPlan {
   std::vector<idx_t> g_a, g_b, g_o, n_b, n_o;
   std::vector<idx_t> pcol;  // panel p covers columns [pcol[p], pcol[p + 1])
   KSegments seg;
-  std::vector<T> bp;        // per group and panel, K rows of NR values, zero-padded
+  Buffer<T> bp;             // per group and panel, K rows of NR values, zero-padded
   void (*kernel)(const GemmArgs<T>&) = nullptr;
   void (*zip)(const ZipArgs<T>&) = nullptr;
 
@@ -562,7 +586,7 @@ struct GemmPlan {
         for (idx_t i = 0; i < MR; ++i)  // rows past the end repeat the tile's first row
           ptrs[(g * ntiles + t) * MR + i] = a + g_a[g0 + g] + rows_a[ir + (i < mm ? i : 0)];
     }
-    thread_local std::vector<T> abuf;
+    thread_local Buffer<T> abuf;
     thread_local std::vector<const T*> bptrs;
     const idx_t zero = 0;
     if (ahead) ahead->spread((p1 - p0) * ntiles);
@@ -704,7 +728,7 @@ void gemm_region(GemmPlan<T>& p, const T* b, const Partition& part, Block&& bloc
     p.pack_b(b, tid, n);
 #pragma omp barrier
     thread_local std::vector<idx_t> rows_a, rows_o;
-    thread_local std::vector<T> tiles;
+    thread_local Buffer<T> tiles;
     rows_a.resize(size_t(part.mc));
     rows_o.resize(size_t(part.mc));
     tiles.resize(size_t(p.Gi * p.MR * p.NR));
@@ -800,7 +824,7 @@ std::string fused_path(const Contraction& d1, const Contraction& d2, const T* x,
     rows_of_d = rows_of_d && whole.ks == 1 && whole.off.size() == 1 && whole.off[0] == 0;
   }
   if (!rows_of_d) {
-    std::vector<T> dmem(size_t(prod(d2.m) * c));
+    Buffer<T> dmem(size_t(prod(d2.m) * c));
     err = tapreduce_path(d1, x, w1, dmem.data(), kt, nthreads);
     return err.empty() ? gemm_path(d2, dmem.data(), w2, out, kt, nthreads) : err;
   }
@@ -815,7 +839,7 @@ std::string fused_path(const Contraction& d1, const Contraction& d2, const T* x,
   gemm_region(gp, w2, part, [&](const Partition::Block& blk, const Partition::Block*, idx_t* rows_a,
                                 idx_t* rows_o, T* tiles) {
     const idx_t m0 = blk.m0, mcur = blk.mcur;
-    thread_local std::vector<T> dbuf;
+    thread_local Buffer<T> dbuf;
     dbuf.resize(size_t(part.mc * c));
     // Stage 1: D rows [m0, m0 + mcur) into dbuf, by runs of the inner pixel dim.
     for_runs(tp.outer, tp.inner, m0, mcur, [&](idx_t r, idx_t off, idx_t, idx_t i0, idx_t len) {
