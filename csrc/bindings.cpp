@@ -203,6 +203,7 @@ PYBIND11_MODULE(_core, m) {
     return d;
   }, py::arg("dtype") = "float32", "Register tile and cache blocks of the GEMM kernel in use.");
   m.def("get_num_threads", &get_num_threads);
+  m.def("l2_cache_bytes", &l2_cache_bytes, "L2 bytes per core, as detected (outputs streamed past it).");
   m.def("set_num_threads", &set_num_threads);
   m.attr("version") = FASTCONV_VERSION;
 #if defined(__VERSION__)

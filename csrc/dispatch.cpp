@@ -1,6 +1,7 @@
 #include "dispatch.h"
 
 #include <omp.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -80,6 +81,17 @@ std::string set_isa(const std::string& name) {
     return {};
   }
   return "unknown ISA level '" + name + "'";
+}
+
+idx_t l2_cache_bytes() {
+  static const idx_t bytes = [] {
+#if defined(_SC_LEVEL2_CACHE_SIZE)
+    const long v = sysconf(_SC_LEVEL2_CACHE_SIZE);
+    if (v > 0) return idx_t(v);
+#endif
+    return idx_t(1) << 20;
+  }();
+  return bytes;
 }
 
 int get_num_threads() {

@@ -1,5 +1,7 @@
 #include "engine.h"
 
+#include "dispatch.h"
+
 #include <omp.h>
 
 #include <algorithm>
@@ -428,12 +430,18 @@ KSegments k_segments(const std::vector<Dim>& k, idx_t kc) {
   return r;
 }
 
-// Outputs at least this large are written with non-temporal stores: the tiles
-// write each line once, and a regular store first reads the line in (a
-// pointwise 128 -> 256 conv, 2 threads, regular / streamed time: 1.10x for a
-// 0.38 MiB output, 1.22x for 0.77 MiB, 1.36x for 3 MiB; grouped2x2_g4_128's
-// 3 MiB: 1.22x). Below this an output stays in L2 for whatever reads it next.
-constexpr idx_t kStreamBytes = idx_t(512) << 10;
+// Whether an output written once (one K block) by nt threads bypasses the caches.
+// The tiles write each line once, and a regular store first reads the line in:
+// where each thread's share of the output is at least half its L2, streaming it
+// is faster (2-core AMD, 512 KiB L2, pointwise 128 -> 256, regular / streamed:
+// 1.10x for a 0.38 MiB output, 1.22x for 0.77 MiB, 1.36x for 3 MiB). Smaller
+// shares stay in L2 for whatever reads them next, and a repeated layer reuses
+// them there (16-core Xeon, 2 MiB L2: stem4x4_c96's 9.6 MiB at 16 threads 1.21x
+// faster not streamed; streamed at 1 thread: 1.05x faster).
+bool stream_output(idx_t bytes, idx_t nblocks, int nt) {
+  return nblocks == 1 && bytes >= idx_t(nt) * (l2_cache_bytes() / 2);
+}
+
 // A packed B larger than this is not expected to stay in the last-level cache.
 constexpr idx_t kResidentB = idx_t(8) << 20;
 // A rows of at least this many runs per K block, passed by at least this many
@@ -455,8 +463,16 @@ struct Lookahead {
   idx_t nrows = 0, ngroups = 0, npieces = 0, lines = 0;  // lines: in all, one per line started
   idx_t per_slot = 0, i = 0, g = 0, sp = 0, e = 0;
 
-  // The lines are to be issued over `slots` calls of step().
-  void spread(idx_t slots) { per_slot = slots > 0 ? (lines + slots - 1) / slots : lines; }
+  // The lines are to be issued over `slots` calls of step(); none where that
+  // takes more than kMaxPerSlot a call. Bursts of prefetches to memory hold the
+  // line-fill buffers the tile's own loads need: grouped2x2_g4_128 (64 lines a
+  // tile on AVX-512) ran 1.29x slower with them on a Xeon; pointwise 128 -> 256
+  // on AVX2 (3 a tile) 5 % faster on the 2-core AMD.
+  static constexpr idx_t kMaxPerSlot = 4;
+  void spread(idx_t slots) {
+    per_slot = slots > 0 ? (lines + slots - 1) / slots : lines;
+    if (per_slot > kMaxPerSlot) per_slot = 0;
+  }
   void step() {
     constexpr idx_t LINE = kCacheLine / idx_t(sizeof(T));
     for (idx_t c = per_slot; c > 0 && i < nrows; --c) {
@@ -481,7 +497,7 @@ struct GemmPlan {
   bool ncontig = false;     // N unit-stride in B
   bool interleave = false;  // groups interleave with N in the output (the shuffle)
   idx_t Gi = 1;             // groups computed together in one work item
-  bool stream = false;
+  bool stream = false;      // non-temporal output stores: set by the path (stream_output)
   std::vector<Dim> ms;
   std::vector<idx_t> g_a, g_b, g_o, n_b, n_o;
   std::vector<idx_t> pcol;  // panel p covers columns [pcol[p], pcol[p + 1])
@@ -511,8 +527,6 @@ struct GemmPlan {
     // computed together and each output row is written contiguously by the zip kernel.
     interleave = G > 1 && nblocks == 1 && cs == G && uniform_stride(g_o.data(), G) == 1;
     Gi = interleave ? G : 1;
-    // A large output written once (one K block) bypasses the caches.
-    stream = nblocks == 1 && G * M * N * idx_t(sizeof(T)) >= kStreamBytes;
     bp.resize(size_t(G * npanels * K * NR));
   }
 
@@ -752,6 +766,7 @@ std::string gemm_path(const Contraction& d, const T* a, const T* b, T* out, cons
   }
   GemmPlan<T> p(d, kt);
   const int nt = gemm_threads(2 * p.G * p.M * p.N * p.K, nthreads);
+  p.stream = stream_output(p.G * p.M * p.N * idx_t(sizeof(T)), p.nblocks, nt);
   const GemmBlocking& bl = KernelOf<T>::blocking(kt);
   // M blocks whose A rows fit the L2 budget: the rows of every group where the
   // groups interleave inside a row (a grouped conv: its groups read the same pixels).
@@ -831,6 +846,7 @@ std::string fused_path(const Contraction& d1, const Contraction& d2, const T* x,
   GemmPlan<T> gp(d2, kt);
   const GemmBlocking& bl = KernelOf<T>::blocking(kt);
   const int nt = gemm_threads(2 * gp.M * gp.N * gp.K, nthreads);
+  gp.stream = stream_output(gp.M * gp.N * idx_t(sizeof(T)), gp.nblocks, nt);
   // D blocks of MC rows: small enough to stay in L1/L2 between the two stages.
   const idx_t mc_max = std::max(gp.MR, (bl.l2 / 4) / (c * idx_t(sizeof(T))) / gp.MR * gp.MR);
   // Split N only where M cannot feed every thread: each column share recomputes its D rows.

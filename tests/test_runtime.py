@@ -121,8 +121,11 @@ def test_show_config(capsys):
     out = capsys.readouterr().out
     assert cfg["version"] == fastconv.__version__
     assert cfg["isa_in_use"] == fastconv.isa()
-    for key in ("version", "compiler", "isa_supported", "isa_in_use", "threads"):
+    for key in ("version", "compiler", "isa_supported", "isa_in_use", "threads", "l2_cache_bytes"):
         assert key in out
+    # A multiple of 64 KiB on every CPU we know (1 MiB where the OS reports none).
+    l2 = cfg["l2_cache_bytes"]
+    assert l2 >= 64 << 10 and l2 % (64 << 10) == 0, l2
 
 
 def test_cli_bench_smoke():

@@ -53,6 +53,7 @@ def show_config(file=None) -> dict:
         "isa_supported": _core.supported_isas(),
         "isa_in_use": _core.isa(),
         "threads": _core.get_num_threads(),
+        "l2_cache_bytes": _core.l2_cache_bytes(),
         "FASTCONV_ISA": os.environ.get("FASTCONV_ISA"),
     }
     width = max(map(len, cfg))
