@@ -630,6 +630,8 @@ struct GemmPlan {
         GemmArgs<T> args{nullptr, seg.off.data() + s0, seg.len.data() + s0, ns, seg.ks, nullptr,
                          nullptr, NR, 1, 0, nn, false, false};
         if (gather) args.seg_off = &zero, args.seg_len = &kq, args.nseg = 1;
+        // Only the first panel's pass reads A from memory; later ones find it in cache.
+        args.prefetch = fetch_ahead && jp == p0;
         for (idx_t t = 0; t < ntiles; ++t) {
           const idx_t ir = t * MR, mm = std::min(MR, mcur - ir), rs = tile_rs[t];
           const bool direct = !interleave && rs != 0 && cs != 0;

@@ -58,7 +58,8 @@ struct ZipArgs {
 // memory (any valid row); their results are discarded. C has any strides;
 // accumulate == false overwrites C. stream: full tiles of unit column stride
 // whose rows are vector-aligned may bypass the cache (non-temporal stores; the
-// caller fences).
+// caller fences). prefetch: A is not in cache yet; the kernel fetches each row's
+// next segment while it computes this one (unit ks only).
 template <class T>
 struct GemmArgs {
   const T* const* a;
@@ -74,6 +75,7 @@ struct GemmArgs {
   idx_t n;
   bool accumulate;
   bool stream;
+  bool prefetch = false;
 };
 
 // Register tile and cache blocks of one ISA's GEMM microkernel, for one dtype.

@@ -23,7 +23,7 @@ static inline void gemm_segments(const GemmArgs<T>& g, typename Vec<T>::reg (&ac
     for (int i = 0; i < MR; ++i) r[i] = rows[i] + off;
     // Rows made of short segments (a patch: one run per kernel row) defeat the
     // hardware prefetchers: fetch the next segment's lines while this one runs.
-    if (unit && s + 1 < g.nseg && g.seg_len[s + 1] >= LINE) {
+    if (unit && g.prefetch && s + 1 < g.nseg && g.seg_len[s + 1] >= LINE) {
       const idx_t noff = g.seg_off[s + 1], nlen = g.seg_len[s + 1];
 #pragma GCC unroll 32
       for (int i = 0; i < MR; ++i)
