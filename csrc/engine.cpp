@@ -471,19 +471,9 @@ struct Lookahead {
   const idx_t* rows = nullptr;  // A offsets of the next block's rows
   const idx_t* groups = nullptr;  // A offsets of its groups
   const idx_t *off = nullptr, *len = nullptr;  // its K pieces (unit stride)
-  idx_t nrows = 0, ngroups = 0, npieces = 0, lines = 0;  // lines: in all, one per line started
-  idx_t per_slot = 0, i = 0, g = 0, sp = 0, e = 0;
+  idx_t nrows = 0, ngroups = 0, npieces = 0;
+  idx_t per_slot = 0, i = 0, g = 0, sp = 0, e = 0;  // per_slot lines a call of step()
 
-  // The lines are to be issued over `slots` calls of step(); none where that
-  // takes more than kMaxPerSlot a call. Bursts of prefetches to memory hold the
-  // line-fill buffers the tile's own loads need: grouped2x2_g4_128 (64 lines a
-  // tile on AVX-512) ran 1.29x slower with them on a Xeon; pointwise 128 -> 256
-  // on AVX2 (3 a tile) 5 % faster on the 2-core AMD.
-  static constexpr idx_t kMaxPerSlot = 4;
-  void spread(idx_t slots) {
-    per_slot = slots > 0 ? (lines + slots - 1) / slots : lines;
-    if (per_slot > kMaxPerSlot) per_slot = 0;
-  }
   void step() {
     constexpr idx_t LINE = kCacheLine / idx_t(sizeof(T));
     for (idx_t c = per_slot; c > 0 && i < nrows; --c) {
@@ -509,6 +499,11 @@ struct GemmPlan {
   bool interleave = false;  // groups interleave with N in the output (the shuffle)
   idx_t Gi = 1;             // groups computed together in one work item
   bool stream = false;      // non-temporal output stores: set by the path (stream_output)
+  // Lines of A a row reads in the first K block, for the next-block lookahead; 0
+  // (none) where K is strided in A, or where a piece is shorter than a line: rows
+  // then share lines (stem4x4: runs of 12 floats) and fetch them again (10 %
+  // slower at 2 threads).
+  idx_t row_lines = 0;
   std::vector<Dim> ms;
   std::vector<idx_t> g_a, g_b, g_o, n_b, n_o;
   std::vector<idx_t> pcol;  // panel p covers columns [pcol[p], pcol[p + 1])
@@ -538,6 +533,9 @@ struct GemmPlan {
     // computed together and each output row is written contiguously by the zip kernel.
     interleave = G > 1 && nblocks == 1 && cs == G && uniform_stride(g_o.data(), G) == 1;
     Gi = interleave ? G : 1;
+    constexpr idx_t LINE = kCacheLine / idx_t(sizeof(T));
+    if (seg.ks == 1 && *std::min_element(seg.len.begin(), seg.len.end()) >= LINE)
+      for (idx_t sp = 0; sp < seg.block_piece[1]; ++sp) row_lines += (seg.len[sp] + LINE - 1) / LINE;
     bp.resize(size_t(G * npanels * K * NR));
   }
 
@@ -572,19 +570,24 @@ struct GemmPlan {
       }
   }
 
-  // A cursor over the lines that rows [0, mcur) (A offsets rows_a) of groups
-  // [g0, g0 + Gi) read in the first K block. None where K is strided in A, nor
-  // where a piece is shorter than a line: a row per line, and rows that share
-  // lines (stem4x4: runs of 12 floats) would fetch them again (5 % slower).
-  Lookahead<T> lookahead(const T* a, const idx_t* rows_a, idx_t mcur, idx_t g0) const {
+  // A cursor over the lines that the block of rows [m0, m0 + mcur) of groups
+  // [g0, g0 + Gi) reads in its first K block, to be issued over `slots` tiles
+  // (row offsets into ra/ro). Empty where row_lines is 0, and where that takes
+  // more than kMaxAheadPerTile lines a tile: bursts of prefetches to memory
+  // hold the line-fill buffers the tile's own loads need (grouped2x2_g4_128,
+  // 64 lines a tile on AVX-512, ran 1.29x slower with them on a Xeon;
+  // pointwise 128 -> 256 on AVX2, 3 a tile, 5 % faster on the 2-core AMD).
+  static constexpr idx_t kMaxAheadPerTile = 4;
+  Lookahead<T> lookahead(const T* a, idx_t slots, idx_t m0, idx_t mcur, idx_t g0, std::vector<idx_t>& ra,
+                         std::vector<idx_t>& ro) const {
     Lookahead<T> la;
-    constexpr idx_t LINE = kCacheLine / idx_t(sizeof(T));
-    if (seg.ks != 1 || *std::min_element(seg.len.begin(), seg.len.end()) < LINE) return la;
-    la.a = a, la.rows = rows_a, la.groups = g_a.data() + g0, la.off = seg.off.data(), la.len = seg.len.data();
+    const idx_t lines = mcur * Gi * row_lines;
+    if (lines == 0 || lines > slots * kMaxAheadPerTile) return la;
+    ra.resize(size_t(mcur)), ro.resize(size_t(mcur));
+    row_offsets(ms, m0, mcur, ra.data(), ro.data());
+    la.a = a, la.rows = ra.data(), la.groups = g_a.data() + g0, la.off = seg.off.data(), la.len = seg.len.data();
     la.nrows = mcur, la.ngroups = Gi, la.npieces = seg.block_piece[1];
-    idx_t per_row = 0;
-    for (idx_t sp = 0; sp < la.npieces; ++sp) per_row += (seg.len[sp] + LINE - 1) / LINE;
-    la.lines = mcur * Gi * per_row;
+    la.per_slot = (lines + slots - 1) / slots;
     return la;
   }
 
@@ -596,7 +599,8 @@ struct GemmPlan {
   // gathered into contiguous rows per K block instead (kGatherRuns).
   // tiles: Gi * MR * NR scratch. Row pointers and row strides are set up once per
   // call, not per tile: with a short K the tile loop is the overhead that shows.
-  // ahead: the next block's lines, issued over the tiles of the last K block's passes.
+  // ahead: the next block's lines, issued over the tiles of the last K block's
+  // passes ((p1 - p0) x ceil(mcur / MR) of them).
   void rows(const T* a, T* out, const idx_t* rows_a, const idx_t* rows_o, idx_t mcur, idx_t p0, idx_t p1,
             idx_t g0, T* tiles, bool fetch_ahead, Lookahead<T>* ahead) const {
     thread_local std::vector<const T*> ptrs;
@@ -614,7 +618,6 @@ struct GemmPlan {
     thread_local Buffer<T> abuf;
     thread_local std::vector<const T*> bptrs;
     const idx_t zero = 0;
-    if (ahead) ahead->spread((p1 - p0) * ntiles);
     for (idx_t q = 0; q < nblocks; ++q) {
       const idx_t s0 = seg.block_piece[q], ns = seg.block_piece[q + 1] - s0;
       const idx_t kq = seg.block_k[q + 1] - seg.block_k[q];
@@ -798,13 +801,11 @@ std::string gemm_path(const Contraction& d, const T* a, const T* b, T* out, cons
                               idx_t* rows_o, T* tiles) {
     thread_local std::vector<idx_t> next_a, next_o;
     Lookahead<T> la;
-    if (next) {
-      next_a.resize(size_t(next->mcur)), next_o.resize(size_t(next->mcur));
-      row_offsets(p.ms, next->m0, next->mcur, next_a.data(), next_o.data());
-      la = p.lookahead(a, next_a.data(), next->mcur, next->g * p.Gi);
-    }
+    if (next)
+      la = p.lookahead(a, (blk.p1 - blk.p0) * ((blk.mcur + p.MR - 1) / p.MR), next->m0, next->mcur, next->g * p.Gi,
+                       next_a, next_o);
     row_offsets(p.ms, blk.m0, blk.mcur, rows_a, rows_o);
-    p.rows(a, out, rows_a, rows_o, blk.mcur, blk.p0, blk.p1, blk.g * p.Gi, tiles, true, next ? &la : nullptr);
+    p.rows(a, out, rows_a, rows_o, blk.mcur, blk.p0, blk.p1, blk.g * p.Gi, tiles, true, la.nrows ? &la : nullptr);
   });
   return {};
 }

@@ -135,7 +135,8 @@ template <class T> void check_gemm(const KernelTable& k) {
             const idx_t rs = NR * cs + 3;
             std::vector<T> c(size_t(MR * rs + 64));
             for (auto& v : c) v = T(0.5);
-            GemmArgs<T> g{rows, off.data(), len.data(), idx_t(off.size()), ks, b.data(), c.data(), rs, cs, m, n, acc, true};
+            GemmArgs<T> g{rows, off.data(), len.data(), idx_t(off.size()), ks, b.data(), c.data(), rs, cs, m, n, acc, true,
+                          (n & 1) == 0};  // prefetch on and off: results must not change
             fn(g);
             for (idx_t i = 0; i < MR; ++i)
               for (idx_t j = 0; j < NR; ++j) {
