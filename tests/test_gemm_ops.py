@@ -182,22 +182,26 @@ def test_large_b_path(isa):
     assert_close(got, a64 @ b64, np.abs(a64) @ np.abs(b64), 1030)
 
 
-def test_large_output_streaming_path(isa):
-    """Outputs past the streaming threshold (non-temporal stores), aligned and not."""
+@pytest.mark.parametrize("threads", [1, 2, 16])
+def test_large_output_streaming_path(isa, threads):
+    """An 8 MiB output: streamed (non-temporal stores) where each thread's share is at
+    least half an L2 (1 and 2 threads on any L2 up to 8 MiB), cached where it is not
+    (16 threads on 1-2 MiB L2s), and never through a misaligned out=."""
     rng = np.random.default_rng(15)
     x = rng.standard_normal((4, 64, 64, 32)).astype(np.float32)
     w = rng.standard_normal((32, 128)).astype(np.float32)
     want = R.pointwise_conv(x, w)
-    got = fastconv.pointwise_conv(x, w)
-    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
-    buf = np.zeros(want.size + 1, np.float32)
-    out = buf[1:].reshape(want.shape)  # 4-byte offset: not vector-aligned
-    fastconv.pointwise_conv(x, w, out=out)
-    np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-4)
     wg = rng.standard_normal((4, 8, 32)).astype(np.float32)
-    for shuffle in (False, True):
-        np.testing.assert_allclose(fastconv.pointwise_grouped_conv(x, wg, shuffle),
-                                   R.pointwise_grouped_conv(x, wg, shuffle), rtol=1e-4, atol=1e-4)
+    with num_threads(threads):
+        got = fastconv.pointwise_conv(x, w)
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+        buf = np.zeros(want.size + 1, np.float32)
+        out = buf[1:].reshape(want.shape)  # 4-byte offset: not vector-aligned
+        fastconv.pointwise_conv(x, w, out=out)
+        np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-4)
+        for shuffle in (False, True):
+            np.testing.assert_allclose(fastconv.pointwise_grouped_conv(x, wg, shuffle),
+                                       R.pointwise_grouped_conv(x, wg, shuffle), rtol=1e-4, atol=1e-4)
 
 
 def test_denormals_flushed_in_workers_only(isa):
