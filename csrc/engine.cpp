@@ -639,6 +639,11 @@ struct GemmPlan {
           }
         }
       }
+      // The tile loop reads the thread-local arrays through plain pointers: an
+      // access to a thread_local from a shared library is a __tls_get_addr call.
+      const T* const* rowp = (gather ? bptrs : ptrs).data();
+      const T* const* srcp = ptrs.data();
+      const idx_t* trs = tile_rs.data();
       for (idx_t jp = p0; jp < p1; ++jp) {
         const idx_t jr = pcol[jp], nn = pcol[jp + 1] - jr;
         GemmArgs<T> args{nullptr, seg.off.data() + s0, seg.len.data() + s0, ns, seg.ks, nullptr,
@@ -647,14 +652,14 @@ struct GemmPlan {
         // Only the first panel's pass reads A from memory; later ones find it in cache.
         args.prefetch = fetch_ahead && jp == p0;
         for (idx_t t = 0; t < ntiles; ++t) {
-          const idx_t ir = t * MR, mm = std::min(MR, mcur - ir), rs = tile_rs[t];
+          const idx_t ir = t * MR, mm = std::min(MR, mcur - ir), rs = trs[t];
           const bool direct = !interleave && rs != 0 && cs != 0;
           args.m = mm;
-          if (!gather && fetch_ahead && jp == p0 && t + 1 < ntiles) prefetch_tile(ptrs.data() + (t + 1) * MR, ntiles, s0, ns);
+          if (!gather && fetch_ahead && jp == p0 && t + 1 < ntiles) prefetch_tile(srcp + (t + 1) * MR, ntiles, s0, ns);
           if (ahead && q + 1 == nblocks) ahead->step();
           for (idx_t g = g0; g < g0 + Gi; ++g) {
             T* tile = tiles + (g - g0) * MR * NR;
-            args.a = (gather ? bptrs : ptrs).data() + ((g - g0) * ntiles + t) * MR;
+            args.a = rowp + ((g - g0) * ntiles + t) * MR;
             args.b = bp.data() + ((g * npanels + jp) * K + seg.block_k[q]) * NR;
             if (direct) {
               args.c = out + g_o[g] + rows_o[ir] + n_o[jr], args.rs_c = rs, args.cs_c = cs;
