@@ -455,6 +455,8 @@ bool stream_output(idx_t bytes, idx_t nblocks, int nt) {
 
 // A packed B larger than this is not expected to stay in the last-level cache.
 constexpr idx_t kResidentB = idx_t(8) << 20;
+// Tiles a kernel call runs where the next-block lookahead issues lines between calls.
+constexpr idx_t kAheadRun = 4;
 // A rows of at least this many runs per K block, passed by at least this many
 // panels, are gathered into contiguous rows first (GemmPlan::rows).
 constexpr idx_t kGatherRuns = 8, kGatherPanels = 4;
@@ -615,6 +617,8 @@ struct GemmPlan {
         for (idx_t i = 0; i < MR; ++i)  // rows past the end repeat the tile's first row
           ptrs[(g * ntiles + t) * MR + i] = a + g_a[g0 + g] + rows_a[ir + (i < mm ? i : 0)];
     }
+    // One stride between all output rows (0: none): tiles then run back to back.
+    const idx_t rows_stride = !interleave && cs != 0 ? uniform_stride(rows_o, mcur) : 0;
     thread_local Buffer<T> abuf;
     thread_local std::vector<const T*> bptrs;
     const idx_t zero = 0;
@@ -651,6 +655,27 @@ struct GemmPlan {
         if (gather) args.seg_off = &zero, args.seg_len = &kq, args.nseg = 1;
         // Only the first panel's pass reads A from memory; later ones find it in cache.
         args.prefetch = fetch_ahead && jp == p0;
+        // Passes with nothing to do between tiles (output rows at one stride, one
+        // group, no per-tile prefetch) hand the kernel runs of tiles: the tile
+        // loop's overhead is then paid once a run (kAheadRun tiles where the
+        // lookahead issues its lines between runs).
+        if (rows_stride != 0 && Gi == 1 && !(args.prefetch && !gather)) {
+          const bool steps = ahead && q + 1 == nblocks;
+          const idx_t run = steps ? kAheadRun : ntiles;
+          args.b = bp.data() + ((g0 * npanels + jp) * K + seg.block_k[q]) * NR;
+          args.rs_c = rows_stride, args.cs_c = cs, args.accumulate = q > 0, args.stream = stream;
+          for (idx_t t = 0; t < ntiles; t += run) {
+            const idx_t nt = std::min(run, ntiles - t);
+            if (steps)
+              for (idx_t u = 0; u < nt; ++u) ahead->step();
+            args.a = rowp + t * MR;
+            args.c = out + g_o[g0] + rows_o[t * MR] + n_o[jr];
+            args.ntiles = nt, args.m = mcur - (t + nt - 1) * MR;
+            args.m = std::min(args.m, MR);
+            kernel(args);
+          }
+          continue;
+        }
         for (idx_t t = 0; t < ntiles; ++t) {
           const idx_t ir = t * MR, mm = std::min(MR, mcur - ir), rs = trs[t];
           const bool direct = !interleave && rs != 0 && cs != 0;

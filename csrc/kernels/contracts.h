@@ -60,6 +60,10 @@ struct ZipArgs {
 // whose rows are vector-aligned may bypass the cache (non-temporal stores; the
 // caller fences). prefetch: A is not in cache yet; the kernel fetches each row's
 // next segment while it computes this one (unit ks only).
+// ntiles > 1: that many tiles one after the other, tile u reading rows
+// a[u*MR .. u*MR + MR) and writing C rows from c + u*MR*rs_c; every tile has MR
+// rows but the last, which has m (a call then costs the tile loop once, not once
+// a tile: with a short K that overhead is a third of a tile).
 template <class T>
 struct GemmArgs {
   const T* const* a;
@@ -76,6 +80,7 @@ struct GemmArgs {
   bool accumulate;
   bool stream;
   bool prefetch = false;
+  idx_t ntiles = 1;
 };
 
 // Register tile and cache blocks of one ISA's GEMM microkernel, for one dtype.

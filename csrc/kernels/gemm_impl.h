@@ -7,12 +7,12 @@
 // not all of it. The last vector of a row may be partial (masked stores).
 
 template <class T, int NVU, bool unit>
-static inline void gemm_segments(const GemmArgs<T>& g, typename Vec<T>::reg (&acc)[GemmTile<T>::MR][NVU]) {
+static inline void gemm_segments(const GemmArgs<T>& g, const T* const* a, typename Vec<T>::reg (&acc)[GemmTile<T>::MR][NVU]) {
   using V = Vec<T>;
   constexpr int MR = GemmTile<T>::MR, W = V::W, NR = GemmTile<T>::NV * W;
   const T* rows[MR];
 #pragma GCC unroll 32
-  for (int i = 0; i < MR; ++i) rows[i] = g.a[i];
+  for (int i = 0; i < MR; ++i) rows[i] = a[i];
   const T* b = g.b;
   const idx_t ks = unit ? 1 : g.ks;
   constexpr idx_t LINE = kCacheLine / idx_t(sizeof(T));
@@ -45,8 +45,9 @@ static inline void gemm_segments(const GemmArgs<T>& g, typename Vec<T>::reg (&ac
   }
 }
 
+// One tile: rows a[0 .. MR), C from c, m rows kept.
 template <class T, int NVU>
-static void gemm_nv(const GemmArgs<T>& g) {
+static inline void gemm_tile(const GemmArgs<T>& g, const T* const* a, T* c, idx_t m) {
   using V = Vec<T>;
   constexpr int MR = GemmTile<T>::MR, W = V::W;
   typename V::reg acc[MR][NVU];
@@ -55,23 +56,23 @@ static void gemm_nv(const GemmArgs<T>& g) {
 #pragma GCC unroll 8
     for (int j = 0; j < NVU; ++j) acc[i][j] = V::zero();
   if (g.ks == 1)
-    gemm_segments<T, NVU, true>(g, acc);
+    gemm_segments<T, NVU, true>(g, a, acc);
   else
-    gemm_segments<T, NVU, false>(g, acc);
-  if (g.stream && g.m == MR && g.n == NVU * W && g.cs_c == 1 && !g.accumulate &&
-      (reinterpret_cast<size_t>(g.c) | size_t(g.rs_c) * sizeof(T)) % (W * sizeof(T)) == 0) {
+    gemm_segments<T, NVU, false>(g, a, acc);
+  if (g.stream && m == MR && g.n == NVU * W && g.cs_c == 1 && !g.accumulate &&
+      (reinterpret_cast<size_t>(c) | size_t(g.rs_c) * sizeof(T)) % (W * sizeof(T)) == 0) {
 #pragma GCC unroll 32
     for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
-      for (int j = 0; j < NVU; ++j) V::stream(g.c + i * g.rs_c + j * W, acc[i][j]);
+      for (int j = 0; j < NVU; ++j) V::stream(c + i * g.rs_c + j * W, acc[i][j]);
     return;
   }
   if (g.cs_c == 1) {
     const idx_t last = g.n - (NVU - 1) * W;  // columns in the last vector: 1..W
 #pragma GCC unroll 32
     for (int i = 0; i < MR; ++i) {
-      if (i >= g.m) break;
-      T* ci = g.c + i * g.rs_c;
+      if (i >= m) break;
+      T* ci = c + i * g.rs_c;
 #pragma GCC unroll 8
       for (int j = 0; j < NVU - 1; ++j)
         V::store(ci + j * W, g.accumulate ? V::add(acc[i][j], V::load(ci + j * W)) : acc[i][j]);
@@ -88,11 +89,18 @@ static void gemm_nv(const GemmArgs<T>& g) {
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
     for (int j = 0; j < NVU; ++j) V::store(buf + (i * NVU + j) * W, acc[i][j]);
-  for (idx_t i = 0; i < g.m; ++i) {
-    T* ci = g.c + i * g.rs_c;
+  for (idx_t i = 0; i < m; ++i) {
+    T* ci = c + i * g.rs_c;
     const T* bi = buf + i * NVU * W;
     for (idx_t j = 0; j < g.n; ++j) ci[j * g.cs_c] = g.accumulate ? ci[j * g.cs_c] + bi[j] : bi[j];
   }
+}
+
+template <class T, int NVU>
+static void gemm_nv(const GemmArgs<T>& g) {
+  constexpr int MR = GemmTile<T>::MR;
+  for (idx_t u = 0; u + 1 < g.ntiles; ++u) gemm_tile<T, NVU>(g, g.a + u * MR, g.c + u * MR * g.rs_c, MR);
+  gemm_tile<T, NVU>(g, g.a + (g.ntiles - 1) * MR, g.c + (g.ntiles - 1) * MR * g.rs_c, g.m);
 }
 
 // The kernel of the fewest vectors that cover g.n columns.
