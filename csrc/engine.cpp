@@ -670,8 +670,7 @@ struct GemmPlan {
               for (idx_t u = 0; u < nt; ++u) ahead->step();
             args.a = rowp + t * MR;
             args.c = out + g_o[g0] + rows_o[t * MR] + n_o[jr];
-            args.ntiles = nt, args.m = mcur - (t + nt - 1) * MR;
-            args.m = std::min(args.m, MR);
+            args.ntiles = nt, args.m = std::min(MR, mcur - (t + nt - 1) * MR);
             kernel(args);
           }
           continue;
