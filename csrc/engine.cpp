@@ -477,10 +477,9 @@ struct Lookahead {
   idx_t per_slot = 0, i = 0, g = 0, sp = 0, e = 0;  // per_slot lines a call of step()
 
   void step() {
-    constexpr idx_t LINE = kCacheLine / idx_t(sizeof(T));
     for (idx_t c = per_slot; c > 0 && i < nrows; --c) {
       __builtin_prefetch(a + groups[g] + rows[i] + off[sp] + e, 0, 2);
-      if ((e += LINE) < len[sp]) continue;
+      if ((e += kLineElems<T>) < len[sp]) continue;
       e = 0;
       if (++sp < npieces) continue;
       sp = 0;
@@ -535,7 +534,7 @@ struct GemmPlan {
     // computed together and each output row is written contiguously by the zip kernel.
     interleave = G > 1 && nblocks == 1 && cs == G && uniform_stride(g_o.data(), G) == 1;
     Gi = interleave ? G : 1;
-    constexpr idx_t LINE = kCacheLine / idx_t(sizeof(T));
+    constexpr idx_t LINE = kLineElems<T>;
     if (seg.ks == 1 && *std::min_element(seg.len.begin(), seg.len.end()) >= LINE)
       for (idx_t sp = 0; sp < seg.block_piece[1]; ++sp) row_lines += (seg.len[sp] + LINE - 1) / LINE;
     bp.resize(size_t(G * npanels * K * NR));
@@ -560,6 +559,9 @@ struct GemmPlan {
     }
   }
 
+  // Group g's packed panel jp, from K block q's first row.
+  const T* panel(idx_t g, idx_t jp, idx_t q) const { return bp.data() + ((g * npanels + jp) * K + seg.block_k[q]) * NR; }
+
   // Prefetches the A rows of a tile (row pointers ptrs[g * ntiles * MR + i]) for
   // K pieces [s0, s0 + ns), a cache line at a time (unit-stride K only).
   void prefetch_tile(const T* const* ptrs, idx_t ntiles, idx_t s0, idx_t ns) const {
@@ -568,7 +570,7 @@ struct GemmPlan {
       for (idx_t i = 0; i < MR; ++i) {
         const T* row = ptrs[(g * ntiles) * MR + i];
         for (idx_t sp = s0; sp < s0 + ns; ++sp)
-          for (idx_t e = 0; e < seg.len[sp]; e += kCacheLine / idx_t(sizeof(T))) __builtin_prefetch(row + seg.off[sp] + e);
+          for (idx_t e = 0; e < seg.len[sp]; e += kLineElems<T>) __builtin_prefetch(row + seg.off[sp] + e);
       }
   }
 
@@ -646,6 +648,7 @@ struct GemmPlan {
       // The tile loop reads the thread-local arrays through plain pointers: an
       // access to a thread_local from a shared library is a __tls_get_addr call.
       const T* const* rowp = (gather ? bptrs : ptrs).data();
+      const bool steps = ahead && q + 1 == nblocks;  // the lookahead issues lines in this block
       const T* const* srcp = ptrs.data();
       const idx_t* trs = tile_rs.data();
       for (idx_t jp = p0; jp < p1; ++jp) {
@@ -655,14 +658,14 @@ struct GemmPlan {
         if (gather) args.seg_off = &zero, args.seg_len = &kq, args.nseg = 1;
         // Only the first panel's pass reads A from memory; later ones find it in cache.
         args.prefetch = fetch_ahead && jp == p0;
+        const bool fetch_tiles = args.prefetch && !gather;  // the next tile's rows, tile by tile
         // Passes with nothing to do between tiles (output rows at one stride, one
         // group, no per-tile prefetch) hand the kernel runs of tiles: the tile
         // loop's overhead is then paid once a run (kAheadRun tiles where the
         // lookahead issues its lines between runs).
-        if (rows_stride != 0 && Gi == 1 && !(args.prefetch && !gather)) {
-          const bool steps = ahead && q + 1 == nblocks;
+        if (rows_stride != 0 && Gi == 1 && !fetch_tiles) {
           const idx_t run = steps ? kAheadRun : ntiles;
-          args.b = bp.data() + ((g0 * npanels + jp) * K + seg.block_k[q]) * NR;
+          args.b = panel(g0, jp, q);
           args.rs_c = rows_stride, args.cs_c = cs, args.accumulate = q > 0, args.stream = stream;
           for (idx_t t = 0; t < ntiles; t += run) {
             const idx_t nt = std::min(run, ntiles - t);
@@ -679,12 +682,12 @@ struct GemmPlan {
           const idx_t ir = t * MR, mm = std::min(MR, mcur - ir), rs = trs[t];
           const bool direct = !interleave && rs != 0 && cs != 0;
           args.m = mm;
-          if (!gather && fetch_ahead && jp == p0 && t + 1 < ntiles) prefetch_tile(srcp + (t + 1) * MR, ntiles, s0, ns);
-          if (ahead && q + 1 == nblocks) ahead->step();
+          if (fetch_tiles && t + 1 < ntiles) prefetch_tile(srcp + (t + 1) * MR, ntiles, s0, ns);
+          if (steps) ahead->step();
           for (idx_t g = g0; g < g0 + Gi; ++g) {
             T* tile = tiles + (g - g0) * MR * NR;
             args.a = rowp + ((g - g0) * ntiles + t) * MR;
-            args.b = bp.data() + ((g * npanels + jp) * K + seg.block_k[q]) * NR;
+            args.b = panel(g, jp, q);
             if (direct) {
               args.c = out + g_o[g] + rows_o[ir] + n_o[jr], args.rs_c = rs, args.cs_c = cs;
               args.accumulate = q > 0, args.stream = stream;

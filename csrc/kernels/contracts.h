@@ -9,6 +9,9 @@ using idx_t = std::ptrdiff_t;
 
 // Bytes per cache line, for prefetching a run a line at a time.
 constexpr idx_t kCacheLine = 64;
+// Elements of T in a cache line.
+template <class T>
+constexpr idx_t kLineElems = kCacheLine / idx_t(sizeof(T));
 
 // Tap multiply-reduce (the memory-bound path: depthwise, filter, channel conv).
 // For each pixel p < npix, with xp = x + p*x_pix and op = out + p*out_pix:

@@ -15,7 +15,7 @@ static inline void gemm_segments(const GemmArgs<T>& g, const T* const* a, typena
   for (int i = 0; i < MR; ++i) rows[i] = a[i];
   const T* b = g.b;
   const idx_t ks = unit ? 1 : g.ks;
-  constexpr idx_t LINE = kCacheLine / idx_t(sizeof(T));
+  constexpr idx_t LINE = kLineElems<T>;
   for (idx_t s = 0; s < g.nseg; ++s) {
     const idx_t off = g.seg_off[s], len = g.seg_len[s];
     const T* r[MR];
