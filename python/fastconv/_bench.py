@@ -2,9 +2,15 @@
 
 Each implementation is timed in its own block of back-to-back calls, after a
 short pause and a warm-up call (worker threads another library leaves spinning
-would otherwise steal the cores). Rates are compared with the same run's
-np.copyto bandwidth (memory-bound workloads, same bytes moved) and numpy.matmul
-4096x4096 float32 GFLOP/s (compute-bound workloads).
+would otherwise steal the cores). Rates are compared with np.copyto bandwidth
+(memory-bound workloads, same bytes moved) and numpy.matmul 4096x4096 float32
+GFLOP/s (compute-bound workloads).
+
+A workload runs in rounds: each round times the machine's peak and then every
+implementation, one block each, so that a ratio compares blocks seconds apart.
+A shared machine's speed drifts by tens of percent over minutes; the table gives
+the median over rounds of each round's figures (time, % of that round's peak,
+ratio to that round's fastconv) and in how many rounds fastconv was faster.
 """
 from __future__ import annotations
 
@@ -34,9 +40,9 @@ def median_ms(fn, budget_s: float, min_reps: int = 3, max_reps: int = 200, pause
     return 1e3 * statistics.median(times)
 
 
-def matmul_gflops(budget_s: float) -> float:
+def matmul_gflops(budget_s: float, min_reps: int = 3) -> float:
     a = np.random.default_rng(0).standard_normal((4096, 4096)).astype(np.float32)
-    ms = median_ms(lambda: a @ a, budget_s, min_reps=3, max_reps=10)
+    ms = median_ms(lambda: a @ a, budget_s, min_reps=min_reps, max_reps=10)
     return 2 * 4096**3 / (ms * 1e6)
 
 
@@ -74,53 +80,64 @@ def implementations(w, inputs, torch):
     return impls
 
 
-def run(threads: int | None, budget_s: float, names: list[str] | None, file=None) -> list[dict]:
+def run(threads: int | None, budget_s: float, names: list[str] | None, rounds: int = 3,
+        file=None) -> list[dict]:
+    """Time every workload in ``rounds`` rounds (see the module docstring); print and return the rows."""
     try:
         import torch
     except ImportError:
         torch = None
-    workloads = [w for w in available() if not names or w.name in names]
+    rounds = max(1, rounds)
+    block_s = budget_s / rounds
     rows = []
     with _threads_ctx(threads) if threads else contextlib.nullcontext():
         prev = fastconv.set_num_threads(threads) if threads else None
         if torch is not None and threads:
             torch.set_num_threads(threads)
         try:
-            peak = matmul_gflops(budget_s) if any(w.kind == "compute" for w in workloads) else None
-            for w in workloads:
+            for w in (w for w in available() if not names or w.name in names):
                 inputs = w.inputs()
                 nbytes = w.nbytes()
-                bw = copyto_gbps(nbytes, budget_s)
-                times = {name: median_ms(fn, budget_s) for name, fn in implementations(w, inputs, torch)}
-                for name, ms in times.items():
-                    gbps, gflops = nbytes / (ms * 1e6), w.flops / (ms * 1e6)
-                    pct = 100 * (gbps / bw if w.kind == "memory" else gflops / peak)
-                    rows.append(dict(workload=w.name, impl=name, ms=ms, gbps=gbps, gflops=gflops, kind=w.kind,
-                                     pct_peak=pct, speedup=ms / times["fastconv"],
-                                     copyto_gbps=bw, matmul_gflops=peak))
+                impls = implementations(w, inputs, torch)
+                peaks, times = [], {name: [] for name, _ in impls}
+                for _ in range(rounds):
+                    peaks.append(copyto_gbps(nbytes, block_s) if w.kind == "memory"
+                                 else matmul_gflops(block_s, min_reps=2))
+                    for name, fn in impls:
+                        times[name].append(median_ms(fn, block_s))
+                for name, ts in times.items():
+                    fc = times["fastconv"]
+                    rates = [nbytes / t / 1e6 if w.kind == "memory" else w.flops / t / 1e6 for t in ts]
+                    med = statistics.median
+                    rows.append(dict(workload=w.name, impl=name, kind=w.kind, ms=med(ts),
+                                     gbps=nbytes / (med(ts) * 1e6), gflops=w.flops / (med(ts) * 1e6),
+                                     pct_peak=med([100 * r / p for r, p in zip(rates, peaks)]),
+                                     speedup=med([t / f for t, f in zip(ts, fc)]),
+                                     won=sum(f < t for t, f in zip(ts, fc)), rounds=rounds,
+                                     peak=med(peaks)))
         finally:
             if prev is not None:
                 fastconv.set_num_threads(prev)
-    print_table(rows, threads or fastconv.get_num_threads(), file=file)
+    print_table(rows, threads or fastconv.get_num_threads(), rounds, file=file)
     return rows
 
 
-def print_table(rows, threads, file=None):
+def print_table(rows, threads, rounds, file=None):
     p = lambda *a: print(*a, file=file)  # noqa: E731
-    p(f"fastconv {fastconv.__version__}  isa={fastconv.isa()}  threads={threads}")
-    if any(r["matmul_gflops"] for r in rows):
-        p(f"numpy.matmul 4096^2 float32: {next(r['matmul_gflops'] for r in rows if r['matmul_gflops']):.0f} GFLOP/s")
-    p(f"{'workload':<22}{'impl':<13}{'median ms':>10}{'rate':>16}{'% peak':>8}{'fastconv x':>12}")
+    p(f"fastconv {fastconv.__version__}  isa={fastconv.isa()}  threads={threads}  rounds={rounds}")
+    p("medians over rounds; % peak and 'fastconv x' (this impl's time / fastconv's) per round, then the median;"
+      " 'won': rounds fastconv was faster")
+    p(f"{'workload':<22}{'impl':<13}{'median ms':>10}{'rate':>16}{'% peak':>8}{'fastconv x':>12}{'won':>6}")
     last = None
     for r in rows:
         if r["workload"] != last:
-            peak = (f"np.copyto {r['copyto_gbps']:.1f} GB/s" if r["kind"] == "memory"
-                    else f"matmul {r['matmul_gflops']:.0f} GFLOP/s")
+            peak = (f"np.copyto {r['peak']:.1f} GB/s" if r["kind"] == "memory"
+                    else f"numpy.matmul 4096^2 float32 {r['peak']:.0f} GFLOP/s")
             p(f"{r['workload']:<22}({peak})")
             last = r["workload"]
         rate = f"{r['gbps']:.1f} GB/s" if r["kind"] == "memory" else f"{r['gflops']:.1f} GFLOP/s"
-        sp = "" if r["impl"] == "fastconv" else f"{r['speedup']:.2f}x"
-        p(f"{'':<22}{r['impl']:<13}{r['ms']:>10.3f}{rate:>16}{r['pct_peak']:>7.0f}%{sp:>12}")
+        sp, won = ("", "") if r["impl"] == "fastconv" else (f"{r['speedup']:.2f}x", f"{r['won']}/{r['rounds']}")
+        p(f"{'':<22}{r['impl']:<13}{r['ms']:>10.3f}{rate:>16}{r['pct_peak']:>7.0f}%{sp:>12}{won:>6}")
 
 
 def main(argv=None) -> int:
@@ -128,12 +145,14 @@ def main(argv=None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("bench", help="time every available workload against its baselines")
     b.add_argument("--threads", type=int, default=None, help="threads for every library (default: all)")
-    b.add_argument("--budget", type=float, default=0.4, help="seconds of timed calls per implementation")
+    b.add_argument("--budget", type=float, default=0.6,
+                   help="seconds of timed calls per implementation, over all rounds")
+    b.add_argument("--rounds", type=int, default=3, help="rounds per workload (see the module docstring)")
     b.add_argument("--only", nargs="*", default=None, help="workload names to run")
     sub.add_parser("config", help="print the build and runtime configuration")
     args = ap.parse_args(argv)
     if args.cmd == "config":
         fastconv.show_config()
     else:
-        run(args.threads, args.budget, args.only)
+        run(args.threads, args.budget, args.only, args.rounds)
     return 0
