@@ -656,14 +656,15 @@ struct GemmPlan {
         GemmArgs<T> args{nullptr, seg.off.data() + s0, seg.len.data() + s0, ns, seg.ks, nullptr,
                          nullptr, NR, 1, 0, nn, false, false};
         if (gather) args.seg_off = &zero, args.seg_len = &kq, args.nseg = 1;
-        // Only the first panel's pass reads A from memory; later ones find it in cache.
-        args.prefetch = fetch_ahead && jp == p0;
-        const bool fetch_tiles = args.prefetch && !gather;  // the next tile's rows, tile by tile
+        // Only the first panel's pass reads A from memory (gathered rows are in
+        // cache); later ones find it in cache.
+        args.prefetch = fetch_ahead && jp == p0 && !gather;
         // Passes with nothing to do between tiles (output rows at one stride, one
-        // group, no per-tile prefetch) hand the kernel runs of tiles: the tile
-        // loop's overhead is then paid once a run (kAheadRun tiles where the
-        // lookahead issues its lines between runs).
-        if (rows_stride != 0 && Gi == 1 && !fetch_tiles) {
+        // group) hand the kernel runs of tiles: the tile loop's overhead is then
+        // paid once a run (kAheadRun tiles where the lookahead issues its lines
+        // between runs). The kernel prefetches the next tile of its run; the next
+        // run's first tile is prefetched here.
+        if (rows_stride != 0 && Gi == 1) {
           const idx_t run = steps ? kAheadRun : ntiles;
           args.b = panel(g0, jp, q);
           args.rs_c = rows_stride, args.cs_c = cs, args.accumulate = q > 0, args.stream = stream;
@@ -671,6 +672,7 @@ struct GemmPlan {
             const idx_t nt = std::min(run, ntiles - t);
             if (steps)
               for (idx_t u = 0; u < nt; ++u) ahead->step();
+            if (args.prefetch && t + nt < ntiles) prefetch_tile(srcp + (t + nt) * MR, ntiles, s0, ns);
             args.a = rowp + t * MR;
             args.c = out + g_o[g0] + rows_o[t * MR] + n_o[jr];
             args.ntiles = nt, args.m = std::min(MR, mcur - (t + nt - 1) * MR);
@@ -682,7 +684,7 @@ struct GemmPlan {
           const idx_t ir = t * MR, mm = std::min(MR, mcur - ir), rs = trs[t];
           const bool direct = !interleave && rs != 0 && cs != 0;
           args.m = mm;
-          if (fetch_tiles && t + 1 < ntiles) prefetch_tile(srcp + (t + 1) * MR, ntiles, s0, ns);
+          if (args.prefetch && t + 1 < ntiles) prefetch_tile(srcp + (t + 1) * MR, ntiles, s0, ns);
           if (steps) ahead->step();
           for (idx_t g = g0; g < g0 + Gi; ++g) {
             T* tile = tiles + (g - g0) * MR * NR;

@@ -62,7 +62,8 @@ struct ZipArgs {
 // accumulate == false overwrites C. stream: full tiles of unit column stride
 // whose rows are vector-aligned may bypass the cache (non-temporal stores; the
 // caller fences). prefetch: A is not in cache yet; the kernel fetches each row's
-// next segment while it computes this one (unit ks only).
+// next segment while it computes this one, and with ntiles > 1 the next tile's
+// rows before each tile (unit ks only).
 // ntiles > 1: that many tiles one after the other, tile u reading rows
 // a[u*MR .. u*MR + MR) and writing C rows from c + u*MR*rs_c; every tile has MR
 // rows but the last, which has m (a call then costs the tile loop once, not once

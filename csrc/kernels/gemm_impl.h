@@ -96,10 +96,23 @@ static inline void gemm_tile(const GemmArgs<T>& g, const T* const* a, T* c, idx_
   }
 }
 
+// Prefetches the MR rows a[0 .. MR) of a tile, every K segment, a line at a time.
+template <class T>
+static inline void prefetch_rows(const GemmArgs<T>& g, const T* const* a) {
+  constexpr int MR = GemmTile<T>::MR;
+  for (int i = 0; i < MR; ++i)
+    for (idx_t s = 0; s < g.nseg; ++s)
+      for (idx_t e = 0; e < g.seg_len[s]; e += kLineElems<T>) __builtin_prefetch(a[i] + g.seg_off[s] + e);
+}
+
 template <class T, int NVU>
 static void gemm_nv(const GemmArgs<T>& g) {
   constexpr int MR = GemmTile<T>::MR;
-  for (idx_t u = 0; u + 1 < g.ntiles; ++u) gemm_tile<T, NVU>(g, g.a + u * MR, g.c + u * MR * g.rs_c, MR);
+  const bool next = g.prefetch && g.ks == 1;
+  for (idx_t u = 0; u + 1 < g.ntiles; ++u) {
+    if (next) prefetch_rows(g, g.a + (u + 1) * MR);
+    gemm_tile<T, NVU>(g, g.a + u * MR, g.c + u * MR * g.rs_c, MR);
+  }
   gemm_tile<T, NVU>(g, g.a + (g.ntiles - 1) * MR, g.c + (g.ntiles - 1) * MR * g.rs_c, g.m);
 }
 
