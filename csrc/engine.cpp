@@ -365,7 +365,8 @@ std::vector<idx_t> offsets(const std::vector<Dim>& dims, idx_t Dim::*stride) {
   return off;
 }
 
-// Offsets (in a and out) of the M indices [m0, m0 + count), by odometer.
+// Offsets (in a and out) of the M indices [m0, m0 + count), by odometer; oo may
+// be null (A's offsets only).
 void row_offsets(const std::vector<Dim>& dims, idx_t m0, idx_t count, idx_t* oa, idx_t* oo) {
   std::vector<idx_t> idx(dims.size());
   idx_t r = m0, a = 0, o = 0;
@@ -377,7 +378,7 @@ void row_offsets(const std::vector<Dim>& dims, idx_t m0, idx_t count, idx_t* oa,
   }
   for (idx_t i = 0; i < count; ++i) {
     oa[i] = a;
-    oo[i] = o;
+    if (oo) oo[i] = o;
     for (size_t q = dims.size(); q-- > 0;) {  // next index
       a += dims[q].sa, o += dims[q].so;
       if (++idx[q] < dims[q].size) break;
@@ -576,19 +577,18 @@ struct GemmPlan {
 
   // A cursor over the lines that the block of rows [m0, m0 + mcur) of groups
   // [g0, g0 + Gi) reads in its first K block, to be issued over `slots` tiles
-  // (row offsets into ra/ro). Empty where row_lines is 0, and where that takes
+  // (its rows' A offsets into ra). Empty where row_lines is 0, and where that takes
   // more than kMaxAheadPerTile lines a tile: bursts of prefetches to memory
   // hold the line-fill buffers the tile's own loads need (grouped2x2_g4_128,
   // 64 lines a tile on AVX-512, ran 1.29x slower with them on a Xeon;
   // pointwise 128 -> 256 on AVX2, 3 a tile, 5 % faster on the 2-core AMD).
   static constexpr idx_t kMaxAheadPerTile = 4;
-  Lookahead<T> lookahead(const T* a, idx_t slots, idx_t m0, idx_t mcur, idx_t g0, std::vector<idx_t>& ra,
-                         std::vector<idx_t>& ro) const {
+  Lookahead<T> lookahead(const T* a, idx_t slots, idx_t m0, idx_t mcur, idx_t g0, std::vector<idx_t>& ra) const {
     Lookahead<T> la;
     const idx_t lines = mcur * Gi * row_lines;
     if (lines == 0 || lines > slots * kMaxAheadPerTile) return la;
-    ra.resize(size_t(mcur)), ro.resize(size_t(mcur));
-    row_offsets(ms, m0, mcur, ra.data(), ro.data());
+    ra.resize(size_t(mcur));
+    row_offsets(ms, m0, mcur, ra.data(), nullptr);
     la.a = a, la.rows = ra.data(), la.groups = g_a.data() + g0, la.off = seg.off.data(), la.len = seg.len.data();
     la.nrows = mcur, la.ngroups = Gi, la.npieces = seg.block_piece[1];
     la.per_slot = (lines + slots - 1) / slots;
@@ -833,11 +833,11 @@ std::string gemm_path(const Contraction& d, const T* a, const T* b, T* out, cons
   const Partition part(p.M, p.npanels, p.G / p.Gi, p.MR, mc_max, nt, true);
   gemm_region(p, b, part, [&](const Partition::Block& blk, const Partition::Block* next, idx_t* rows_a,
                               idx_t* rows_o, T* tiles) {
-    thread_local std::vector<idx_t> next_a, next_o;
+    thread_local std::vector<idx_t> next_a;
     Lookahead<T> la;
     if (next)
       la = p.lookahead(a, (blk.p1 - blk.p0) * ((blk.mcur + p.MR - 1) / p.MR), next->m0, next->mcur, next->g * p.Gi,
-                       next_a, next_o);
+                       next_a);
     row_offsets(p.ms, blk.m0, blk.mcur, rows_a, rows_o);
     p.rows(a, out, rows_a, rows_o, blk.mcur, blk.p0, blk.p1, blk.g * p.Gi, tiles, true, la.nrows ? &la : nullptr);
   });
