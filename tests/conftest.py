@@ -57,6 +57,12 @@ def assert_close(got, ref, absref, nterms):
     assert not bad.any(), f"max error {err[bad].max()} at {np.argwhere(bad)[:3].tolist()}"
 
 
+def assert_matmul_close(got, a, b):
+    """got against a @ b in float64, to the tolerance of its dtype over a's columns."""
+    a64, b64 = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    assert_close(got, a64 @ b64, np.abs(a64) @ np.abs(b64), a64.shape[-1])
+
+
 DTYPES = [np.float32, np.float64]
 LAYOUTS = ["contiguous", "strided", "negative", "channels_strided", "transposed", "readonly"]
 
