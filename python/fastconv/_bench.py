@@ -105,16 +105,14 @@ def run(threads: int | None, budget_s: float, names: list[str] | None, rounds: i
                                  else matmul_gflops(block_s, min_reps=2))
                     for name, fn in impls:
                         times[name].append(median_ms(fn, block_s))
+                med, fc = statistics.median, times["fastconv"]
+                work = nbytes if w.kind == "memory" else w.flops  # against GB/s or GFLOP/s
                 for name, ts in times.items():
-                    fc = times["fastconv"]
-                    rates = [nbytes / t / 1e6 if w.kind == "memory" else w.flops / t / 1e6 for t in ts]
-                    med = statistics.median
                     rows.append(dict(workload=w.name, impl=name, kind=w.kind, ms=med(ts),
                                      gbps=nbytes / (med(ts) * 1e6), gflops=w.flops / (med(ts) * 1e6),
-                                     pct_peak=med([100 * r / p for r, p in zip(rates, peaks)]),
+                                     pct_peak=med([100 * work / (t * 1e6) / p for t, p in zip(ts, peaks)]),
                                      speedup=med([t / f for t, f in zip(ts, fc)]),
-                                     won=sum(f < t for t, f in zip(ts, fc)), rounds=rounds,
-                                     peak=med(peaks)))
+                                     won=sum(f < t for t, f in zip(ts, fc)), rounds=rounds, peak=med(peaks)))
         finally:
             if prev is not None:
                 fastconv.set_num_threads(prev)
