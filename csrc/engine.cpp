@@ -796,7 +796,10 @@ void gemm_region(GemmPlan<T>& p, const T* b, const Partition& part, Block&& bloc
   parallel(nt, [&](int tid, int n) {
     DenormalsAreZero daz;
     p.pack_b(b, tid, n);
+    // Not on one thread: run directly, a barrier would bind to a caller's team.
+    if (n > 1) {
 #pragma omp barrier
+    }
     thread_local std::vector<idx_t> rows_a, rows_o;
     thread_local Buffer<T> tiles;
     rows_a.resize(size_t(part.mc));
