@@ -487,6 +487,7 @@ struct Lookahead {
 
   void step() {
     for (idx_t c = per_slot; c > 0 && i < nrows; --c) {
+      // To L2 (locality 2). The builtin stays here: the loop also moves the cursor.
       __builtin_prefetch(a + groups[g] + rows[i] + off[sp] + e, 0, 2);
       if ((e += kLineElems<T>) < len[sp]) continue;
       e = 0;
@@ -579,7 +580,7 @@ struct GemmPlan {
       for (idx_t i = 0; i < MR; ++i) {
         const T* row = ptrs[(g * ntiles) * MR + i];
         for (idx_t sp = s0; sp < s0 + ns; ++sp)
-          for (idx_t e = 0; e < seg.len[sp]; e += kLineElems<T>) __builtin_prefetch(row + seg.off[sp] + e);
+          for (idx_t e = 0; e < seg.len[sp]; e += kLineElems<T>) prefetch_line(row + seg.off[sp] + e);
       }
   }
 

@@ -107,7 +107,7 @@ static inline void prefetch_rows(const GemmArgs<T>& g, const T* const* a) {
   constexpr int MR = GemmTile<T>::MR;
   for (int i = 0; i < MR; ++i)
     for (idx_t s = 0; s < g.nseg; ++s)
-      for (idx_t e = 0; e < g.seg_len[s]; e += kLineElems<T>) __builtin_prefetch(a[i] + g.seg_off[s] + e);
+      for (idx_t e = 0; e < g.seg_len[s]; e += kLineElems<T>) prefetch_line(a[i] + g.seg_off[s] + e);
 }
 
 template <class T, int NVU>
