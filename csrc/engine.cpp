@@ -519,12 +519,27 @@ struct GemmPlan {
   std::vector<idx_t> g_a, g_b, g_o, n_b, n_o;
   std::vector<idx_t> pcol;  // panel p covers columns [pcol[p], pcol[p + 1])
   KSegments seg;
-  Buffer<T> bp;             // per group and panel, K rows of NR values, zero-padded
+  Buffer<T>& bp;            // per group and panel, K rows of NR values, zero-padded
   void (*kernel)(const GemmArgs<T>&) = nullptr;
   void (*zip)(const ZipArgs<T>&) = nullptr;
 
+  // Packed B lives in a buffer of the calling thread that its next GEMM reuses
+  // (one plan at a time per thread): a fresh block of MiBs costs a page fault per
+  // 4 KiB on first touch (patchify_vit16: ~600 a call, 2.4 MB). One larger than
+  // kKeepPackedB is freed with the plan.
+  static constexpr size_t kKeepPackedB = size_t(32) << 20;
+  static Buffer<T>& calling_thread_buffer() {
+    thread_local Buffer<T> b;
+    return b;
+  }
+  ~GemmPlan() {
+    if (bp.capacity() * sizeof(T) > kKeepPackedB) Buffer<T>().swap(bp);
+  }
+  GemmPlan(const GemmPlan&) = delete;
+  GemmPlan& operator=(const GemmPlan&) = delete;
+
   GemmPlan(const Contraction& d, const KernelTable& kt)
-      : G(prod(d.batch)), M(prod(d.m)), N(prod(d.n)), K(prod(d.k)) {
+      : G(prod(d.batch)), M(prod(d.m)), N(prod(d.n)), K(prod(d.k)), bp(calling_thread_buffer()) {
     const GemmBlocking& bl = KernelOf<T>::blocking(kt);
     kernel = KernelOf<T>::gemm(kt);
     zip = KernelOf<T>::zip(kt);
@@ -547,6 +562,7 @@ struct GemmPlan {
     constexpr idx_t LINE = kLineElems<T>;
     if (seg.ks == 1 && *std::min_element(seg.len.begin(), seg.len.end()) >= LINE)
       for (idx_t sp = 0; sp < seg.block_piece[1]; ++sp) row_lines += (seg.len[sp] + LINE - 1) / LINE;
+    bp.clear();  // a larger size then reallocates without copying the old panels
     bp.resize(size_t(G * npanels * K * NR));
   }
 
