@@ -157,3 +157,30 @@ def test_core_refuses_non_arrays():
             _core.contract(a, "ij", bad, "", out, "i")
         with pytest.raises(TypeError, match="numpy.ndarray or None"):
             _core.explain(a, "ij", bad, "", "i")
+
+
+def test_large_outputs_reuse_freed_blocks():
+    """A freed output of at least a MiB is kept (bounded) and handed to the next output of
+    its size: a fresh block faults a page per 4 KiB on its first stores."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 32, 32, 8)).astype(np.float32)
+    w = rng.standard_normal((8, 256)).astype(np.float32)  # a 2 MiB output
+    want = np.einsum("bhwc,cC->bhwC", x, w)
+    lim = _core.block_cache()
+    a = fastconv.pointwise_conv(x, w)
+    addr, block = a.ctypes.data, a.nbytes + 64  # the block: data and one line of header
+    del a
+    assert _core.block_cache()["sizes"][-1] == block
+    b = fastconv.pointwise_conv(x, w)
+    assert b.ctypes.data == addr and b.ctypes.data % 64 == 0
+    assert block not in _core.block_cache()["sizes"]
+    np.testing.assert_allclose(b, want, rtol=1e-5, atol=1e-5)
+    c = fastconv.pointwise_conv(x, w)  # b still alive: another block
+    assert c.ctypes.data != b.ctypes.data
+    np.testing.assert_allclose(c, want, rtol=1e-5, atol=1e-5)
+    # Bounded: many sizes freed, at most max_blocks and max_bytes kept; small ones not kept.
+    outs = [fastconv.pointwise_conv(x[:, :, : 8 + 2 * i], w) for i in range(lim["max_blocks"] + 3)]
+    del outs
+    sizes = _core.block_cache()["sizes"]
+    assert 0 < len(sizes) <= lim["max_blocks"] and sum(sizes) <= lim["max_bytes"]
+    assert min(sizes) >= lim["min_block"]
