@@ -32,6 +32,16 @@ inline void prefetch_line(const void* p) {
 template <class T>
 constexpr idx_t kLineElems = kCacheLine / idx_t(sizeof(T));
 
+// Every line of one A row's unit-stride K segments [off[s], off[s] + len[s]),
+// s < nseg, a line at a time from each segment's start (the kernel's next tile and
+// the engine's). Always inlined, so it is built with each caller's ISA flags.
+template <class T>
+__attribute__((always_inline)) inline void prefetch_row(const T* row, const idx_t* off, const idx_t* len,
+                                                         idx_t nseg) {
+  for (idx_t s = 0; s < nseg; ++s)
+    for (idx_t e = 0; e < len[s]; e += kLineElems<T>) prefetch_line(row + off[s] + e);
+}
+
 // Tap multiply-reduce (the memory-bound path: depthwise, filter, channel conv).
 // For each pixel p < npix, with xp = x + p*x_pix and op = out + p*out_pix:
 //   acc[r] = sum_{t < ntaps} xp[taps[t] + r] * w[t*L + r]       for r < L

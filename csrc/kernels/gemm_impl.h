@@ -105,9 +105,7 @@ static inline void gemm_tile(const GemmArgs<T>& g, const T* const* a, T* c, idx_
 template <class T>
 static inline void prefetch_rows(const GemmArgs<T>& g, const T* const* a) {
   constexpr int MR = GemmTile<T>::MR;
-  for (int i = 0; i < MR; ++i)
-    for (idx_t s = 0; s < g.nseg; ++s)
-      for (idx_t e = 0; e < g.seg_len[s]; e += kLineElems<T>) prefetch_line(a[i] + g.seg_off[s] + e);
+  for (int i = 0; i < MR; ++i) prefetch_row(a[i], g.seg_off, g.seg_len, g.nseg);
 }
 
 template <class T, int NVU>
