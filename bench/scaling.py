@@ -16,12 +16,12 @@ import statistics
 
 import fastconv
 from fastconv._bench import _threads_ctx, copyto_gbps, matmul_gflops, median_ms
-from fastconv._workloads import available
+from fastconv._workloads import select
 
 
 def measure(threads: int, names, budget_s: float, rounds: int, torch) -> list[dict]:
     rows = []
-    workloads = [w for w in available() if not names or w.name in names]
+    workloads = select(names)
     block_s = budget_s / rounds
     with _threads_ctx(threads):
         fastconv.set_num_threads(threads)
@@ -54,6 +54,10 @@ def main(argv=None) -> int:
     ap.add_argument("--budget", type=float, default=0.6, help="seconds per implementation, over all rounds")
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args(argv)
+    try:
+        select(args.only)
+    except ValueError as e:
+        ap.error(str(e))
     import torch
 
     print(f"fastconv {fastconv.__version__} isa={fastconv.isa()} torch {torch.__version__}")

@@ -184,3 +184,12 @@ def test_large_outputs_reuse_freed_blocks():
     sizes = _core.block_cache()["sizes"]
     assert 0 < len(sizes) <= lim["max_blocks"] and sum(sizes) <= lim["max_bytes"]
     assert min(sizes) >= lim["min_block"]
+
+
+def test_cli_bench_unknown_workload():
+    # A misspelt name (or a comma-joined list) must not print an empty table.
+    r = subprocess.run([sys.executable, "-m", "fastconv", "bench", "--only", "filter_c64,shuffle_g3_240"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert "unknown workload(s) filter_c64,shuffle_g3_240" in r.stderr and "known: " in r.stderr
+    assert "filter_c64" in r.stderr.split("known: ")[1]

@@ -23,7 +23,7 @@ import numpy as np
 
 import fastconv
 
-from ._workloads import available
+from ._workloads import select
 
 
 def median_ms(fn, budget_s: float, min_reps: int = 3, max_reps: int = 200, pause_s: float = 0.15) -> float:
@@ -95,7 +95,7 @@ def run(threads: int | None, budget_s: float, names: list[str] | None, rounds: i
         if torch is not None and threads:
             torch.set_num_threads(threads)
         try:
-            for w in (w for w in available() if not names or w.name in names):
+            for w in select(names):
                 inputs = w.inputs()
                 nbytes = w.nbytes()
                 impls = implementations(w, inputs, torch)
@@ -149,6 +149,11 @@ def main(argv=None) -> int:
     b.add_argument("--only", nargs="*", default=None, help="workload names to run")
     sub.add_parser("config", help="print the build and runtime configuration")
     args = ap.parse_args(argv)
+    if args.cmd == "bench":
+        try:
+            select(args.only)
+        except ValueError as e:
+            ap.error(str(e))
     if args.cmd == "config":
         fastconv.show_config()
     else:

@@ -235,3 +235,16 @@ WORKLOADS += FUSED
 
 def available() -> list[Workload]:
     return [w for w in WORKLOADS if hasattr(fastconv, w.op)]
+
+
+def select(names: list[str] | None) -> list[Workload]:
+    """The available workloads named in ``names`` (all of them for None or []).
+
+    Raises ValueError for a name that is not a workload, listing the known ones:
+    a misspelt name would otherwise give an empty table.
+    """
+    ws = available()
+    unknown = [n for n in names or [] if n not in {w.name for w in ws}]
+    if unknown:
+        raise ValueError(f"unknown workload(s) {', '.join(unknown)}; known: {', '.join(w.name for w in ws)}")
+    return [w for w in ws if not names or w.name in names]
