@@ -5,6 +5,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -743,12 +744,18 @@ struct GemmPlan {
   }
 };
 
-// The threads' shares of a GEMM: the work is a grid of row units (a tile of MR
+// The threads' shares of a GEMM. The work is a grid of row units (a tile of MR
 // rows in one of `go` groups, groups innermost: they read the same pixels) by N
-// panels, cut into tm x tn rectangles, one per thread, of the fewest tile-panels
-// each (tn as small as that allows: a column split re-reads A). Each thread walks
-// its rectangle in M blocks of at most mc rows, every group of a block in turn:
-// the block's pixels stay in L2 while the groups and the rectangle's panels pass.
+// panels. The panels are cut into tn column shares (only where the row units
+// cannot feed every thread: a column split re-reads A), each served by tm
+// threads, which claim the share's row units front to back in chunks from a
+// counter (Claims). A static split left a thread idle whenever the other's core
+// ran slower: on a shared 2-core VM the first to finish waited 6-35 % of the
+// call on average (pointwise 128 -> 256, patchify_vit16). A chunk is a 1/(2 tm)
+// share of what is left, at most an M block of mc rows of every group, so that
+// the threads finish together; whole tiles of every group while it is at least
+// that. A thread walks a chunk in M blocks, every group of a block in turn: the
+// block's pixels stay in L2 while the groups and the share's panels pass.
 struct Partition {
   idx_t M, MR, mc, go, units, npanels, tm = 1, tn = 1;
   Partition(idx_t M_, idx_t npanels_, idx_t go_, idx_t MR_, idx_t mc_max, int nt, bool split_n)
@@ -763,16 +770,26 @@ struct Partition {
     }
   }
   int threads() const { return int(tm * tn); }
+  // Row units claimed so far in each column share; one per call, shared by its threads.
+  struct Claims {
+    std::vector<std::atomic<idx_t>> next;
+    explicit Claims(const Partition& p) : next(size_t(p.tn)) {
+      for (auto& c : next) c.store(0, std::memory_order_relaxed);
+    }
+  };
   // Rows [m0, m0 + mcur) of group g by panels [p0, p1).
   struct Block {
     idx_t g, m0, mcur, p0, p1;
   };
-  // Calls f(block, next) for each (M block, group) of thread tid's rectangle, in
-  // order; next: the block that follows (nullptr for the last one).
+  // Calls f(block, next) for each (M block, group) of the chunks that thread tid
+  // claims in its column share, in order; next: the block that follows (nullptr
+  // for the last one). The chunk after a block is claimed before f runs on it,
+  // so that f can fetch the next block's rows ahead.
   template <class F>
-  void for_blocks(int tid, F&& f) const {
-    const idx_t im = tid / tn, in = tid % tn;
-    const idx_t r1 = units * (im + 1) / tm, p0 = npanels * in / tn, p1 = npanels * (in + 1) / tn;
+  void for_blocks(int tid, Claims& claims, F&& f) const {
+    const idx_t in = tid % tn, p0 = npanels * in / tn, p1 = npanels * (in + 1) / tn;
+    const idx_t block_units = std::max<idx_t>(1, mc / MR) * go;
+    std::atomic<idx_t>& next = claims.next[size_t(in)];
     auto rows = [&](idx_t t, idx_t count) { return std::min(count * MR, M - t * MR); };
     Block cur{};
     bool pending = false;
@@ -780,16 +797,25 @@ struct Partition {
       if (pending) f(cur, &b);
       cur = b, pending = true;
     };
-    for (idx_t r = units * im / tm; r < r1;) {
-      const idx_t t = r / go;
-      if (r % go != 0 || r1 - r < go) {  // a tile the share holds only some groups of
-        visit({r % go, t * MR, rows(t, 1), p0, p1});
-        ++r;
-        continue;
+    for (idx_t r = next.load(std::memory_order_relaxed), r1;; r = next.load(std::memory_order_relaxed)) {
+      do {
+        if (r >= units) break;
+        idx_t chunk = tm == 1 ? block_units : std::clamp<idx_t>((units - r) / (2 * tm), 1, block_units);
+        if (chunk >= go) chunk -= chunk % go;  // r stays at a tile's first group
+        r1 = std::min(units, r + chunk);
+      } while (!next.compare_exchange_weak(r, r1, std::memory_order_relaxed));
+      if (r >= units) break;
+      while (r < r1) {
+        const idx_t t = r / go;
+        if (r % go != 0 || r1 - r < go) {  // a chunk of only some groups of a tile
+          visit({r % go, t * MR, rows(t, 1), p0, p1});
+          ++r;
+          continue;
+        }
+        const idx_t count = (r1 - r) / go;  // at most mc / MR
+        for (idx_t g = 0; g < go; ++g) visit({g, t * MR, rows(t, count), p0, p1});
+        r += count * go;
       }
-      const idx_t count = std::min((r1 - r) / go, mc / MR);
-      for (idx_t g = 0; g < go; ++g) visit({g, t * MR, rows(t, count), p0, p1});
-      r += count * go;
     }
     if (pending) f(cur, static_cast<const Block*>(nullptr));
   }
@@ -806,6 +832,7 @@ int gemm_threads(idx_t flops, int nthreads) {
 template <class T, class Block>
 void gemm_region(GemmPlan<T>& p, const T* b, const Partition& part, Block&& block) {
   const int nt = part.threads();
+  Partition::Claims claims(part);
   parallel(nt, [&](int tid, int n) {
     DenormalsAreZero daz;
     p.pack_b(b, tid, n);
@@ -819,7 +846,7 @@ void gemm_region(GemmPlan<T>& p, const T* b, const Partition& part, Block&& bloc
     rows_o.resize(size_t(part.mc));
     tiles.resize(size_t(p.Gi * p.MR * p.NR));
     for (int share = tid; share < nt; share += n)  // n < nt only where OpenMP gave fewer threads
-      part.for_blocks(share, [&](const Partition::Block& b, const Partition::Block* next) {
+      part.for_blocks(share, claims, [&](const Partition::Block& b, const Partition::Block* next) {
         block(b, next, rows_a.data(), rows_o.data(), tiles.data());
       });
 #if defined(FASTCONV_HAVE_MXCSR)

@@ -107,16 +107,20 @@ def test_float32_within_1e4_of_float64(isa):
 
 @pytest.mark.parametrize("threads", [1, 2, 3, 7, 16])
 def test_threads_partition(isa, threads):
-    """Batch 1, small images (N is split), big M (M blocks), shares that cross group
-    boundaries, and the fused chain, for several thread counts (7 and 16 oversubscribe)."""
+    """Batch 1, small images (N is split), big M (M blocks, claimed in shrinking chunks),
+    chunks of some groups of a tile, and the fused chain, for several thread counts (7
+    and 16 oversubscribe)."""
     with num_threads(threads):
         rng = np.random.default_rng(14)
         for xs, ws in [((1, 4, 4, 32), (2, 2, 32, 200)), ((3, 60, 44, 24), (2, 2, 24, 40)), ((1, 8, 8, 3), (8, 8, 3, 96))]:
             x = rng.standard_normal(xs).astype(np.float32)
             w = rng.standard_normal(ws).astype(np.float32)
             check(fastconv.conv, R.conv, x, w, int(np.prod(ws[:-1])))
-        x = rng.standard_normal((2, 14, 10, 60)).astype(np.float32)
-        check(fastconv.grouped_conv, R.grouped_conv, x, rng.standard_normal((2, 2, 5, 12, 20)).astype(np.float32), 48)
+        # Groups of one tile split between threads (1 and 2 tiles of 5 groups), and many tiles.
+        for xs in [(1, 4, 4, 60), (1, 8, 6, 60), (2, 14, 10, 60)]:
+            x = rng.standard_normal(xs).astype(np.float32)
+            check(fastconv.grouped_conv, R.grouped_conv, x, rng.standard_normal((2, 2, 5, 12, 20)).astype(np.float32),
+                  48)
         wd, wp = rng.standard_normal((2, 2, 60)).astype(np.float32), rng.standard_normal((60, 70)).astype(np.float32)
         check(fastconv.depthwise_separable_conv, R.depthwise_separable_conv, x, (wd, wp), 240)
         x = rng.standard_normal((4, 24, 24, 96)).astype(np.float32)
