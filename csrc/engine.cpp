@@ -567,22 +567,30 @@ struct GemmPlan {
     bp.resize(size_t(G * npanels * K * NR));
   }
 
-  // Packs the B panels q = part, part + parts, ... (one thread's share).
+  // Packs B's rows (g, k), group-major, [G K part / parts, G K (part + 1) / parts)
+  // (one thread's share), each into every panel. A row is read front to back and
+  // each panel's next NR values land beside its previous row's; packing panel by
+  // panel instead reads B down its columns, a line per row at B's row stride
+  // (patchify_vit16: 3 KiB, 0.4-0.6 ms a call, 4 % of it).
   void pack_b(const T* b, idx_t part, idx_t parts) {
-    for (idx_t q = part; q < G * npanels; q += parts) {
-      const idx_t g = q / npanels, jp = q % npanels;
-      T* dst = bp.data() + q * K * NR;
-      const T* src = b + g_b[g];
-      const idx_t nn = pcol[jp + 1] - pcol[jp];
-      const idx_t* nb = n_b.data() + pcol[jp];
-      for (idx_t k = 0; k < K; ++k, dst += NR) {
-        const T* row = src + seg.k_b[k];
-        if (ncontig)
-          std::memcpy(dst, row + nb[0], size_t(nn) * sizeof(T));
-        else
-          for (idx_t j = 0; j < nn; ++j) dst[j] = row[nb[j]];
-        for (idx_t j = nn; j < NR; ++j) dst[j] = T(0);
+    constexpr idx_t KB = 8;
+    const idx_t r1 = G * K * (part + 1) / parts;
+    for (idx_t r0 = G * K * part / parts; r0 < r1;) {
+      const idx_t g = r0 / K, k0 = r0 % K, kn = std::min({KB, K - k0, r1 - r0});
+      for (idx_t jp = 0; jp < npanels; ++jp) {
+        const idx_t nn = pcol[jp + 1] - pcol[jp];
+        const idx_t* nb = n_b.data() + pcol[jp];
+        T* dst = bp.data() + ((g * npanels + jp) * K + k0) * NR;
+        for (idx_t k = k0; k < k0 + kn; ++k, dst += NR) {
+          const T* row = b + g_b[g] + seg.k_b[k];
+          if (ncontig)
+            std::memcpy(dst, row + nb[0], size_t(nn) * sizeof(T));
+          else
+            for (idx_t j = 0; j < nn; ++j) dst[j] = row[nb[j]];
+          for (idx_t j = nn; j < NR; ++j) dst[j] = T(0);
+        }
       }
+      r0 += kn;
     }
   }
 
