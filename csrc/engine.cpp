@@ -760,10 +760,13 @@ struct GemmPlan {
 // counter (Claims). A static split left a thread idle whenever the other's core
 // ran slower: on a shared 2-core VM the first to finish waited 6-35 % of the
 // call on average (pointwise 128 -> 256, patchify_vit16). A chunk is a 1/(2 tm)
-// share of what is left, at most an M block of mc rows of every group, so that
-// the threads finish together; whole tiles of every group while it is at least
-// that. A thread walks a chunk in M blocks, every group of a block in turn: the
-// block's pixels stay in L2 while the groups and the share's panels pass.
+// share of what is left, so that the threads finish together, at most an M block
+// of mc rows of every group and at least a quarter of one: each chunk streams the
+// share's packed B once more (patchify_vit16: 2.4 MB), and chunks of one tile at
+// the end of a call on many threads would multiply that (neutral at 2 threads).
+// Whole tiles of every group while a chunk is at least that. A thread walks a
+// chunk in M blocks, every group of a block in turn: the block's pixels stay in
+// L2 while the groups and the share's panels pass.
 struct Partition {
   idx_t M, MR, mc, go, units, npanels, tm = 1, tn = 1;
   Partition(idx_t M_, idx_t npanels_, idx_t go_, idx_t MR_, idx_t mc_max, int nt, bool split_n)
@@ -796,7 +799,7 @@ struct Partition {
   template <class F>
   void for_blocks(int tid, Claims& claims, F&& f) const {
     const idx_t in = tid % tn, p0 = npanels * in / tn, p1 = npanels * (in + 1) / tn;
-    const idx_t block_units = std::max<idx_t>(1, mc / MR) * go;
+    const idx_t block_units = std::max<idx_t>(1, mc / MR) * go, least = std::max<idx_t>(1, block_units / 4);
     std::atomic<idx_t>& next = claims.next[size_t(in)];
     auto rows = [&](idx_t t, idx_t count) { return std::min(count * MR, M - t * MR); };
     Block cur{};
@@ -808,7 +811,7 @@ struct Partition {
     for (idx_t r = next.load(std::memory_order_relaxed), r1;; r = next.load(std::memory_order_relaxed)) {
       do {
         if (r >= units) break;
-        idx_t chunk = tm == 1 ? block_units : std::clamp<idx_t>((units - r) / (2 * tm), 1, block_units);
+        idx_t chunk = tm == 1 ? block_units : std::clamp<idx_t>((units - r) / (2 * tm), least, block_units);
         if (chunk >= go) chunk -= chunk % go;  // r stays at a tile's first group
         r1 = std::min(units, r + chunk);
       } while (!next.compare_exchange_weak(r, r1, std::memory_order_relaxed));
