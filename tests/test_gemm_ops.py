@@ -129,6 +129,23 @@ def test_threads_partition(isa, threads):
                   rng.standard_normal((3, 32, 40)).astype(np.float32), 32, shuffle=shuffle)
 
 
+def test_same_bits_on_any_thread_count(isa):
+    """Threads claim row chunks at run time, but each output is computed by one tile
+    in K order: the result does not depend on the thread count or on who ran what."""
+    rng = np.random.default_rng(15)
+    x = rng.standard_normal((4, 48, 40, 24)).astype(np.float32)
+    w = rng.standard_normal((2, 2, 24, 72)).astype(np.float32)
+    xg = rng.standard_normal((2, 28, 20, 60)).astype(np.float32)
+    wg = rng.standard_normal((2, 2, 5, 12, 20)).astype(np.float32)
+    runs = []
+    for threads in (1, 2, 3, 7):
+        with num_threads(threads):
+            runs.append((fastconv.conv(x, w), fastconv.grouped_conv(xg, wg)))
+    for got in runs[1:]:
+        for a, b in zip(runs[0], got):
+            np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("threads", [1, 2])
 def test_gathered_rows(isa, dtype, threads):
