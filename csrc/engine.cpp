@@ -467,6 +467,8 @@ bool stream_output(idx_t bytes, idx_t nblocks, int nt) {
 constexpr idx_t kResidentB = idx_t(8) << 20;
 // Tiles a kernel call runs where the next-block lookahead issues lines between calls.
 constexpr idx_t kAheadRun = 4;
+// Scratch bytes for the shuffle's runs of tiles (GemmPlan::zip_run): in L1.
+constexpr idx_t kZipScratch = idx_t(16) << 10;
 // A rows of at least this many runs per K block, passed by at least this many
 // panels, are gathered into contiguous rows first (GemmPlan::rows).
 constexpr idx_t kGatherRuns = 8, kGatherPanels = 4;
@@ -510,6 +512,7 @@ struct GemmPlan {
   bool ncontig = false;     // N unit-stride in B
   bool interleave = false;  // groups interleave with N in the output (the shuffle)
   idx_t Gi = 1;             // groups computed together in one work item
+  idx_t zip_run = 1;        // tiles a group per kernel call where interleaving (kZipScratch)
   bool stream = false;      // non-temporal output stores: set by the path (stream_output)
   // Lines of A a row reads in the first K block, for the next-block lookahead; 0
   // (none) where K is strided in A, or where a piece is shorter than a line: rows
@@ -560,6 +563,7 @@ struct GemmPlan {
     // computed together and each output row is written contiguously by the zip kernel.
     interleave = G > 1 && nblocks == 1 && cs == G && uniform_stride(g_o.data(), G) == 1;
     Gi = interleave ? G : 1;
+    if (interleave) zip_run = std::max<idx_t>(1, kZipScratch / (G * MR * NR * idx_t(sizeof(T))));
     constexpr idx_t LINE = kLineElems<T>;
     if (seg.ks == 1 && *std::min_element(seg.len.begin(), seg.len.end()) >= LINE)
       for (idx_t sp = 0; sp < seg.block_piece[1]; ++sp) row_lines += (seg.len[sp] + LINE - 1) / LINE;
@@ -650,7 +654,7 @@ struct GemmPlan {
           ptrs[(g * ntiles + t) * MR + i] = a + g_a[g0 + g] + rows_a[ir + (i < mm ? i : 0)];
     }
     // One stride between all output rows (0: none): tiles then run back to back.
-    const idx_t rows_stride = !interleave && cs != 0 ? uniform_stride(rows_o, mcur) : 0;
+    const idx_t orows = cs != 0 ? uniform_stride(rows_o, mcur) : 0, rows_stride = interleave ? 0 : orows;
     thread_local Buffer<T> abuf;
     thread_local std::vector<const T*> bptrs;
     const idx_t zero = 0;
@@ -707,6 +711,35 @@ struct GemmPlan {
             args.c = out + g_o[g0] + rows_o[t * MR] + n_o[jr];
             args.ntiles = nt, args.m = std::min(MR, mcur - (t + nt - 1) * MR);
             kernel(args);
+          }
+          continue;
+        }
+        // The shuffle (groups interleaved with N in the output), rows at one stride:
+        // each group's tiles of a run go to scratch (zip_run tiles a group), then the
+        // zip kernel writes the run's output rows, groups interleaved. One kernel
+        // call a group and run, not a group and tile (pwgroup1x1_g3_240: 1.08x at
+        // 1 and 2 threads over tile by tile; runs of 4 tiles 1.02x, of 16 1.02x
+        // more than 8). The zip's streamed stores are what the shuffle costs over
+        // shuffle=False (1.1-1.2x): the stores of tiles written in place hide behind
+        // their FMAs. Zipping the previous run a third at a time between this run's
+        // kernel calls bought nothing, and a few rows after each tile 0.97x.
+        if (interleave && orows != 0) {
+          const idx_t gstride = zip_run * MR * NR;
+          args.rs_c = NR, args.cs_c = 1, args.accumulate = false, args.stream = false;
+          for (idx_t t = 0; t < ntiles; t += zip_run) {
+            const idx_t nt = std::min(zip_run, ntiles - t);
+            if (steps)
+              for (idx_t u = 0; u < nt; ++u) ahead->step();
+            if (args.prefetch && t + nt < ntiles) prefetch_tile(srcp + (t + nt) * MR, ntiles, s0, ns);
+            args.ntiles = nt, args.m = std::min(MR, mcur - (t + nt - 1) * MR);
+            for (idx_t g = 0; g < Gi; ++g) {
+              args.a = rowp + (g * ntiles + t) * MR;
+              args.b = panel(g0 + g, jp, q);
+              args.c = tiles + g * gstride;
+              kernel(args);
+            }
+            zip(ZipArgs<T>{tiles, gstride, G, nn, out + g_o[g0] + rows_o[t * MR] + n_o[jr],
+                           std::min(nt * MR, mcur - t * MR), NR, orows, stream});
           }
           continue;
         }
@@ -855,7 +888,7 @@ void gemm_region(GemmPlan<T>& p, const T* b, const Partition& part, Block&& bloc
     thread_local Buffer<T> tiles;
     rows_a.resize(size_t(part.mc));
     rows_o.resize(size_t(part.mc));
-    tiles.resize(size_t(p.Gi * p.MR * p.NR));
+    tiles.resize(size_t(p.Gi * p.MR * p.NR * p.zip_run));
     for (int share = tid; share < nt; share += n)  // n < nt only where OpenMP gave fewer threads
       part.for_blocks(share, claims, [&](const Partition::Block& b, const Partition::Block* next) {
         block(b, next, rows_a.data(), rows_o.data(), tiles.data());
