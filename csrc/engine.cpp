@@ -654,7 +654,7 @@ struct GemmPlan {
           ptrs[(g * ntiles + t) * MR + i] = a + g_a[g0 + g] + rows_a[ir + (i < mm ? i : 0)];
     }
     // One stride between all output rows (0: none): tiles then run back to back.
-    const idx_t orows = cs != 0 ? uniform_stride(rows_o, mcur) : 0, rows_stride = interleave ? 0 : orows;
+    const idx_t orows = cs != 0 ? uniform_stride(rows_o, mcur) : 0;
     thread_local Buffer<T> abuf;
     thread_local std::vector<const T*> bptrs;
     const idx_t zero = 0;
@@ -693,53 +693,45 @@ struct GemmPlan {
         // Only the first panel's pass reads A from memory (gathered rows are in
         // cache); later ones find it in cache.
         args.prefetch = fetch_ahead && jp == p0 && !gather;
-        // Passes with nothing to do between tiles (output rows at one stride, one
-        // group) hand the kernel runs of tiles: the tile loop's overhead is then
-        // paid once a run (kAheadRun tiles where the lookahead issues its lines
-        // between runs). The kernel prefetches the next tile of its run; the next
-        // run's first tile is prefetched here.
-        if (rows_stride != 0 && Gi == 1) {
-          const idx_t run = steps ? kAheadRun : ntiles;
-          args.b = panel(g0, jp, q);
-          args.rs_c = rows_stride, args.cs_c = cs, args.accumulate = q > 0, args.stream = stream;
+        // Passes over output rows at one stride hand the kernel runs of tiles: the
+        // tile loop's overhead is then paid once a run (kAheadRun tiles where the
+        // lookahead issues its lines between runs). The kernel prefetches the next
+        // tile of its run; the next run's first tile is prefetched here.
+        // The shuffle (groups interleaved with N in the output) runs each group's
+        // tiles of a run into scratch (zip_run tiles a group), then the zip kernel
+        // writes the run's output rows, groups interleaved: one kernel call a group
+        // and run, not a group and tile (pwgroup1x1_g3_240: 1.08x at 1 and 2
+        // threads; runs of 4 tiles 1.02x, of 16 1.02x more than 8). The zip's
+        // streamed stores are what the shuffle costs over shuffle=False (1.1-1.2x):
+        // the stores of tiles written in place hide behind their FMAs. Zipping the
+        // previous run a third at a time between this run's kernel calls bought
+        // nothing, and a few rows after each tile 0.97x.
+        if (orows != 0) {
+          const idx_t run = interleave ? zip_run : steps ? kAheadRun : ntiles, gstride = run * MR * NR;
+          if (interleave)
+            args.rs_c = NR, args.cs_c = 1, args.accumulate = false, args.stream = false;
+          else
+            args.b = panel(g0, jp, q), args.rs_c = orows, args.cs_c = cs, args.accumulate = q > 0,
+            args.stream = stream;
           for (idx_t t = 0; t < ntiles; t += run) {
             const idx_t nt = std::min(run, ntiles - t);
             if (steps)
               for (idx_t u = 0; u < nt; ++u) ahead->step();
             if (args.prefetch && t + nt < ntiles) prefetch_tile(srcp + (t + nt) * MR, ntiles, s0, ns);
-            args.a = rowp + t * MR;
-            args.c = out + g_o[g0] + rows_o[t * MR] + n_o[jr];
             args.ntiles = nt, args.m = std::min(MR, mcur - (t + nt - 1) * MR);
-            kernel(args);
-          }
-          continue;
-        }
-        // The shuffle (groups interleaved with N in the output), rows at one stride:
-        // each group's tiles of a run go to scratch (zip_run tiles a group), then the
-        // zip kernel writes the run's output rows, groups interleaved. One kernel
-        // call a group and run, not a group and tile (pwgroup1x1_g3_240: 1.08x at
-        // 1 and 2 threads over tile by tile; runs of 4 tiles 1.02x, of 16 1.02x
-        // more than 8). The zip's streamed stores are what the shuffle costs over
-        // shuffle=False (1.1-1.2x): the stores of tiles written in place hide behind
-        // their FMAs. Zipping the previous run a third at a time between this run's
-        // kernel calls bought nothing, and a few rows after each tile 0.97x.
-        if (interleave && orows != 0) {
-          const idx_t gstride = zip_run * MR * NR;
-          args.rs_c = NR, args.cs_c = 1, args.accumulate = false, args.stream = false;
-          for (idx_t t = 0; t < ntiles; t += zip_run) {
-            const idx_t nt = std::min(zip_run, ntiles - t);
-            if (steps)
-              for (idx_t u = 0; u < nt; ++u) ahead->step();
-            if (args.prefetch && t + nt < ntiles) prefetch_tile(srcp + (t + nt) * MR, ntiles, s0, ns);
-            args.ntiles = nt, args.m = std::min(MR, mcur - (t + nt - 1) * MR);
+            T* o = out + g_o[g0] + rows_o[t * MR] + n_o[jr];
+            if (!interleave) {
+              args.a = rowp + t * MR, args.c = o;
+              kernel(args);
+              continue;
+            }
             for (idx_t g = 0; g < Gi; ++g) {
               args.a = rowp + (g * ntiles + t) * MR;
               args.b = panel(g0 + g, jp, q);
               args.c = tiles + g * gstride;
               kernel(args);
             }
-            zip(ZipArgs<T>{tiles, gstride, G, nn, out + g_o[g0] + rows_o[t * MR] + n_o[jr],
-                           std::min(nt * MR, mcur - t * MR), NR, orows, stream});
+            zip(ZipArgs<T>{tiles, gstride, G, nn, o, std::min(nt * MR, mcur - t * MR), NR, orows, stream});
           }
           continue;
         }

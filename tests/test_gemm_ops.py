@@ -129,6 +129,26 @@ def test_threads_partition(isa, threads):
                   rng.standard_normal((3, 32, 40)).astype(np.float32), 32, shuffle=shuffle)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_shuffle_into_irregular_rows(isa, dtype, threads):
+    """The shuffled output through a strided out= whose rows are at no one stride (an h
+    slice of a wider array): tiles are zipped one at a time, each at its rows' stride
+    where it has one (inside an h row) and row by row where it spans two."""
+    rng = np.random.default_rng(16)
+    x = rng.standard_normal((2, 8, 13, 3, 16)).astype(dtype)
+    w = rng.standard_normal((3, 16, 24)).astype(dtype)
+    assert fastconv.einsum_plan("bwhgs,gsS->bwhSg", x, w).steps[0].path != "numpy"
+    big = np.full((2, 8, 15, 24, 3), np.nan, dtype)
+    out = big[:, :, 1:14]
+    with num_threads(threads):
+        assert fastconv.einsum("bwhgs,gsS->bwhSg", x, w, out=out) is out
+    x64, w64 = x.astype(np.float64), w.astype(np.float64)
+    ref = np.einsum("bwhgs,gsS->bwhSg", x64, w64)
+    assert_close(out, ref, np.einsum("bwhgs,gsS->bwhSg", np.abs(x64), np.abs(w64)), 16)
+    assert np.isnan(big[:, :, 0]).all() and np.isnan(big[:, :, 14]).all()  # nothing written outside out
+
+
 def test_same_bits_on_any_thread_count(isa):
     """Threads claim row chunks at run time, but each output is computed by one tile
     in K order: the result does not depend on the thread count or on who ran what."""
