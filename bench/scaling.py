@@ -29,16 +29,15 @@ def measure(threads: int, names, budget_s: float, rounds: int, torch) -> list[di
             inputs = w.inputs()
             fc, peers = w.fastconv(*inputs), [make(torch, *inputs) for make in w.torch_peers().values()]
             fc_ms, torch_ms, pct, peaks = [], [], [], []
+            work = w.nbytes() if w.kind == "memory" else w.flops  # against GB/s or GFLOP/s
             for _ in range(rounds):  # each round: the peak, then fastconv, then torch
                 if w.kind == "memory":
-                    peak = copyto_gbps(w.nbytes(), block_s)
-                    fc_ms.append(median_ms(fc, block_s))
-                    pct.append(100 * w.nbytes() / (fc_ms[-1] * 1e6) / peak)
+                    peak = copyto_gbps(work, block_s)
                 else:
                     peak = matmul_gflops(block_s, min_reps=2)
                     peaks.append(peak)
-                    fc_ms.append(median_ms(fc, block_s))
-                    pct.append(100 * w.flops / (fc_ms[-1] * 1e6) / peak)
+                fc_ms.append(median_ms(fc, block_s))
+                pct.append(100 * work / (fc_ms[-1] * 1e6) / peak)
                 if peers:
                     torch_ms.append(min(median_ms(p, block_s) for p in peers))
             rows.append(dict(workload=w.name, threads=threads, fc_ms=statistics.median(fc_ms),

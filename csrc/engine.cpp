@@ -606,7 +606,8 @@ struct GemmPlan {
   void prefetch_tile(const T* const* ptrs, idx_t ntiles, idx_t s0, idx_t ns) const {
     if (seg.ks != 1) return;
     for (idx_t g = 0; g < Gi; ++g)
-      for (idx_t i = 0; i < MR; ++i) prefetch_row(ptrs[(g * ntiles) * MR + i], seg.off.data() + s0, seg.len.data() + s0, ns);
+      for (idx_t i = 0; i < MR; ++i)
+        prefetch_row(ptrs[(g * ntiles) * MR + i], seg.off.data() + s0, seg.len.data() + s0, ns);
   }
 
   // A cursor over the lines that the block of rows [m0, m0 + mcur) of groups

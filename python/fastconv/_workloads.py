@@ -244,7 +244,8 @@ def select(names: list[str] | None) -> list[Workload]:
     a misspelt name would otherwise give an empty table.
     """
     ws = available()
-    unknown = [n for n in names or [] if n not in {w.name for w in ws}]
+    known = {w.name for w in ws}
+    unknown = [n for n in names or [] if n not in known]
     if unknown:
         raise ValueError(f"unknown workload(s) {', '.join(unknown)}; known: {', '.join(w.name for w in ws)}")
     return [w for w in ws if not names or w.name in names]
