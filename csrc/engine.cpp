@@ -467,8 +467,6 @@ bool stream_output(idx_t bytes, idx_t nblocks, int nt) {
 constexpr idx_t kResidentB = idx_t(8) << 20;
 // Tiles a kernel call runs where the next-block lookahead issues lines between calls.
 constexpr idx_t kAheadRun = 4;
-// Scratch bytes for the shuffle's runs of tiles (GemmPlan::zip_run): in L1.
-constexpr idx_t kZipScratch = idx_t(16) << 10;
 // A rows of at least this many runs per K block, passed by at least this many
 // panels, are gathered into contiguous rows first (GemmPlan::rows).
 constexpr idx_t kGatherRuns = 8, kGatherPanels = 4;
@@ -512,7 +510,7 @@ struct GemmPlan {
   bool ncontig = false;     // N unit-stride in B
   bool interleave = false;  // groups interleave with N in the output (the shuffle)
   idx_t Gi = 1;             // groups computed together in one work item
-  idx_t zip_run = 1;        // tiles a group per kernel call where interleaving (kZipScratch)
+  idx_t scratch = 0;        // elements of tile scratch a thread needs (rows())
   bool stream = false;      // non-temporal output stores: set by the path (stream_output)
   // Lines of A a row reads in the first K block, for the next-block lookahead; 0
   // (none) where K is strided in A, or where a piece is shorter than a line: rows
@@ -525,7 +523,7 @@ struct GemmPlan {
   KSegments seg;
   Buffer<T>& bp;            // per group and panel, K rows of NR values, zero-padded
   void (*kernel)(const GemmArgs<T>&) = nullptr;
-  void (*zip)(const ZipArgs<T>&) = nullptr;
+  void (*zip_kernel)(const GemmArgs<T>&) = nullptr;
 
   // Packed B lives in a buffer of the calling thread that its next GEMM reuses
   // (one plan at a time per thread): a fresh block of MiBs costs a page fault per
@@ -546,7 +544,7 @@ struct GemmPlan {
       : G(prod(d.batch)), M(prod(d.m)), N(prod(d.n)), K(prod(d.k)), bp(calling_thread_buffer()) {
     const GemmBlocking& bl = KernelOf<T>::blocking(kt);
     kernel = KernelOf<T>::gemm(kt);
-    zip = KernelOf<T>::zip(kt);
+    zip_kernel = KernelOf<T>::gemm_zip(kt);
     MR = bl.mr, NR = bl.nr;
     ms = without_units(d.m);
     g_a = offsets(d.batch, &Dim::sa), g_b = offsets(d.batch, &Dim::sb), g_o = offsets(d.batch, &Dim::so);
@@ -560,10 +558,12 @@ struct GemmPlan {
     ncontig = uniform_stride(n_b.data(), N) == 1;
     // The shuffled group conv: groups interleave with N in the output
     // (out[m, n*G + g]). Then the G tiles of the same rows and columns are
-    // computed together and each output row is written contiguously by the zip kernel.
+    // computed together, all but the last into scratch, and the zip kernel writes
+    // each output row whole from the last one's registers and the scratch.
     interleave = G > 1 && nblocks == 1 && cs == G && uniform_stride(g_o.data(), G) == 1;
     Gi = interleave ? G : 1;
-    if (interleave) zip_run = std::max<idx_t>(1, kZipScratch / (G * MR * NR * idx_t(sizeof(T))));
+    // The zip kernel's scratch, and the zipped rows of a tile (an output of irregular rows).
+    scratch = interleave ? (2 * G - 1) * MR * NR : MR * NR;
     constexpr idx_t LINE = kLineElems<T>;
     if (seg.ks == 1 && *std::min_element(seg.len.begin(), seg.len.end()) >= LINE)
       for (idx_t sp = 0; sp < seg.block_piece[1]; ++sp) row_lines += (seg.len[sp] + LINE - 1) / LINE;
@@ -636,7 +636,7 @@ struct GemmPlan {
   // tile's rows while this one computes (the hardware prefetchers do not follow
   // rows made of short strided segments far enough ahead). Rows of many runs are
   // gathered into contiguous rows per K block instead (kGatherRuns).
-  // tiles: Gi * MR * NR scratch. Row pointers and row strides are set up once per
+  // tiles: scratch (GemmPlan::scratch). Row pointers and row strides are set up once per
   // call, not per tile: with a short K the tile loop is the overhead that shows.
   // ahead: the next block's lines, issued over the tiles of the last K block's
   // passes ((p1 - p0) x ceil(mcur / MR) of them).
@@ -698,50 +698,42 @@ struct GemmPlan {
         // tile loop's overhead is then paid once a run (kAheadRun tiles where the
         // lookahead issues its lines between runs). The kernel prefetches the next
         // tile of its run; the next run's first tile is prefetched here.
-        // The shuffle (groups interleaved with N in the output) runs each group's
-        // tiles of a run into scratch (zip_run tiles a group), then the zip kernel
-        // writes the run's output rows, groups interleaved: one kernel call a group
-        // and run, not a group and tile (pwgroup1x1_g3_240: 1.08x at 1 and 2
-        // threads; runs of 4 tiles 1.02x, of 16 1.02x more than 8). The zip's
-        // streamed stores are what the shuffle costs over shuffle=False (1.1-1.2x):
-        // the stores of tiles written in place hide behind their FMAs. Zipping the
-        // previous run a third at a time between this run's kernel calls bought
-        // nothing, and a few rows after each tile 0.97x.
+        // The shuffle (groups interleaved with N in the output) goes to the zip
+        // kernel, which takes every group's tiles in turn and writes each output
+        // row whole, the groups interleaved.
+        if (interleave) args.groups = G, args.a_gs = ntiles * MR, args.b_gs = npanels * K * NR, args.zip_src = tiles;
+        auto* run_kernel = interleave ? zip_kernel : kernel;
         if (orows != 0) {
-          const idx_t run = interleave ? zip_run : steps ? kAheadRun : ntiles, gstride = run * MR * NR;
-          if (interleave)
-            args.rs_c = NR, args.cs_c = 1, args.accumulate = false, args.stream = false;
-          else
-            args.b = panel(g0, jp, q), args.rs_c = orows, args.cs_c = cs, args.accumulate = q > 0,
-            args.stream = stream;
+          const idx_t run = steps ? kAheadRun : ntiles;
+          args.b = panel(g0, jp, q), args.rs_c = orows, args.cs_c = cs, args.accumulate = q > 0, args.stream = stream;
           for (idx_t t = 0; t < ntiles; t += run) {
             const idx_t nt = std::min(run, ntiles - t);
             if (steps)
               for (idx_t u = 0; u < nt; ++u) ahead->step();
             if (args.prefetch && t + nt < ntiles) prefetch_tile(srcp + (t + nt) * MR, ntiles, s0, ns);
             args.ntiles = nt, args.m = std::min(MR, mcur - (t + nt - 1) * MR);
-            T* o = out + g_o[g0] + rows_o[t * MR] + n_o[jr];
-            if (!interleave) {
-              args.a = rowp + t * MR, args.c = o;
-              kernel(args);
-              continue;
-            }
-            for (idx_t g = 0; g < Gi; ++g) {
-              args.a = rowp + (g * ntiles + t) * MR;
-              args.b = panel(g0 + g, jp, q);
-              args.c = tiles + g * gstride;
-              kernel(args);
-            }
-            zip(ZipArgs<T>{tiles, gstride, G, nn, o, std::min(nt * MR, mcur - t * MR), NR, orows, stream});
+            args.a = rowp + t * MR, args.c = out + g_o[g0] + rows_o[t * MR] + n_o[jr];
+            run_kernel(args);
           }
           continue;
         }
         for (idx_t t = 0; t < ntiles; ++t) {
           const idx_t ir = t * MR, mm = std::min(MR, mcur - ir), rs = trs[t];
-          const bool direct = !interleave && rs != 0 && cs != 0;
+          const bool direct = rs != 0 && cs != 0;
           args.m = mm;
           if (args.prefetch && t + 1 < ntiles) prefetch_tile(srcp + (t + 1) * MR, ntiles, s0, ns);
           if (steps) ahead->step();
+          if (interleave) {  // rows at no one stride: zipped into scratch, then copied
+            T* o = out + g_o[g0] + rows_o[ir] + n_o[jr];
+            T* zipped = tiles + (G - 1) * MR * NR;
+            args.a = rowp + t * MR, args.b = panel(g0, jp, q), args.accumulate = false;
+            args.c = rs != 0 ? o : zipped, args.rs_c = rs != 0 ? rs : G * NR, args.stream = rs != 0 && stream;
+            zip_kernel(args);
+            if (rs == 0)
+              for (idx_t i = 0; i < mm; ++i)
+                std::memcpy(o + rows_o[ir + i] - rows_o[ir], zipped + i * G * NR, size_t(G * nn) * sizeof(T));
+            continue;
+          }
           for (idx_t g = g0; g < g0 + Gi; ++g) {
             T* tile = tiles + (g - g0) * MR * NR;
             args.a = rowp + ((g - g0) * ntiles + t) * MR;
@@ -753,7 +745,7 @@ struct GemmPlan {
               args.c = tile, args.rs_c = NR, args.cs_c = 1, args.accumulate = false, args.stream = false;
             }
             kernel(args);
-            if (direct || interleave) continue;
+            if (direct) continue;
             // Irregular output indices: scattered from the tile by offset.
             T* og = out + g_o[g];
             for (idx_t i = 0; i < mm; ++i)
@@ -761,16 +753,6 @@ struct GemmPlan {
                 T& dst = og[rows_o[ir + i] + n_o[jr + j]];
                 dst = (q > 0 ? dst : T(0)) + tile[i * NR + j];
               }
-          }
-          if (interleave) {  // row i: out[row_i + n*G + g] = tiles[g][i][n]
-            T* o = out + g_o[g0] + rows_o[ir] + n_o[jr];
-            if (rs != 0) {
-              zip(ZipArgs<T>{tiles, MR * NR, G, nn, o, mm, NR, rs, stream});
-            } else {
-              for (idx_t i = 0; i < mm; ++i)
-                zip(ZipArgs<T>{tiles + i * NR, MR * NR, G, nn, o + rows_o[ir + i] - rows_o[ir], 1, 0, 0,
-                               stream});
-            }
           }
         }
       }
@@ -881,7 +863,7 @@ void gemm_region(GemmPlan<T>& p, const T* b, const Partition& part, Block&& bloc
     thread_local Buffer<T> tiles;
     rows_a.resize(size_t(part.mc));
     rows_o.resize(size_t(part.mc));
-    tiles.resize(size_t(p.Gi * p.MR * p.NR * p.zip_run));
+    tiles.resize(size_t(p.scratch));
     for (int share = tid; share < nt; share += n)  // n < nt only where OpenMP gave fewer threads
       part.for_blocks(share, claims, [&](const Partition::Block& b, const Partition::Block* next) {
         block(b, next, rows_a.data(), rows_o.data(), tiles.data());

@@ -81,6 +81,28 @@ def test_microkernel_edges(isa, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_shuffle_zip_kernel_edges(isa, dtype):
+    """The shuffled group GEMM (the zip kernel): every group count with zip code of its own
+    (2-8) and one past them (9, element by element); rows at 1, tile-1, tile, tile+1 and
+    2 tiles+1; columns a group around the vector width and the tile (partial last vectors,
+    narrow kernels). Into a fresh output, whose row stride is one vector-aligned or not."""
+    bl = _core.gemm_blocking(np.dtype(dtype).name)
+    rng = np.random.default_rng(18)
+    for g in (2, 3, 4, 5, 8, 9):
+        for m in sizes(bl["mr"]) + [2 * bl["mr"] + 1]:
+            for n in sorted(set(sizes(bl["w"]) + sizes(bl["nr"]))):
+                a = rng.standard_normal((m, g, 5)).astype(dtype)
+                b = rng.standard_normal((g, 5, n)).astype(dtype)
+                if n > 1:  # a unit N is dropped: a dot per output
+                    assert _core.explain(a, "mgk", b, "gkn", "mng")["path"] == "gemm"
+                out = np.full((m, n, g), np.nan, dtype)
+                _core.contract(a, "mgk", b, "gkn", out, "mng")
+                a64, b64 = a.astype(np.float64), b.astype(np.float64)
+                assert_close(out, np.einsum("mgk,gkn->mng", a64, b64),
+                             np.einsum("mgk,gkn->mng", np.abs(a64), np.abs(b64)), 5)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_engine_strided_operands(isa, dtype):
     """Transposed and sliced A, B and out, irregular output rows, several batch and K dims."""
     rng = np.random.default_rng(12)
@@ -131,15 +153,17 @@ def test_threads_partition(isa, threads):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("threads", [1, 2])
-def test_shuffle_into_irregular_rows(isa, dtype, threads):
+@pytest.mark.parametrize("g", [3, 9])
+def test_shuffle_into_irregular_rows(isa, dtype, threads, g):
     """The shuffled output through a strided out= whose rows are at no one stride (an h
     slice of a wider array): tiles are zipped one at a time, each at its rows' stride
-    where it has one (inside an h row) and row by row where it spans two."""
+    where it has one (inside an h row) and row by row where it spans two. 9 groups: more
+    than the zip kernel has code for."""
     rng = np.random.default_rng(16)
-    x = rng.standard_normal((2, 8, 13, 3, 16)).astype(dtype)
-    w = rng.standard_normal((3, 16, 24)).astype(dtype)
+    x = rng.standard_normal((2, 8, 13, g, 16)).astype(dtype)
+    w = rng.standard_normal((g, 16, 24)).astype(dtype)
     assert fastconv.einsum_plan("bwhgs,gsS->bwhSg", x, w).steps[0].path != "numpy"
-    big = np.full((2, 8, 15, 24, 3), np.nan, dtype)
+    big = np.full((2, 8, 15, 24, g), np.nan, dtype)
     out = big[:, :, 1:14]
     with num_threads(threads):
         assert fastconv.einsum("bwhgs,gsS->bwhSg", x, w, out=out) is out

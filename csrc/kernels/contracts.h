@@ -114,7 +114,24 @@ struct GemmArgs {
   bool stream;
   bool prefetch = false;
   idx_t ntiles = 1;
+  // The zip kernel only (gemm_zip, below).
+  idx_t groups = 1;
+  idx_t a_gs = 0, b_gs = 0;
+  T* zip_src = nullptr;
 };
+
+// Group counts the zip kernel interleaves with code for that count; more go
+// element by element.
+constexpr int kMaxZipGroups = 8;
+// GEMM zip microkernel: the tiles of G = groups groups over the same rows and
+// columns, whose outputs interleave (the shuffled group conv, out[m, j*G + q]):
+//   C[i*rs_c + j*G + q] = sum_k A_qi[k] * b[q*b_gs + k*NR + j]    for q < G, i < m, j < n
+// Group q's row i is a[q*a_gs + i], read as in GemmArgs (its tile u's rows from
+// a[q*a_gs + u*MR]); group q's packed B panel is at b + q*b_gs. Tile by tile, the
+// groups' tiles are computed in turn, all but the last into zip_src (scratch of
+// (G - 1) * MR * NR elements), and each output row is written whole, the groups'
+// values zipped in registers. ntiles, prefetch and stream as in GemmArgs; cs_c and
+// accumulate are not used (one K block).
 
 // Register tile and cache blocks of one ISA's GEMM microkernel, for one dtype.
 struct GemmBlocking {
@@ -132,6 +149,8 @@ struct KernelTable {
   void (*zip_f64)(const ZipArgs<double>&);
   void (*gemm_f32)(const GemmArgs<float>&);
   void (*gemm_f64)(const GemmArgs<double>&);
+  void (*gemm_zip_f32)(const GemmArgs<float>&);
+  void (*gemm_zip_f64)(const GemmArgs<double>&);
   GemmBlocking gemm_blocking_f32;
   GemmBlocking gemm_blocking_f64;
 };
@@ -141,12 +160,14 @@ template <> struct KernelOf<float> {
   static auto tapreduce(const KernelTable& k) { return k.tapreduce_f32; }
   static auto zip(const KernelTable& k) { return k.zip_f32; }
   static auto gemm(const KernelTable& k) { return k.gemm_f32; }
+  static auto gemm_zip(const KernelTable& k) { return k.gemm_zip_f32; }
   static const GemmBlocking& blocking(const KernelTable& k) { return k.gemm_blocking_f32; }
 };
 template <> struct KernelOf<double> {
   static auto tapreduce(const KernelTable& k) { return k.tapreduce_f64; }
   static auto zip(const KernelTable& k) { return k.zip_f64; }
   static auto gemm(const KernelTable& k) { return k.gemm_f64; }
+  static auto gemm_zip(const KernelTable& k) { return k.gemm_zip_f64; }
   static const GemmBlocking& blocking(const KernelTable& k) { return k.gemm_blocking_f64; }
 };
 

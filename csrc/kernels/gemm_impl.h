@@ -45,9 +45,66 @@ static inline void gemm_segments(const GemmArgs<T>& g, const T* const* a, typena
   }
 }
 
-// One tile: rows a[0 .. MR), C from c, m rows kept.
-template <class T, int NVU>
-static inline void gemm_tile(const GemmArgs<T>& g, const T* const* a, T* c, idx_t m) {
+// The zip kernel's output rows (contracts.h): row i of the last group's tile t
+// (its registers, stored at a row stride of NR) with the same rows of groups
+// 0 .. G-2 from zs (tiles of MR x NR), zipped a vector of columns at a time, G
+// vectors out. Neither inlined into the tile nor unrolled: one copy a group
+// count, not one a group count and tile width (that took the kernels' build 6x
+// as long; the zip's instructions cost 1 % of the time). stream: every vector
+// full, rows vector-aligned.
+template <class T>
+using ZipOut = void (*)(const GemmArgs<T>&, const T*, T*, idx_t, const T*, bool);
+
+template <class T, int G>
+static void zip_rows_out(const GemmArgs<T>& g, const T* t, T* c, idx_t m, const T* zs, bool stream) {
+  using V = Vec<T>;
+  constexpr int W = V::W, NR = GemmTile<T>::NV * W;
+  static const ZipTables<T, G> zt;  // built once
+  for (idx_t i = 0; i < m; ++i)
+    for (idx_t j = 0; j < g.n; j += W) {
+      typename V::reg rows[G], o[G];
+      for (int q = 0; q < G - 1; ++q) rows[q] = V::load(zs + (q * GemmTile<T>::MR + i) * NR + j);
+      rows[G - 1] = V::load(t + i * NR + j);
+      zip_regs<T, G>(zt.perm, zt.mask, rows, o);
+      T* cj = c + i * g.rs_c + j * G;
+      const idx_t vals = G * (g.n - j < W ? g.n - j : W);  // this vector's columns, zipped
+      for (int v = 0; v < G; ++v) {
+        if (stream)
+          V::stream(cj + v * W, o[v]);
+        else if (vals - v * W >= W)
+          V::store(cj + v * W, o[v]);
+        else if (vals > v * W)
+          V::maskstore(cj + v * W, vals - v * W, o[v]);
+      }
+    }
+}
+
+// More than kMaxZipGroups groups: element by element.
+template <class T>
+static void zip_rows_out_any(const GemmArgs<T>& g, const T* t, T* c, idx_t m, const T* zs, bool) {
+  constexpr int MR = GemmTile<T>::MR, NR = GemmTile<T>::NV * Vec<T>::W;
+  const idx_t G = g.groups;
+  for (idx_t i = 0; i < m; ++i) {
+    T* ci = c + i * g.rs_c;
+    for (idx_t j = 0; j < g.n; ++j) {
+      for (idx_t q = 0; q < G - 1; ++q) ci[j * G + q] = zs[(q * MR + i) * NR + j];
+      ci[j * G + G - 1] = t[i * NR + j];
+    }
+  }
+}
+
+template <class T, int G = 2>
+static ZipOut<T> zip_out_for(idx_t groups) {
+  if constexpr (G <= kMaxZipGroups)
+    return groups == G ? &zip_rows_out<T, G> : zip_out_for<T, G + 1>(groups);
+  else
+    return &zip_rows_out_any<T>;
+}
+
+// One tile: rows a[0 .. MR), C from c, m rows kept. Z: the zip kernel's tile,
+// written by zout with the other groups' rows from zs.
+template <class T, int NVU, bool Z>
+static inline void gemm_tile(const GemmArgs<T>& g, const T* const* a, T* c, idx_t m, const T* zs, ZipOut<T> zout) {
   using V = Vec<T>;
   constexpr int MR = GemmTile<T>::MR, W = V::W;
   typename V::reg acc[MR][NVU];
@@ -64,6 +121,17 @@ static inline void gemm_tile(const GemmArgs<T>& g, const T* const* a, T* c, idx_
     gemm_segments<T, NVU, true>(g, a, acc);
   else
     gemm_segments<T, NVU, false>(g, a, acc);
+  if constexpr (Z) {
+    alignas(64) T t[MR * GemmTile<T>::NV * W];
+#pragma GCC unroll 32
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+      for (int j = 0; j < NVU; ++j) V::store(t + i * GemmTile<T>::NV * W + j * W, acc[i][j]);
+    zout(g, t, c, m, zs,
+         g.stream && m == MR && g.n == NVU * W &&
+             (reinterpret_cast<size_t>(c) | size_t(g.rs_c) * sizeof(T)) % (W * sizeof(T)) == 0);
+    return;
+  }
   if (g.stream && m == MR && g.n == NVU * W && g.cs_c == 1 && !g.accumulate &&
       (reinterpret_cast<size_t>(c) | size_t(g.rs_c) * sizeof(T)) % (W * sizeof(T)) == 0) {
 #pragma GCC unroll 32
@@ -108,23 +176,57 @@ static inline void prefetch_rows(const GemmArgs<T>& g, const T* const* a) {
   for (int i = 0; i < MR; ++i) prefetch_row(a[i], g.seg_off, g.seg_len, g.nseg);
 }
 
-template <class T, int NVU>
-static void gemm_nv(const GemmArgs<T>& g) {
-  constexpr int MR = GemmTile<T>::MR;
+template <class T, int NVU, bool Z>
+static void gemm_nv(const GemmArgs<T>& g, ZipOut<T> zout) {
+  constexpr int MR = GemmTile<T>::MR, NR = GemmTile<T>::NV * Vec<T>::W;
   const bool next = g.prefetch && g.ks == 1;
+  if constexpr (Z) {
+    // Tile by tile, every group's in turn: each tile's output rows leave right
+    // after its FMAs and before the next tile's, as the unshuffled GEMM's do. Each
+    // group's tiles of a run one after the other, then the zip of the run's rows
+    // from scratch, cost the shuffle 1.12-1.22x the unshuffled GEMM (2-core AMD,
+    // pwgroup1x1_g3_240): the bursts of streamed stores (with the kernel's output
+    // writes off, 1.00-1.05x), not the zip's work.
+    GemmArgs<T> gs = g;  // a group's tile into scratch
+    gs.rs_c = NR, gs.cs_c = 1, gs.accumulate = false, gs.stream = false;
+    GemmArgs<T> gl = g;  // the last group's
+    gl.b = g.b + (g.groups - 1) * g.b_gs;
+    for (idx_t u = 0; u < g.ntiles; ++u) {
+      for (idx_t q = 0; q < g.groups; ++q) {
+        const T* const* a = g.a + q * g.a_gs + u * MR;
+        if (next && u + 1 < g.ntiles) prefetch_rows(g, a + MR);
+        if (q + 1 == g.groups) break;
+        gs.b = g.b + q * g.b_gs;
+        gemm_tile<T, NVU, false>(gs, a, g.zip_src + q * MR * NR, MR, nullptr, nullptr);
+      }
+      gemm_tile<T, NVU, true>(gl, g.a + (g.groups - 1) * g.a_gs + u * MR, g.c + u * MR * g.rs_c,
+                              u + 1 < g.ntiles ? MR : g.m, g.zip_src, zout);
+    }
+    return;
+  }
   for (idx_t u = 0; u + 1 < g.ntiles; ++u) {
     if (next) prefetch_rows(g, g.a + (u + 1) * MR);
-    gemm_tile<T, NVU>(g, g.a + u * MR, g.c + u * MR * g.rs_c, MR);
+    gemm_tile<T, NVU, Z>(g, g.a + u * MR, g.c + u * MR * g.rs_c, MR, nullptr, zout);
   }
-  gemm_tile<T, NVU>(g, g.a + (g.ntiles - 1) * MR, g.c + (g.ntiles - 1) * MR * g.rs_c, g.m);
+  gemm_tile<T, NVU, Z>(g, g.a + (g.ntiles - 1) * MR, g.c + (g.ntiles - 1) * MR * g.rs_c, g.m, nullptr, zout);
 }
 
-// The kernel of the fewest vectors that cover g.n columns.
-template <class T, int NVU = GemmTile<T>::NV>
-static void gemm(const GemmArgs<T>& g) {
+// The kernel of the fewest vectors that cover g.n columns (Z: as gemm_tile).
+template <class T, bool Z, int NVU = GemmTile<T>::NV>
+static void gemm_fit(const GemmArgs<T>& g, ZipOut<T> zout) {
   if constexpr (NVU > 1)
-    if (g.n <= (NVU - 1) * Vec<T>::W) return gemm<T, NVU - 1>(g);
-  gemm_nv<T, NVU>(g);
+    if (g.n <= (NVU - 1) * Vec<T>::W) return gemm_fit<T, Z, NVU - 1>(g, zout);
+  gemm_nv<T, NVU, Z>(g, zout);
+}
+
+template <class T>
+static void gemm(const GemmArgs<T>& g) {
+  gemm_fit<T, false>(g, nullptr);
+}
+
+template <class T>
+static void gemm_zip(const GemmArgs<T>& g) {
+  gemm_fit<T, true>(g, zip_out_for<T>(g.groups));
 }
 
 template <class T>
@@ -133,8 +235,9 @@ static constexpr GemmBlocking gemm_blocking() {
 }
 
 static const KernelTable kTable = {
-    kIsaName,         &tapreduce<float>,        &tapreduce<double>,        &zip<float>, &zip<double>,
-    &gemm<float>,     &gemm<double>,            gemm_blocking<float>(),    gemm_blocking<double>(),
+    kIsaName,         &tapreduce<float>,      &tapreduce<double>,     &zip<float>,
+    &zip<double>,     &gemm<float>,           &gemm<double>,          &gemm_zip<float>,
+    &gemm_zip<double>, gemm_blocking<float>(), gemm_blocking<double>(),
 };
 
 const KernelTable* table() { return &kTable; }

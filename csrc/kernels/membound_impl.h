@@ -215,6 +215,27 @@ struct ZipTables {
   }
 };
 
+// The zip of R registers: out[v] holds elements [v*W, (v + 1)*W) of the rows
+// rows[0 .. R) interleaved (row i's column j at j*R + i). rows is permuted in place
+// where gcd(R, W) == 1.
+template <class T, int R, class P, class M>
+__attribute__((always_inline)) static inline void zip_regs(const P& perm, const M& mask, typename Vec<T>::reg (&rows)[R],
+                                                           typename Vec<T>::reg (&out)[R]) {
+  using V = Vec<T>;
+  if constexpr (ZipTables<T, R>::coprime) {
+    for (int i = 0; i < R; ++i) rows[i] = V::permute(perm[0][i], rows[i]);
+  }
+  for (int v = 0; v < R; ++v) {
+    if constexpr (ZipTables<T, R>::coprime) {
+      out[v] = rows[0];
+      for (int i = 1; i < R; ++i) out[v] = V::blend(out[v], rows[i], mask[v][i]);
+    } else {
+      out[v] = V::permute(perm[v][0], rows[0]);
+      for (int i = 1; i < R; ++i) out[v] = V::permute_merge(out[v], mask[v][i], perm[v][i], rows[i]);
+    }
+  }
+}
+
 template <class T, int R, bool stream, class P, class M>
 static inline void zip_block(const T* s, idx_t ld, idx_t C, T* d, const P& perm, const M& mask);
 
@@ -242,24 +263,14 @@ static inline void zip_block(const T* s, idx_t ld, idx_t C, T* d, const P& perm,
   constexpr int W = V::W;
   idx_t j = 0;
   for (; j + W <= C; j += W) {
-    typename V::reg rows[R];
+    typename V::reg rows[R], o[R];
     for (int i = 0; i < R; ++i) rows[i] = V::load(s + i * ld + j);
-    if constexpr (ZipTables<T, R>::coprime) {
-      for (int i = 0; i < R; ++i) rows[i] = V::permute(perm[0][i], rows[i]);
-    }
+    zip_regs<T, R>(perm, mask, rows, o);
     for (int v = 0; v < R; ++v) {
-      typename V::reg o;
-      if constexpr (ZipTables<T, R>::coprime) {
-        o = rows[0];
-        for (int i = 1; i < R; ++i) o = V::blend(o, rows[i], mask[v][i]);
-      } else {
-        o = V::permute(perm[v][0], rows[0]);
-        for (int i = 1; i < R; ++i) o = V::permute_merge(o, mask[v][i], perm[v][i], rows[i]);
-      }
       if constexpr (stream)
-        V::stream(d + j * R + v * W, o);
+        V::stream(d + j * R + v * W, o[v]);
       else
-        V::store(d + j * R + v * W, o);
+        V::store(d + j * R + v * W, o[v]);
     }
   }
   for (; j < C; ++j)

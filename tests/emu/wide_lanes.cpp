@@ -159,11 +159,54 @@ template <class T> void check_gemm(const KernelTable& k) {
           }
 }
 
+// The zip kernel: every group's tiles, tile by tile, each output row written as
+// G*n interleaved values and nothing past them.
+template <class T> void check_gemm_zip(const KernelTable& k) {
+  auto fn = KernelOf<T>::gemm_zip(k);
+  const GemmBlocking& bl = KernelOf<T>::blocking(k);
+  const idx_t MR = bl.mr, NR = bl.nr, K = 7;
+  for (idx_t G : {2, 3, 4, 5, 8, 9})  // 9: more than kMaxZipGroups, the generic stores
+    for (idx_t m : {idx_t(1), MR - 1, MR})
+      for (idx_t n = 1; n <= NR; ++n)  // every width: the last vector's zipped values in every count
+        for (bool stream : {false, true}) {
+          const idx_t nt = 1 + n % 2, bgs = K * NR + 5;  // runs of 1 and 2 tiles
+          auto a = rand_vec<T>(size_t(G * nt * MR * K));
+          std::vector<const T*> rows(size_t(G * nt * MR));
+          for (size_t r = 0; r < rows.size(); ++r) rows[r] = a.data() + r * K;  // group q's rows from q * nt * MR
+          auto b = rand_vec<T>(size_t(G * bgs));
+          std::vector<T> scratch(size_t((G - 1) * MR * NR));
+          std::vector<idx_t> off = {0}, len = {K};
+          const idx_t rs = G * NR + 5;
+          std::vector<T> c(size_t(nt * MR * rs), T(0.5));
+          GemmArgs<T> g{rows.data(), off.data(), len.data(), 1, 1, b.data(), c.data(), rs, G, m, n, false, stream,
+                        (n & 2) == 0, nt};  // prefetch on and off
+          g.groups = G, g.a_gs = nt * MR, g.b_gs = bgs, g.zip_src = scratch.data();
+          fn(g);
+          const idx_t rows_kept = (nt - 1) * MR + m;
+          for (idx_t i = 0; i < nt * MR; ++i)
+            for (idx_t j = 0; j < rs; ++j) {
+              const T got = c[i * rs + j];
+              if (i >= rows_kept || j >= G * n) {
+                if (got != T(0.5)) expect_close(T(1), 0, 0, "gemm_zip wrote outside m x G*n", G, n, i);
+                continue;
+              }
+              const idx_t col = j / G, q = j % G;
+              double want = 0, scale = 1;
+              for (idx_t kk = 0; kk < K; ++kk) {
+                const double v = double(rows[q * nt * MR + i][kk]) * b[q * bgs + kk * NR + col];
+                want += v, scale += std::fabs(v);
+              }
+              expect_close(got, want, scale, "gemm_zip", G, n, i * 1000 + j);
+            }
+        }
+}
+
 int main() {
   const KernelTable& k = *emu::table();
   check_tapreduce<float>(k), check_tapreduce<double>(k);
   check_zip<float>(k), check_zip<double>(k);
   check_gemm<float>(k), check_gemm<double>(k);
+  check_gemm_zip<float>(k), check_gemm_zip<double>(k);
   if (failures) {
     std::printf("%d failures\n", failures);
     return 1;

@@ -1,5 +1,10 @@
 // AVX-512 (F/BW/DQ/VL) kernels. Compiled with AVX-512 flags; everything lives in fastconv::avx512.
+// GCC 12's _mm512_undefined_ps/pd() initialise a variable from itself, which
+// -Wuninitialized reports at every inlined permutexvar (GCC bug 105593).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
+#pragma GCC diagnostic pop
 
 #include "kernels/contracts.h"
 
