@@ -505,10 +505,11 @@ struct Lookahead {
 // on a 48-wide tile: two panels of 32, not 48 + 16).
 template <class T>
 struct GemmPlan {
-  idx_t G = 0, M = 0, N = 0, K = 0, MR = 0, NR = 0, npanels = 0, nblocks = 0;
+  idx_t G = 0, M = 0, N = 0, K = 0, MR = 0, NR = 0, W = 0, npanels = 0, nblocks = 0;
   idx_t cs = 0;             // uniform output stride along N (0: irregular)
   bool ncontig = false;     // N unit-stride in B
   bool interleave = false;  // groups interleave with N in the output (the shuffle)
+  bool permute_b = false;   // ... with B's columns pre-permuted for the zip kernel
   idx_t Gi = 1;             // groups computed together in one work item
   idx_t scratch = 0;        // elements of tile scratch a thread needs (rows())
   bool stream = false;      // non-temporal output stores: set by the path (stream_output)
@@ -562,6 +563,8 @@ struct GemmPlan {
     // each output row whole from the last one's registers and the scratch.
     interleave = G > 1 && nblocks == 1 && cs == G && uniform_stride(g_o.data(), G) == 1;
     Gi = interleave ? G : 1;
+    permute_b = interleave && zip_prepermuted(G, bl.w);
+    W = bl.w;
     // The zip kernel's scratch, and the zipped rows of a tile (an output of irregular rows).
     scratch = interleave ? (2 * G - 1) * MR * NR : MR * NR;
     constexpr idx_t LINE = kLineElems<T>;
@@ -587,6 +590,11 @@ struct GemmPlan {
         T* dst = bp.data() + ((g * npanels + jp) * K + k0) * NR;
         for (idx_t k = k0; k < k0 + kn; ++k, dst += NR) {
           const T* row = b + g_b[g] + seg.k_b[k];
+          if (permute_b) {  // column c of each vector at lane (c*G + g) % W (zip_prepermuted)
+            std::fill(dst, dst + NR, T(0));
+            for (idx_t j = 0; j < nn; ++j) dst[j - j % W + (j % W * G + g) % W] = row[nb[j]];
+            continue;
+          }
           if (ncontig)
             std::memcpy(dst, row + nb[0], size_t(nn) * sizeof(T));
           else

@@ -123,11 +123,19 @@ struct GemmArgs {
 // Group counts the zip kernel interleaves with code for that count; more go
 // element by element.
 constexpr int kMaxZipGroups = 8;
+constexpr idx_t gcd(idx_t a, idx_t b) { return b == 0 ? a : gcd(b, a % b); }
+// Where the zip kernel takes each group's B vectors (of W columns) pre-permuted,
+// column c of a vector at lane (c*G + q) % W in group q's: for G coprime with W,
+// where that puts every column at the lane it has in the output, and the zip is
+// then blends only, no permutes.
+constexpr bool zip_prepermuted(idx_t G, idx_t W) { return G <= kMaxZipGroups && gcd(G, W) == 1; }
 // GEMM zip microkernel: the tiles of G = groups groups over the same rows and
 // columns, whose outputs interleave (the shuffled group conv, out[m, j*G + q]):
 //   C[i*rs_c + j*G + q] = sum_k A_qi[k] * b[q*b_gs + k*NR + j]    for q < G, i < m, j < n
 // Group q's row i is a[q*a_gs + i], read as in GemmArgs (its tile u's rows from
-// a[q*a_gs + u*MR]); group q's packed B panel is at b + q*b_gs. Tile by tile, the
+// a[q*a_gs + u*MR]); group q's packed B panel is at b + q*b_gs, its columns
+// pre-permuted where zip_prepermuted(G, W) (b then holds column j of the formula
+// at its permuted place). Tile by tile, the
 // groups' tiles are computed in turn, all but the last into zip_src (scratch of
 // (G - 1) * MR * NR elements), and each output row is written whole, the groups'
 // values zipped in registers. ntiles, prefetch and stream as in GemmArgs; cs_c and

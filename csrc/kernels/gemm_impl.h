@@ -59,13 +59,21 @@ template <class T, int G>
 static void zip_rows_out(const GemmArgs<T>& g, const T* t, T* c, idx_t m, const T* zs, bool stream) {
   using V = Vec<T>;
   constexpr int W = V::W, NR = GemmTile<T>::NV * W;
-  static const ZipTables<T, G> zt;  // built once
+  constexpr bool permuted = zip_prepermuted(G, W);  // B's columns in place: blends only
+  const ZipTables<T, G>* zt = nullptr;
+  if constexpr (!permuted) {
+    static const ZipTables<T, G> tables;  // built once
+    zt = &tables;
+  }
   for (idx_t i = 0; i < m; ++i)
     for (idx_t j = 0; j < g.n; j += W) {
       typename V::reg rows[G], o[G];
       for (int q = 0; q < G - 1; ++q) rows[q] = V::load(zs + (q * GemmTile<T>::MR + i) * NR + j);
       rows[G - 1] = V::load(t + i * NR + j);
-      zip_regs<T, G>(zt.perm, zt.mask, rows, o);
+      if constexpr (permuted)
+        zip_regs_permuted<T, G>(rows, o);
+      else
+        zip_regs<T, G>(zt->perm, zt->mask, rows, o);
       T* cj = c + i * g.rs_c + j * G;
       const idx_t vals = G * (g.n - j < W ? g.n - j : W);  // this vector's columns, zipped
       for (int v = 0; v < G; ++v) {
@@ -187,8 +195,8 @@ static void gemm_nv(const GemmArgs<T>& g, ZipOut<T> zout) {
     // from scratch, cost the shuffle 1.12-1.22x the unshuffled GEMM (2-core AMD,
     // pwgroup1x1_g3_240): the bursts of streamed stores (with the kernel's output
     // writes off, 1.00-1.05x), not the zip's work.
-    GemmArgs<T> gs = g;  // a group's tile into scratch
-    gs.rs_c = NR, gs.cs_c = 1, gs.accumulate = false, gs.stream = false;
+    GemmArgs<T> gs = g;  // a group's tile into scratch, whole vectors (B's columns may be permuted)
+    gs.rs_c = NR, gs.cs_c = 1, gs.n = NVU * Vec<T>::W, gs.accumulate = false, gs.stream = false;
     GemmArgs<T> gl = g;  // the last group's
     gl.b = g.b + (g.groups - 1) * g.b_gs;
     for (idx_t u = 0; u < g.ntiles; ++u) {

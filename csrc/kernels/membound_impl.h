@@ -5,8 +5,8 @@
 // Vec<T> provides: W (lanes), reg, zero(), load(p), store(p, v), fmadd(a, b, c),
 // add(a, b), maskload(p, n), maskstore(p, n, v), hsum(v),
 // and for zip: Perm, Mask, make_perm(const int*), make_mask(const bool*),
-// permute(perm, v), blend(a, b, mask) (b where mask), permute_merge(acc, mask, perm, v)
-// (blend(acc, permute(perm, v), mask)).
+// permute(perm, v), blend(a, b, mask) (b where mask), blend_imm<M>(a, b) (b in the lanes
+// of M's set bits), permute_merge(acc, mask, perm, v) (blend(acc, permute(perm, v), mask)).
 
 template <class T>
 static inline void segment_sum(const T* s, idx_t L, idx_t seg, T* out) {
@@ -182,8 +182,6 @@ static void tapreduce(const TapReduceArgs<T>& a) {
   }
 }
 
-constexpr int gcd(int a, int b) { return b == 0 ? a : gcd(b, a % b); }
-
 // dst[j*R + i] = src[i*ld + j], R rows known at compile time, R <= W.
 // Output vector v, lane l holds flat index q = v*W + l, i.e. row q % R, column q / R
 // of the current block of W columns: each output vector is a merge of R permuted rows.
@@ -232,6 +230,31 @@ __attribute__((always_inline)) static inline void zip_regs(const P& perm, const 
     } else {
       out[v] = V::permute(perm[v][0], rows[0]);
       for (int i = 1; i < R; ++i) out[v] = V::permute_merge(out[v], mask[v][i], perm[v][i], rows[i]);
+    }
+  }
+}
+
+// The lanes of output vector v that row i fills in a zip of R rows of W lanes.
+template <int W, int R>
+constexpr int zip_lanes(int v, int i) {
+  int m = 0;
+  for (int l = 0; l < W; ++l)
+    if ((v * W + l) % R == i) m |= 1 << l;
+  return m;
+}
+
+// zip_regs for rows whose columns are in place already (column c of row i at lane
+// (c*R + i) % W, gcd(R, W) == 1): blends with immediate masks only.
+template <class T, int R, int V = 0, int I = 1>
+__attribute__((always_inline)) static inline void zip_regs_permuted(const typename Vec<T>::reg (&rows)[R],
+                                                                    typename Vec<T>::reg (&out)[R]) {
+  if constexpr (V < R) {
+    if constexpr (I == 1) out[V] = rows[0];
+    if constexpr (I < R) {
+      out[V] = Vec<T>::template blend_imm<zip_lanes<Vec<T>::W, R>(V, I)>(out[V], rows[I]);
+      zip_regs_permuted<T, R, V, I + 1>(rows, out);
+    } else {
+      zip_regs_permuted<T, R, V + 1, 1>(rows, out);
     }
   }
 }

@@ -35,6 +35,7 @@ struct Lanes {
   static Mask make_mask(const bool* s) { Mask m; for (int l = 0; l < N; ++l) m[l] = s[l]; return m; }
   static reg permute(const Perm& p, reg a) { reg r; for (int l = 0; l < N; ++l) r.v[l] = a.v[p[l]]; return r; }
   static reg blend(reg a, reg b, const Mask& m) { for (int l = 0; l < N; ++l) if (m[l]) a.v[l] = b.v[l]; return a; }
+  template <int M> static reg blend_imm(reg a, reg b) { for (int l = 0; l < N; ++l) if (M >> l & 1) a.v[l] = b.v[l]; return a; }
   static reg permute_merge(reg acc, const Mask& m, const Perm& p, reg a) { return blend(acc, permute(p, a), m); }
 };
 
@@ -190,10 +191,12 @@ template <class T> void check_gemm_zip(const KernelTable& k) {
                 if (got != T(0.5)) expect_close(T(1), 0, 0, "gemm_zip wrote outside m x G*n", G, n, i);
                 continue;
               }
-              const idx_t col = j / G, q = j % G;
+              const idx_t col = j / G, q = j % G, W = bl.w;
+              // B's column col, where the kernel takes B pre-permuted
+              const idx_t bc = zip_prepermuted(G, W) ? col - col % W + (col % W * G + q) % W : col;
               double want = 0, scale = 1;
               for (idx_t kk = 0; kk < K; ++kk) {
-                const double v = double(rows[q * nt * MR + i][kk]) * b[q * bgs + kk * NR + col];
+                const double v = double(rows[q * nt * MR + i][kk]) * b[q * bgs + kk * NR + bc];
                 want += v, scale += std::fabs(v);
               }
               expect_close(got, want, scale, "gemm_zip", G, n, i * 1000 + j);

@@ -41,6 +41,7 @@ struct Vec<float> {
     return _mm256_castsi256_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(m)));
   }
   static reg blend(reg a, reg b, Mask m) { return _mm256_blendv_ps(a, b, m); }
+  template <int M> static reg blend_imm(reg a, reg b) { return _mm256_blend_ps(a, b, M); }
   static reg permute(Perm p, reg v) { return _mm256_permutevar8x32_ps(v, p); }
   static reg permute_merge(reg acc, Mask m, Perm p, reg v) {
     return _mm256_blendv_ps(acc, _mm256_permutevar8x32_ps(v, p), m);
@@ -81,6 +82,7 @@ struct Vec<double> {
     return _mm256_castsi256_pd(_mm256_load_si256(reinterpret_cast<const __m256i*>(m)));
   }
   static reg blend(reg a, reg b, Mask m) { return _mm256_blendv_pd(a, b, m); }
+  template <int M> static reg blend_imm(reg a, reg b) { return _mm256_blend_pd(a, b, M); }
   static reg permute(Perm p, reg v) {
     return _mm256_castps_pd(_mm256_permutevar8x32_ps(_mm256_castpd_ps(v), p));
   }

@@ -39,6 +39,7 @@ struct Vec<float> {
     return __mmask16(m);
   }
   static reg blend(reg a, reg b, Mask m) { return _mm512_mask_blend_ps(m, a, b); }
+  template <int M> static reg blend_imm(reg a, reg b) { return _mm512_mask_blend_ps(__mmask16(M), a, b); }
   static reg permute(Perm p, reg v) { return _mm512_permutexvar_ps(p, v); }
   static reg permute_merge(reg acc, Mask m, Perm p, reg v) { return _mm512_mask_permutexvar_ps(acc, m, p, v); }
 };
@@ -71,6 +72,7 @@ struct Vec<double> {
     return __mmask8(m);
   }
   static reg blend(reg a, reg b, Mask m) { return _mm512_mask_blend_pd(m, a, b); }
+  template <int M> static reg blend_imm(reg a, reg b) { return _mm512_mask_blend_pd(__mmask8(M), a, b); }
   static reg permute(Perm p, reg v) { return _mm512_permutexvar_pd(p, v); }
   static reg permute_merge(reg acc, Mask m, Perm p, reg v) { return _mm512_mask_permutexvar_pd(acc, m, p, v); }
 };

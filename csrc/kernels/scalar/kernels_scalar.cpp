@@ -25,6 +25,7 @@ struct Vec {
   static Perm make_perm(const int*) { return 0; }
   static Mask make_mask(const bool* s) { return s[0]; }
   static reg blend(reg a, reg b, Mask m) { return m ? b : a; }
+  template <int M> static reg blend_imm(reg a, reg b) { return M & 1 ? b : a; }
   static reg permute(Perm, reg v) { return v; }
   static reg permute_merge(reg acc, Mask m, Perm, reg v) { return m ? v : acc; }
 };
