@@ -38,7 +38,7 @@ def make(w, impl, inputs):
     return w.torch_peers()[impl](torch, *inputs)
 
 
-@pytest.mark.parametrize("w,impl", cases())
+@pytest.mark.parametrize("w,impl", list(cases()))
 def test_workload(benchmark, w, impl):
     inputs = w.inputs(np.float32)
     fn = make(w, impl, inputs)
@@ -51,3 +51,24 @@ def test_workload(benchmark, w, impl):
     median = benchmark.stats.stats.median
     benchmark.extra_info["GB/s"] = round(w.nbytes() / median / 1e9, 2)
     benchmark.extra_info["GFLOP/s"] = round(w.flops / median / 1e9, 2)
+
+
+def group_convs():
+    for w in available():
+        if w.op in ("grouped_conv", "pointwise_grouped_conv"):
+            for shuffle in (False, True):
+                yield pytest.param(w, shuffle, id=f"{w.name}-shuffle={shuffle}")
+
+
+@pytest.mark.parametrize("w,shuffle", list(group_convs()))
+def test_shuffle_cost(benchmark, w, shuffle):
+    """The group convs with and without the ShuffleNet channel order, side by side: the
+    shuffle is written by the GEMM's zip kernel and should cost nothing. (Paired blocks in
+    one process, which see through this machine's noise better: bench/shuffle_cost.py.)"""
+    import fastconv
+
+    x, wt = w.inputs(np.float32)
+    fn = getattr(fastconv, w.op)
+    benchmark.group = f"shuffle: {w.name}"
+    fn(x, wt, shuffle=shuffle)
+    benchmark(fn, x, wt, shuffle=shuffle)
