@@ -521,6 +521,7 @@ struct GemmPlan {
   std::vector<Dim> ms;
   std::vector<idx_t> g_a, g_b, g_o, n_b, n_o;
   std::vector<idx_t> pcol;  // panel p covers columns [pcol[p], pcol[p + 1])
+  std::vector<idx_t> zip_lane;  // permute_b: group g's column c of a vector at lane zip_lane[g * W + c]
   KSegments seg;
   Buffer<T>& bp;            // per group and panel, K rows of NR values, zero-padded
   void (*kernel)(const GemmArgs<T>&) = nullptr;
@@ -565,6 +566,9 @@ struct GemmPlan {
     Gi = interleave ? G : 1;
     permute_b = interleave && zip_prepermuted(G, bl.w);
     W = bl.w;
+    if (permute_b)
+      for (idx_t g = 0; g < G; ++g)
+        for (idx_t c = 0; c < W; ++c) zip_lane.push_back((c * G + g) % W);
     // The zip kernel's scratch, and the zipped rows of a tile (an output of irregular rows).
     scratch = interleave ? (2 * G - 1) * MR * NR : MR * NR;
     constexpr idx_t LINE = kLineElems<T>;
@@ -592,7 +596,9 @@ struct GemmPlan {
           const T* row = b + g_b[g] + seg.k_b[k];
           if (permute_b) {  // column c of each vector at lane (c*G + g) % W (zip_prepermuted)
             std::fill(dst, dst + NR, T(0));
-            for (idx_t j = 0; j < nn; ++j) dst[j - j % W + (j % W * G + g) % W] = row[nb[j]];
+            const idx_t* lane = zip_lane.data() + g * W;
+            for (idx_t v = 0; v < nn; v += W)
+              for (idx_t c = 0; c < std::min(W, nn - v); ++c) dst[v + lane[c]] = row[nb[v + c]];
             continue;
           }
           if (ncontig)
