@@ -715,7 +715,8 @@ struct GemmPlan {
         // The shuffle (groups interleaved with N in the output) goes to the zip
         // kernel, which takes every group's tiles in turn and writes each output
         // row whole, the groups interleaved.
-        if (interleave) args.groups = G, args.a_gs = ntiles * MR, args.b_gs = npanels * K * NR, args.zip_src = tiles;
+        if (interleave)  // b_gs: panel()'s group stride
+          args.groups = G, args.a_gs = ntiles * MR, args.b_gs = npanels * K * NR, args.zip_src = tiles;
         auto* run_kernel = interleave ? zip_kernel : kernel;
         if (orows != 0) {
           const idx_t run = steps ? kAheadRun : ntiles;
