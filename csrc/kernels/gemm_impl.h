@@ -48,15 +48,13 @@ static inline void gemm_segments(const GemmArgs<T>& g, const T* const* a, typena
 // The zip kernel's output rows (contracts.h): row i of the last group's tile t
 // (its registers, stored at a row stride of NR) with the same rows of groups
 // 0 .. G-2 from zs (tiles of MR x NR), zipped a vector of columns at a time, G
-// vectors out. Neither inlined into the tile nor unrolled: one copy a group
-// count, not one a group count and tile width (that took the kernels' build 6x
-// as long; the zip's instructions cost 1 % of the time). stream: every vector
-// full, rows vector-aligned.
-template <class T>
-using ZipOut = void (*)(const GemmArgs<T>&, const T*, T*, idx_t, const T*, bool);
-
+// vectors out. Inlined into the tile (called through a pointer it was 1.02x
+// slower at 1 thread, 1.04x at 2: pwgroup1x1_g3_240), but not unrolled: the
+// loops, not the tile's K loop, are what each group count adds (a tile per group
+// count took the kernels' build 6x as long). stream: every vector full, rows
+// vector-aligned.
 template <class T, int G>
-static void zip_rows_out(const GemmArgs<T>& g, const T* t, T* c, idx_t m, const T* zs, bool stream) {
+__attribute__((always_inline)) static inline void zip_rows_out(const GemmArgs<T>& g, const T* t, T* c, idx_t m, const T* zs, bool stream) {
   using V = Vec<T>;
   constexpr int W = V::W, NR = GemmTile<T>::NV * W;
   constexpr bool permuted = zip_prepermuted(G, W);  // B's columns in place: blends only
@@ -101,18 +99,22 @@ static void zip_rows_out_any(const GemmArgs<T>& g, const T* t, T* c, idx_t m, co
   }
 }
 
+// zip_rows_out for g.groups groups.
 template <class T, int G = 2>
-static ZipOut<T> zip_out_for(idx_t groups) {
-  if constexpr (G <= kMaxZipGroups)
-    return groups == G ? &zip_rows_out<T, G> : zip_out_for<T, G + 1>(groups);
-  else
-    return &zip_rows_out_any<T>;
+__attribute__((always_inline)) static inline void zip_out(const GemmArgs<T>& g, const T* t, T* c, idx_t m,
+                                                          const T* zs, bool stream) {
+  if constexpr (G <= kMaxZipGroups) {
+    if (g.groups == G) return zip_rows_out<T, G>(g, t, c, m, zs, stream);
+    zip_out<T, G + 1>(g, t, c, m, zs, stream);
+  } else {
+    zip_rows_out_any<T>(g, t, c, m, zs, stream);
+  }
 }
 
 // One tile: rows a[0 .. MR), C from c, m rows kept. Z: the zip kernel's tile,
-// written by zout with the other groups' rows from zs.
+// written with the other groups' rows from zs.
 template <class T, int NVU, bool Z>
-static inline void gemm_tile(const GemmArgs<T>& g, const T* const* a, T* c, idx_t m, const T* zs, ZipOut<T> zout) {
+static inline void gemm_tile(const GemmArgs<T>& g, const T* const* a, T* c, idx_t m, const T* zs = nullptr) {
   using V = Vec<T>;
   constexpr int MR = GemmTile<T>::MR, W = V::W;
   typename V::reg acc[MR][NVU];
@@ -135,8 +137,8 @@ static inline void gemm_tile(const GemmArgs<T>& g, const T* const* a, T* c, idx_
     for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
       for (int j = 0; j < NVU; ++j) V::store(t + i * GemmTile<T>::NV * W + j * W, acc[i][j]);
-    zout(g, t, c, m, zs,
-         g.stream && m == MR && g.n == NVU * W &&
+    zip_out<T>(g, t, c, m, zs,
+               g.stream && m == MR && g.n == NVU * W &&
              (reinterpret_cast<size_t>(c) | size_t(g.rs_c) * sizeof(T)) % (W * sizeof(T)) == 0);
     return;
   }
@@ -185,7 +187,7 @@ static inline void prefetch_rows(const GemmArgs<T>& g, const T* const* a) {
 }
 
 template <class T, int NVU, bool Z>
-static void gemm_nv(const GemmArgs<T>& g, ZipOut<T> zout) {
+static void gemm_nv(const GemmArgs<T>& g) {
   constexpr int MR = GemmTile<T>::MR, NR = GemmTile<T>::NV * Vec<T>::W;
   const bool next = g.prefetch && g.ks == 1;
   if constexpr (Z) {
@@ -205,36 +207,36 @@ static void gemm_nv(const GemmArgs<T>& g, ZipOut<T> zout) {
         if (next && u + 1 < g.ntiles) prefetch_rows(g, a + MR);
         if (q + 1 == g.groups) break;
         gs.b = g.b + q * g.b_gs;
-        gemm_tile<T, NVU, false>(gs, a, g.zip_src + q * MR * NR, MR, nullptr, nullptr);
+        gemm_tile<T, NVU, false>(gs, a, g.zip_src + q * MR * NR, MR);
       }
       gemm_tile<T, NVU, true>(gl, g.a + (g.groups - 1) * g.a_gs + u * MR, g.c + u * MR * g.rs_c,
-                              u + 1 < g.ntiles ? MR : g.m, g.zip_src, zout);
+                              u + 1 < g.ntiles ? MR : g.m, g.zip_src);
     }
     return;
   }
   for (idx_t u = 0; u + 1 < g.ntiles; ++u) {
     if (next) prefetch_rows(g, g.a + (u + 1) * MR);
-    gemm_tile<T, NVU, Z>(g, g.a + u * MR, g.c + u * MR * g.rs_c, MR, nullptr, zout);
+    gemm_tile<T, NVU, Z>(g, g.a + u * MR, g.c + u * MR * g.rs_c, MR);
   }
-  gemm_tile<T, NVU, Z>(g, g.a + (g.ntiles - 1) * MR, g.c + (g.ntiles - 1) * MR * g.rs_c, g.m, nullptr, zout);
+  gemm_tile<T, NVU, Z>(g, g.a + (g.ntiles - 1) * MR, g.c + (g.ntiles - 1) * MR * g.rs_c, g.m);
 }
 
 // The kernel of the fewest vectors that cover g.n columns (Z: as gemm_tile).
 template <class T, bool Z, int NVU = GemmTile<T>::NV>
-static void gemm_fit(const GemmArgs<T>& g, ZipOut<T> zout) {
+static void gemm_fit(const GemmArgs<T>& g) {
   if constexpr (NVU > 1)
-    if (g.n <= (NVU - 1) * Vec<T>::W) return gemm_fit<T, Z, NVU - 1>(g, zout);
-  gemm_nv<T, NVU, Z>(g, zout);
+    if (g.n <= (NVU - 1) * Vec<T>::W) return gemm_fit<T, Z, NVU - 1>(g);
+  gemm_nv<T, NVU, Z>(g);
 }
 
 template <class T>
 static void gemm(const GemmArgs<T>& g) {
-  gemm_fit<T, false>(g, nullptr);
+  gemm_fit<T, false>(g);
 }
 
 template <class T>
 static void gemm_zip(const GemmArgs<T>& g) {
-  gemm_fit<T, true>(g, zip_out_for<T>(g.groups));
+  gemm_fit<T, true>(g);
 }
 
 template <class T>
