@@ -11,6 +11,7 @@ import time
 import numpy as np
 import pytest
 
+import fastconv
 from fastconv._workloads import available
 
 BASE = ["fastconv", "fc.einsum", "einsum", "einsum(opt)", "opt_einsum"]
@@ -65,8 +66,6 @@ def test_shuffle_cost(benchmark, w, shuffle):
     """The group convs with and without the ShuffleNet channel order, side by side: the
     shuffle is written by the GEMM's zip kernel and should cost nothing. (Paired blocks in
     one process, which see through this machine's noise better: bench/shuffle_cost.py.)"""
-    import fastconv
-
     x, wt = w.inputs(np.float32)
     fn = getattr(fastconv, w.op)
     benchmark.group = f"shuffle: {w.name}"

@@ -131,19 +131,19 @@ static inline void gemm_tile(const GemmArgs<T>& g, const T* const* a, T* c, idx_
     gemm_segments<T, NVU, true>(g, a, acc);
   else
     gemm_segments<T, NVU, false>(g, a, acc);
+  // Streamed stores: a full tile whose rows are vector-aligned.
+  const bool stream = g.stream && m == MR && g.n == NVU * W &&
+                      (reinterpret_cast<size_t>(c) | size_t(g.rs_c) * sizeof(T)) % (W * sizeof(T)) == 0;
   if constexpr (Z) {
     alignas(64) T t[MR * GemmTile<T>::NV * W];
 #pragma GCC unroll 32
     for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
       for (int j = 0; j < NVU; ++j) V::store(t + i * GemmTile<T>::NV * W + j * W, acc[i][j]);
-    zip_out<T>(g, t, c, m, zs,
-               g.stream && m == MR && g.n == NVU * W &&
-             (reinterpret_cast<size_t>(c) | size_t(g.rs_c) * sizeof(T)) % (W * sizeof(T)) == 0);
+    zip_out<T>(g, t, c, m, zs, stream);
     return;
   }
-  if (g.stream && m == MR && g.n == NVU * W && g.cs_c == 1 && !g.accumulate &&
-      (reinterpret_cast<size_t>(c) | size_t(g.rs_c) * sizeof(T)) % (W * sizeof(T)) == 0) {
+  if (stream && g.cs_c == 1 && !g.accumulate) {
 #pragma GCC unroll 32
     for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
@@ -212,13 +212,13 @@ static void gemm_nv(const GemmArgs<T>& g) {
       gemm_tile<T, NVU, true>(gl, g.a + (g.groups - 1) * g.a_gs + u * MR, g.c + u * MR * g.rs_c,
                               u + 1 < g.ntiles ? MR : g.m, g.zip_src);
     }
-    return;
+  } else {
+    for (idx_t u = 0; u + 1 < g.ntiles; ++u) {
+      if (next) prefetch_rows(g, g.a + (u + 1) * MR);
+      gemm_tile<T, NVU, false>(g, g.a + u * MR, g.c + u * MR * g.rs_c, MR);
+    }
+    gemm_tile<T, NVU, false>(g, g.a + (g.ntiles - 1) * MR, g.c + (g.ntiles - 1) * MR * g.rs_c, g.m);
   }
-  for (idx_t u = 0; u + 1 < g.ntiles; ++u) {
-    if (next) prefetch_rows(g, g.a + (u + 1) * MR);
-    gemm_tile<T, NVU, Z>(g, g.a + u * MR, g.c + u * MR * g.rs_c, MR);
-  }
-  gemm_tile<T, NVU, Z>(g, g.a + (g.ntiles - 1) * MR, g.c + (g.ntiles - 1) * MR * g.rs_c, g.m);
 }
 
 // The kernel of the fewest vectors that cover g.n columns (Z: as gemm_tile).

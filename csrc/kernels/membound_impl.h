@@ -182,7 +182,8 @@ static void tapreduce(const TapReduceArgs<T>& a) {
   }
 }
 
-// dst[j*R + i] = src[i*ld + j], R rows known at compile time, R <= W.
+// dst[j*R + i] = src[i*ld + j], R rows known at compile time (R <= W in the memory
+// zip; the GEMM zip kernel also uses R > W, which the tables serve as well).
 // Output vector v, lane l holds flat index q = v*W + l, i.e. row q % R, column q / R
 // of the current block of W columns: each output vector is a merge of R permuted rows.
 // When gcd(R, W) == 1 the W columns of a row land on W distinct lanes, so one
