@@ -1,18 +1,22 @@
 // fastconv._core: validate, pick the dtype, release the GIL, call the engine.
-#include <omp.h>
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "arch/fpenv.h"
 #include "dispatch.h"
 #include "engine.h"
+#include "engine/parallel.h"
+#include "engine/scratch.h"
 
 namespace py = pybind11;
 using namespace fastconv;
@@ -28,6 +32,9 @@ py::array optional_array(const py::object& obj, const char* fn) {
   return py::reinterpret_borrow<py::array>(obj);
 }
 
+// The engine reads and writes elements in place: each operand's data is aligned to
+// its itemsize and its strides are multiples of it (the Python layer copies operands
+// that are not, and leaves such an out= to numpy).
 engine::Operand describe(const py::array& arr, const std::string& labels, const char* what) {
   engine::Operand op;
   op.labels = labels;
@@ -35,7 +42,14 @@ engine::Operand describe(const py::array& arr, const std::string& labels, const 
   if (py::ssize_t(labels.size()) != arr.ndim())
     throw py::value_error(std::string("_core.contract: ") + what + " has " + std::to_string(arr.ndim()) +
                           " axes but " + std::to_string(labels.size()) + " labels");
+  if (reinterpret_cast<std::uintptr_t>(arr.data()) % std::uintptr_t(item) != 0)
+    throw py::value_error(std::string("_core.contract: ") + what + " is not aligned to its itemsize");
   for (py::ssize_t i = 0; i < arr.ndim(); ++i) {
+    if (arr.shape(i) == 1) {  // never stepped along: any stride will do
+      op.shape.push_back(1);
+      op.strides.push_back(0);
+      continue;
+    }
     if (arr.strides(i) % item != 0)
       throw py::value_error(std::string("_core.contract: ") + what +
                             " has a stride that is not a multiple of its itemsize");
@@ -45,14 +59,61 @@ engine::Operand describe(const py::array& arr, const std::string& labels, const 
   return op;
 }
 
+// The itemsize of a float32 or float64 dtype in native byte order; 0 for any other.
+int native_float(const py::dtype& dt) {
+  const char order = dt.byteorder();
+  constexpr char kNative = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? '<' : '>';
+  if (dt.kind() != 'f' || (order != '=' && order != '|' && order != kNative)) return 0;
+  return dt.itemsize() == 4 || dt.itemsize() == 8 ? int(dt.itemsize()) : 0;
+}
+
+bool same_float(const py::dtype& a, const py::dtype& b) {
+  const int n = native_float(a);
+  return n != 0 && n == native_float(b);
+}
+
 // out's dtype: true for float32, false for float64; anything else is a TypeError.
 bool out_is_f32(py::array& out, const char* fn) {
   const auto dt = out.dtype();
-  const bool f32 = dt.is(py::dtype::of<float>()), f64 = dt.is(py::dtype::of<double>());
+  const bool f32 = native_float(dt) == 4, f64 = native_float(dt) == 8;
   if (!f32 && !f64)
     throw py::type_error(std::string(fn) + ": out dtype must be float32 or float64, got " + std::string(py::str(dt)));
   if (!out.writeable()) throw py::value_error(std::string(fn) + ": out is read-only");
   return f32;
+}
+
+// Polled between blocks of a long call made on the interpreter's main thread (the
+// one Python runs signal handlers on): a pending Ctrl-C stops the call. The
+// KeyboardInterrupt (or whatever a handler raised) stays set for the caller.
+bool poll_signals(void*) {
+  py::gil_scoped_acquire gil;
+  return PyErr_CheckSignals() != 0;
+}
+
+unsigned long g_main_thread = 0;
+
+// Runs an engine call with the GIL released, interruptible from the main thread.
+// Interrupted, out is filled with NaN (nothing in it can pass for a result) and the
+// handler's exception is raised.
+template <class F>
+std::string interruptible(py::array& out, F&& call) {
+  const bool main = PyThread_get_thread_ident() == g_main_thread;
+  std::string err;
+  bool interrupted;
+  {
+    parallel::InterruptScope scope(main ? &poll_signals : nullptr, nullptr);
+    {
+      py::gil_scoped_release release;
+      err = call();
+    }
+    interrupted = scope.interrupted();
+  }
+  if (interrupted) {
+    py::error_already_set e;  // fetched: numpy's fill must not run with it pending
+    out.attr("fill")(std::numeric_limits<double>::quiet_NaN());
+    throw e;
+  }
+  return err;
 }
 
 template <class T>
@@ -61,9 +122,8 @@ std::string run_typed(const engine::Contraction& d, const py::array& a, const py
   const T* pb = b ? static_cast<const T*>(b->data()) : nullptr;
   T* po = static_cast<T*>(out.mutable_data());
   const KernelTable& kt = kernels();
-  const int nt = get_num_threads();
-  py::gil_scoped_release release;
-  return engine::run<T>(d, pa, pb, po, kt, nt);
+  const int nt = parallel::get_num_threads();
+  return interruptible(out, [&] { return engine::run<T>(d, pa, pb, po, kt, nt); });
 }
 
 // contract(a, a_labels, b, b_labels, out, out_labels): out = sum over the labels
@@ -76,7 +136,7 @@ void contract(const py::array& a, const std::string& la, const py::object& b_obj
   py::array b;
   const bool has_b = !b_obj.is_none();
   if (has_b) b = optional_array(b_obj, "_core.contract");
-  if (!a.dtype().is(dt) || (has_b && !b.dtype().is(dt)))
+  if (!same_float(a.dtype(), dt) || (has_b && !same_float(b.dtype(), dt)))
     throw py::type_error("_core.contract: all operands must have out's dtype " + std::string(py::str(dt)));
   const engine::Operand oa = describe(a, la, "a"), oo = describe(out, lo, "out");
   engine::Operand ob;
@@ -115,9 +175,8 @@ std::string run_chain_typed(const engine::Contraction& d1, const engine::Contrac
   const T* pc = static_cast<const T*>(c.data());
   T* po = static_cast<T*>(out.mutable_data());
   const KernelTable& kt = kernels();
-  const int nt = get_num_threads();
-  py::gil_scoped_release release;
-  return engine::run_fused<T>(d1, d2, pa, pb, pc, po, kt, nt);
+  const int nt = parallel::get_num_threads();
+  return interruptible(out, [&] { return engine::run_fused<T>(d1, d2, pa, pb, pc, po, kt, nt); });
 }
 
 // contract_chain(a, la, b, lb, d_labels, c, lc, out, lo): D = a x b (labels
@@ -128,7 +187,7 @@ void contract_chain(const py::array& a, const std::string& la, const py::array& 
                     const std::string& lo) {
   const bool f32 = out_is_f32(out, "_core.contract_chain");
   const auto dt = out.dtype();
-  if (!a.dtype().is(dt) || !b.dtype().is(dt) || !c.dtype().is(dt))
+  if (!same_float(a.dtype(), dt) || !same_float(b.dtype(), dt) || !same_float(c.dtype(), dt))
     throw py::type_error("_core.contract_chain: all operands must have out's dtype " + std::string(py::str(dt)));
   const engine::Operand oa = describe(a, la, "a"), ob = describe(b, lb, "b"), oc = describe(c, lc, "c"),
                         oo = describe(out, lo, "out");
@@ -199,6 +258,14 @@ class BlockCache {
       blocks_.erase(blocks_.begin());
     }
   }
+  size_t release() {  // frees every kept block; returns their bytes
+    std::lock_guard<std::mutex> lock(m_);
+    const size_t freed = held_;
+    for (const auto& b : blocks_) std::free(b.second);
+    blocks_.clear();
+    held_ = 0;
+    return freed;
+  }
   std::vector<size_t> sizes() {  // oldest first
     std::lock_guard<std::mutex> lock(m_);
     std::vector<size_t> r;
@@ -220,10 +287,15 @@ class BlockCache {
 // An uninitialised C-contiguous array whose data is 64-byte aligned (vector and
 // non-temporal stores line up), its block returned to BlockCache with the array.
 // The block's first line holds its size; the data starts on the next line.
+// Only for float dtypes: uninitialised memory of a dtype that holds references
+// (object) would be read as pointers.
 py::array aligned_empty(const std::vector<py::ssize_t>& shape, const py::dtype& dt) {
+  if (native_float(dt) == 0)
+    throw py::type_error("aligned_empty: dtype must be float32 or float64, got " + std::string(py::str(dt)));
   size_t n = size_t(dt.itemsize());
   for (const auto s : shape) {
     if (s < 0) throw py::value_error("aligned_empty: negative dimension");
+    if (s != 0 && n > (size_t(1) << 62) / size_t(s)) throw py::value_error("aligned_empty: array is too big");
     n *= size_t(s);
   }
   const size_t bytes = (n + 63) / 64 * 64 + 64;
@@ -273,9 +345,40 @@ PYBIND11_MODULE(_core, m) {
     d["mr"] = b.mr, d["nr"] = b.nr, d["w"] = b.w, d["kc"] = b.kc, d["l2"] = b.l2;
     return d;
   }, py::arg("dtype") = "float32", "Register tile and cache blocks of the GEMM kernel in use.");
-  m.def("get_num_threads", &get_num_threads);
+  m.def("get_num_threads", &parallel::get_num_threads);
+  m.def("max_threads", &parallel::max_threads, "The largest thread count set_num_threads accepts.");
+  m.def("hardware_threads", &parallel::hardware_threads, "CPUs this process may run on.");
+  m.def("pool_workers", &parallel::pool_workers, "Worker threads started so far.");
   m.def("l2_cache_bytes", &l2_cache_bytes, "L2 bytes per core, as detected (outputs streamed past it).");
-  m.def("set_num_threads", &set_num_threads);
+  m.def("set_num_threads", [](long long n) {
+    if (n < 0 || n > parallel::max_threads())
+      throw py::value_error("set_num_threads: n must be between 1 and " + std::to_string(parallel::max_threads()) +
+                            ", got " + std::to_string(n));
+    return parallel::set_num_threads(int(n));
+  }, py::arg("n"), "Use n threads (0: follow OpenMP's count again); returns the previous count.");
+  m.def("flush_denormal", &parallel::flush_denormal);
+  m.def("set_flush_denormal", [](bool on) {
+    if (on && !arch::kCanFlushDenormals) return false;
+    parallel::set_flush_denormal(on);
+    return true;
+  }, py::arg("on"), "Flush denormals to zero in the threads of a call; false where the CPU cannot.");
+  m.def("release_memory", [] {
+    size_t freed = BlockCache::instance().release();
+    {
+      py::gil_scoped_release release;
+      freed += scratch::thread_bytes();
+      scratch::release_thread();
+      static std::atomic<size_t> worker_bytes;
+      worker_bytes = 0;
+      parallel::on_every_worker([] {
+        worker_bytes += scratch::thread_bytes();
+        scratch::release_thread();
+      });
+      freed += worker_bytes;
+    }
+    return freed;
+  }, "Frees the kept output blocks and every thread's scratch; returns the bytes freed.");
+  m.def("scratch_bytes", &scratch::thread_bytes, "Scratch bytes the calling thread keeps between calls.");
   m.attr("version") = FASTCONV_VERSION;
 #if defined(__VERSION__)
   m.attr("compiler") = __VERSION__;
@@ -283,4 +386,5 @@ PYBIND11_MODULE(_core, m) {
   m.attr("compiler") = "unknown";
 #endif
   m.attr("openmp") = int(_OPENMP);
+  g_main_thread = py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>();
 }

@@ -1,6 +1,5 @@
 #include "dispatch.h"
 
-#include <omp.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -43,7 +42,6 @@ const Level kLevels[] = {
 struct State {
   std::vector<std::string> supported;
   std::atomic<const KernelTable*> current{nullptr};
-  std::atomic<int> threads{0};
   State() {
     const KernelTable* best = nullptr;
     for (const auto& l : kLevels)
@@ -92,17 +90,6 @@ idx_t l2_cache_bytes() {
     return idx_t(1) << 20;
   }();
   return bytes;
-}
-
-int get_num_threads() {
-  const int n = state().threads.load();
-  return n > 0 ? n : std::max(1, omp_get_max_threads());
-}
-
-int set_num_threads(int n) {
-  const int prev = get_num_threads();
-  state().threads = std::max(0, n);
-  return prev;
 }
 
 }  // namespace fastconv

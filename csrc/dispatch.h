@@ -20,7 +20,4 @@ const KernelTable& kernels();
 // L2 bytes per core (the OS's cpuid report; 1 MiB where it gives none), read once.
 idx_t l2_cache_bytes();
 
-int get_num_threads();
-int set_num_threads(int n);  // returns the previous value; n == 0 follows OpenMP again
-
 }  // namespace fastconv

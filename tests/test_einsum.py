@@ -101,8 +101,10 @@ def test_plan_groups_and_fallback():
     (s,) = p.steps
     assert p.native and s.path == "gemm"
     assert s.groups == {"batch": "", "m": "bWH", "n": "C", "k": "klc"}
+    # b varying along every output axis (an elementwise product): the dot path, one term per output
     p = fastconv.einsum_plan("ij,ij->ij", x[0, 0], x[0, 0])
-    assert not p.native and p.steps[0].path == "numpy" and "varies" in p.steps[0].reason
+    assert p.native and p.steps[0].path == "dot"
+    close(fastconv.einsum("ij,ij->ij", x[0, 0], x[0, 0]), x[0, 0] * x[0, 0])
     p = fastconv.einsum_plan("ij->i", np.ones((3, 4), np.int64))
     assert not p.native and "int64" in p.reason
     p = fastconv.einsum_plan("bWkHlc,klc,cC->bWHC", x.reshape(2, 2, 2, 3, 2, 8), ar(2, 2, 8).astype(np.float32),

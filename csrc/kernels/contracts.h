@@ -63,6 +63,13 @@ struct TapReduceArgs {
   T* scratch;
 };
 
+// Dot (the dot path's chunk sum): sum_{i < n} a[i] * b[i * b_inc], b_inc 0 or 1, in
+// four vector accumulators (each lane a sequential sum of at most n / (4 W) terms)
+// combined pairwise, then across lanes. The engine's chunks are of 64 W terms at most,
+// so that no lane sums more than 16 terms in sequence.
+template <class T>
+using DotFn = T (*)(const T* a, const T* b, idx_t n, idx_t b_inc);
+
 // Zip (interleave) R rows of C elements:  dst[j*R + i] = src[i*src_ld + j]
 // for i < R, j < C, repeated for count blocks:
 //   src += src_step, dst += dst_step.
@@ -153,6 +160,8 @@ struct KernelTable {
   const char* name;
   void (*tapreduce_f32)(const TapReduceArgs<float>&);
   void (*tapreduce_f64)(const TapReduceArgs<double>&);
+  DotFn<float> dot_f32;
+  DotFn<double> dot_f64;
   void (*zip_f32)(const ZipArgs<float>&);
   void (*zip_f64)(const ZipArgs<double>&);
   void (*gemm_f32)(const GemmArgs<float>&);
@@ -166,6 +175,7 @@ struct KernelTable {
 template <class T> struct KernelOf;
 template <> struct KernelOf<float> {
   static auto tapreduce(const KernelTable& k) { return k.tapreduce_f32; }
+  static auto dot(const KernelTable& k) { return k.dot_f32; }
   static auto zip(const KernelTable& k) { return k.zip_f32; }
   static auto gemm(const KernelTable& k) { return k.gemm_f32; }
   static auto gemm_zip(const KernelTable& k) { return k.gemm_zip_f32; }
@@ -173,6 +183,7 @@ template <> struct KernelOf<float> {
 };
 template <> struct KernelOf<double> {
   static auto tapreduce(const KernelTable& k) { return k.tapreduce_f64; }
+  static auto dot(const KernelTable& k) { return k.dot_f64; }
   static auto zip(const KernelTable& k) { return k.zip_f64; }
   static auto gemm(const KernelTable& k) { return k.gemm_f64; }
   static auto gemm_zip(const KernelTable& k) { return k.gemm_zip_f64; }

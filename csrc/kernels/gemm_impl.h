@@ -245,8 +245,8 @@ static constexpr GemmBlocking gemm_blocking() {
 }
 
 static const KernelTable kTable = {
-    kIsaName,         &tapreduce<float>,      &tapreduce<double>,     &zip<float>,
-    &zip<double>,     &gemm<float>,           &gemm<double>,          &gemm_zip<float>,
+    kIsaName,          &tapreduce<float>,      &tapreduce<double>,     &dot<float>,  &dot<double>,
+    &zip<float>,       &zip<double>,           &gemm<float>,           &gemm<double>, &gemm_zip<float>,
     &gemm_zip<double>, gemm_blocking<float>(), gemm_blocking<double>(),
 };
 

@@ -7,7 +7,8 @@ OpenMP) as contractions over strided views of the input. ``fastconv.reference`` 
 the numpy.einsum baselines of every operation.
 """
 from . import reference
-from ._config import get_num_threads, isa, set_isa, set_num_threads, show_config
+from ._config import (get_flush_denormal, get_num_threads, isa, max_threads, release_memory, set_flush_denormal,
+                      set_isa, set_num_threads, show_config)
 from ._config import _apply_env
 from ._core import version as __version__
 from ._einsum import einsum, einsum_plan
@@ -36,13 +37,17 @@ __all__ = [
     "einsum",
     "einsum_plan",
     "flattened_conv",
+    "get_flush_denormal",
     "get_num_threads",
     "isa",
+    "max_threads",
     "grouped_conv",
     "pointwise_conv",
     "pointwise_grouped_conv",
     "reference",
+    "release_memory",
     "separable_plan",
+    "set_flush_denormal",
     "set_isa",
     "set_num_threads",
     "show_config",

@@ -1,7 +1,10 @@
 """Runtime control: SIMD level and threads."""
 from __future__ import annotations
 
+import operator
 import os
+
+import numpy as np
 
 from . import _core
 
@@ -18,6 +21,8 @@ def set_isa(name: str) -> str:
     """
     if not isinstance(name, str):
         raise TypeError(f"set_isa: argument 'name' must be a str, got {type(name).__name__}")
+    if not name.isprintable() or not name.isascii():
+        raise ValueError(f"set_isa: unknown ISA level {name!r}; this CPU supports {_core.supported_isas()}")
     prev = _core.isa()
     try:
         _core.set_isa(name.lower())
@@ -31,16 +36,54 @@ def get_num_threads() -> int:
     return _core.get_num_threads()
 
 
+def max_threads() -> int:
+    """The largest count set_num_threads accepts: 4 per CPU this process may run on, at least 64."""
+    return _core.max_threads()
+
+
 def set_num_threads(n: int | None) -> int:
-    """Use n threads (None: follow OpenMP / threadpoolctl again). Returns the previous value."""
+    """Use n threads, 1 <= n <= max_threads() (None: follow OpenMP / threadpoolctl again).
+
+    Returns the previous value. Where the system cannot start that many threads (a
+    process limit, RLIMIT_AS), calls run on as many as it could start.
+    """
     if n is None:
         return _core.set_num_threads(0)
-    if isinstance(n, bool) or not isinstance(n, int) and not hasattr(n, "__index__"):
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, int) and not hasattr(n, "__index__"):
         raise TypeError(f"set_num_threads: argument 'n' must be an int or None, got {type(n).__name__}")
-    n = int(n)
-    if n < 1:
-        raise ValueError(f"set_num_threads: argument 'n' must be >= 1 (or None), got {n}")
+    n = operator.index(n)
+    if not 1 <= n <= _core.max_threads():
+        raise ValueError(f"set_num_threads: argument 'n' must be >= 1 and <= max_threads() = "
+                         f"{_core.max_threads()} (or None), got {n}")
     return _core.set_num_threads(n)
+
+
+def set_flush_denormal(mode: bool) -> bool:
+    """Flush denormal inputs and results to zero in every kernel (True), or compute IEEE 754
+    results as numpy does (False, the default). Denormal operands can slow floating-point
+    arithmetic by orders of magnitude on some CPUs; flushing trades them for zeros.
+
+    Returns whether the mode is supported (as ``torch.set_flush_denormal``): x86-64 and
+    aarch64 support both.
+    """
+    if not isinstance(mode, (bool, np.bool_)):
+        raise TypeError(f"set_flush_denormal: argument 'mode' must be a bool, got {type(mode).__name__}")
+    return _core.set_flush_denormal(bool(mode))
+
+
+def get_flush_denormal() -> bool:
+    """Whether denormals are flushed to zero (set_flush_denormal)."""
+    return _core.flush_denormal()
+
+
+def release_memory() -> int:
+    """Frees what fastconv keeps between calls and returns its size in bytes.
+
+    Kept: freed outputs of 1 MiB or more, for the next output of their size (at most
+    4 blocks and 256 MiB), and each thread's scratch (packed weights of up to 32 MiB on
+    a thread that makes calls, and buffers of a few MiB on every thread).
+    """
+    return _core.release_memory()
 
 
 def show_config(file=None) -> dict:
@@ -53,6 +96,9 @@ def show_config(file=None) -> dict:
         "isa_supported": _core.supported_isas(),
         "isa_in_use": _core.isa(),
         "threads": _core.get_num_threads(),
+        "max_threads": _core.max_threads(),
+        "cpus": _core.hardware_threads(),
+        "flush_denormal": _core.flush_denormal(),
         "l2_cache_bytes": _core.l2_cache_bytes(),
         "FASTCONV_ISA": os.environ.get("FASTCONV_ISA"),
     }

@@ -20,10 +20,11 @@ def depthwise_conv(x: np.ndarray, w: np.ndarray, out: np.ndarray | None = None) 
     x, w, n, K, dt, shape = V.depthwise(fn, x, w)
     c = x.shape[-1]
     out = V.output(fn, out, shape, dt, (("x", x), ("w", w)))
+    res = V.target(out)
     xs, ks, os_ = P.labels(n)
     _core.contract(P.view(V.native_operand(x, dt), K, (c,)), "b" + xs + "c",
-                   V.native_operand(w, dt), ks + "c", out, "b" + os_ + "c")
-    return out
+                   V.native_operand(w, dt), ks + "c", res, "b" + os_ + "c")
+    return V.deliver(out, res)
 
 
 def pointwise_conv(x: np.ndarray, w: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -37,8 +38,9 @@ def pointwise_conv(x: np.ndarray, w: np.ndarray, out: np.ndarray | None = None) 
     out = V.output(fn, out, shape, dt, (("x", x), ("w", w)))
     s = "b" + P.OUTER[:n]
     o = "o" * (w.ndim - 1)
-    _core.contract(V.native_operand(x, dt), s + "c", V.native_operand(w, dt), "c" + o, out, s + o)
-    return out
+    res = V.target(out)
+    _core.contract(V.native_operand(x, dt), s + "c", V.native_operand(w, dt), "c" + o, res, s + o)
+    return V.deliver(out, res)
 
 
 def channel_conv(x: np.ndarray, w: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -51,10 +53,11 @@ def channel_conv(x: np.ndarray, w: np.ndarray, out: np.ndarray | None = None) ->
     x, w, n, K, dt, shape = V.channel(fn, x, w)
     c, m = x.shape[-1], w.shape[-1]
     out = V.output(fn, out, shape, dt, (("x", x), ("w", w)))
+    res = V.target(out)
     xs, ks, os_ = P.labels(n)
     _core.contract(P.view(V.native_operand(x, dt), K, (c // m, m)), "b" + xs + "om",
-                   V.native_operand(w, dt), ks + "m", out, "b" + os_ + "o")
-    return out
+                   V.native_operand(w, dt), ks + "m", res, "b" + os_ + "o")
+    return V.deliver(out, res)
 
 
 def channel_shuffle(x: np.ndarray, groups: int, out: np.ndarray | None = None) -> np.ndarray:
@@ -65,12 +68,16 @@ def channel_shuffle(x: np.ndarray, groups: int, out: np.ndarray | None = None) -
     fn = "channel_shuffle"
     x, g, n = V.shuffle(fn, x, groups)
     c = x.shape[-1]
-    out = V.output(fn, out, x.shape, x.dtype, (("x", x),))
+    dt = V.result_dtype(x)
+    out = V.output(fn, out, x.shape, dt, (("x", x),))
+    if c == 0:  # nothing to move, whatever the group count
+        return out
+    res = V.target(out)
     lead = "b" + P.OUTER[:n]
-    xv = V.native_operand(x, x.dtype)
+    xv = V.native_operand(x, dt)
     _core.contract(xv.reshape(*x.shape[:-1], g, c // g), lead + "gn", None, "",
-                   out.reshape(*x.shape[:-1], c // g, g), lead + "ng")
-    return out
+                   res.reshape(*x.shape[:-1], c // g, g), lead + "ng")
+    return V.deliver(out, res)
 
 
 def conv(x: np.ndarray, w: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -85,24 +92,26 @@ def conv(x: np.ndarray, w: np.ndarray, out: np.ndarray | None = None) -> np.ndar
     fn = "conv"
     x, w, n, K, dt, shape = V.conv(fn, x, w)
     out = V.output(fn, out, shape, dt, (("x", x), ("w", w)))
+    res = V.target(out)
     xs, ks, os_ = P.labels(n)
     _core.contract(P.view(V.native_operand(x, dt), K, (x.shape[-1],)), "b" + xs + "c",
-                   V.native_operand(w, dt), ks + "co", out, "b" + os_ + "o")
-    return out
+                   V.native_operand(w, dt), ks + "co", res, "b" + os_ + "o")
+    return V.deliver(out, res)
 
 
 def _grouped(fn, x, w, shuffle, out, pointwise):
     x, w, n, K, dt, shape, (g, s, S) = V.grouped(fn, x, w, pointwise)
     out = V.output(fn, out, shape, dt, (("x", x), ("w", w)))
+    res = V.target(out)
     xs, ks, os_ = P.labels(n)
     if pointwise:
         xv, xl, wl = V.native_operand(x, dt).reshape(*x.shape[:-1], g, s), "b" + os_ + "gs", "gso"
     else:
         xv, xl, wl = P.view(V.native_operand(x, dt), K, (g, s)), "b" + xs + "gs", ks + "gso"
     # shuffle=True is only another output stride: out[..., S*g + i] for group i.
-    ov, ol = (out.reshape(*shape[:-1], S, g), "og") if shuffle else (out.reshape(*shape[:-1], g, S), "go")
+    ov, ol = (res.reshape(*shape[:-1], S, g), "og") if shuffle else (res.reshape(*shape[:-1], g, S), "go")
     _core.contract(xv, xl, V.native_operand(w, dt), wl, ov, "b" + os_ + ol)
-    return out
+    return V.deliver(out, res)
 
 
 def grouped_conv(x: np.ndarray, w: np.ndarray, shuffle: bool = False, out: np.ndarray | None = None) -> np.ndarray:
@@ -113,7 +122,7 @@ def grouped_conv(x: np.ndarray, w: np.ndarray, shuffle: bool = False, out: np.nd
     ShuffleNet order instead (``channel_shuffle(grouped_conv(x, w), g)``) directly
     through the output strides, at no extra cost. Equals torch's ``conv(groups=g)``.
     """
-    return _grouped("grouped_conv", x, w, bool(shuffle), out, pointwise=False)
+    return _grouped("grouped_conv", x, w, V.flag("grouped_conv", "shuffle", shuffle), out, pointwise=False)
 
 
 def pointwise_grouped_conv(x: np.ndarray, w: np.ndarray, shuffle: bool = False,
@@ -122,7 +131,8 @@ def pointwise_grouped_conv(x: np.ndarray, w: np.ndarray, shuffle: bool = False,
 
     ``shuffle=True`` gives the shuffled group conv's channel order (as ``grouped_conv``).
     """
-    return _grouped("pointwise_grouped_conv", x, w, bool(shuffle), out, pointwise=True)
+    return _grouped("pointwise_grouped_conv", x, w, V.flag("pointwise_grouped_conv", "shuffle", shuffle), out,
+                    pointwise=True)
 
 
 def depthwise_separable_conv(x: np.ndarray, wd: np.ndarray, wp: np.ndarray,
@@ -137,8 +147,12 @@ def depthwise_separable_conv(x: np.ndarray, wd: np.ndarray, wp: np.ndarray,
     fn = "depthwise_separable_conv"
     x, wd, wp, n, K, dt, shape = V.depthwise_separable(fn, x, wd, wp)
     out = V.output(fn, out, shape, dt, (("x", x), ("wd", wd), ("wp", wp)))
+    res = V.target(out)
     xs, ks, os_ = P.labels(n)
-    _core.contract_chain(P.view(V.native_operand(x, dt), K, (x.shape[-1],)), "b" + xs + "c",
-                         V.native_operand(wd, dt), ks + "c", "b" + os_ + "c",
-                         V.native_operand(wp, dt), "co", out, "b" + os_ + "o")
-    return out
+    xv, wdv, wpv = V.native_operand(x, dt), V.native_operand(wd, dt), V.native_operand(wp, dt)
+    try:
+        _core.contract_chain(P.view(xv, K, (x.shape[-1],)), "b" + xs + "c", wdv, ks + "c", "b" + os_ + "c",
+                             wpv, "co", res, "b" + os_ + "o")
+    except NotImplementedError:  # no fused chain for these shapes (1x1 weights past the packing bound)
+        pointwise_conv(depthwise_conv(xv, wdv), wpv, out=res)
+    return V.deliver(out, res)

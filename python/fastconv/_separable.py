@@ -107,14 +107,15 @@ def spatially_separable_conv(x: np.ndarray, wv: np.ndarray, wh: np.ndarray, out:
     b, w, h, _ = x.shape
     k, l = K
     H = h // l
-    xv = V.native_operand(x, dt)
+    xv, wv, wh = V.native_operand(x, dt), V.native_operand(wv, dt), V.native_operand(wh, dt)
+    res = V.target(out)
     per_row = b * h * c * C * np.dtype(dt).itemsize
     for W0, W1 in _row_blocks(x, K, per_row):
         n = W1 - W0
         inter = np.empty((b, n, h, c, C), dt)
         _core.contract(xv[:, W0 * k:W1 * k].reshape(b, n, k, h, c), "bWkhc", wv, "kcC", inter, "bWhcC")
-        _core.contract(inter.reshape(b, n, H, l, c, C), "bWHlcC", wh, "lcC", out[:, W0:W1], "bWHC")
-    return out
+        _core.contract(inter.reshape(b, n, H, l, c, C), "bWHlcC", wh, "lcC", res[:, W0:W1], "bWHC")
+    return V.deliver(out, res)
 
 
 def flattened_conv(x: np.ndarray, wc: np.ndarray, wv: np.ndarray, wh: np.ndarray, out: np.ndarray | None = None,
@@ -138,14 +139,15 @@ def flattened_conv(x: np.ndarray, wc: np.ndarray, wv: np.ndarray, wh: np.ndarray
     b, w, h, _ = x.shape
     H = h // l
     wd = wv[:, None] * wh[None]  # vertical then horizontal depthwise = one (k, l, C) depthwise
-    xv = V.native_operand(x, dt)
+    xv, wc = V.native_operand(x, dt), V.native_operand(wc, dt)
+    res = V.target(out)
     per_row = b * k * h * C * np.dtype(dt).itemsize
     for W0, W1 in _row_blocks(x, K, per_row):
         n = W1 - W0
         y = np.empty((b, n * k, h, C), dt)
         _core.contract(xv[:, W0 * k:W1 * k], "bwhc", wc, "cC", y, "bwhC")
-        _core.contract(y.reshape(b, n, k, H, l, C), "bWkHlC", wd, "klC", out[:, W0:W1], "bWHC")
-    return out
+        _core.contract(y.reshape(b, n, k, H, l, C), "bWkHlC", wd, "klC", res[:, W0:W1], "bWHC")
+    return V.deliver(out, res)
 
 
 def separable_plan(op: str, x: np.ndarray, *weights: np.ndarray, strategy: str = "auto") -> Plan:

@@ -16,15 +16,24 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def array(fn: str, name: str, value) -> np.ndarray:
+    """value, checked: a float32 or float64 ndarray (of either byte order; a non-native one
+    is computed on as its native counterpart)."""
     if not isinstance(value, np.ndarray):
         raise TypeError(f"{fn}: argument '{name}' must be a numpy.ndarray, got {type(value).__name__}")
-    if value.dtype not in _FLOATS:
+    if value.dtype.newbyteorder("=") not in _FLOATS:
         raise TypeError(f"{fn}: argument '{name}' must have dtype float32 or float64, got {value.dtype}")
     return value
 
 
 def result_dtype(*arrays: np.ndarray) -> np.dtype:
-    return np.result_type(*arrays)
+    return np.result_type(*(a.dtype.newbyteorder("=") for a in arrays))
+
+
+def flag(fn: str, name: str, value) -> bool:
+    """A bool argument: True, False or a numpy bool (anything else is a TypeError, never truthiness)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{fn}: argument '{name}' must be a bool, got {type(value).__name__}")
+    return bool(value)
 
 
 def image(fn: str, x: np.ndarray) -> int:
@@ -76,7 +85,8 @@ def divides(fn: str, what: str, n: int, by_name: str, by: int) -> None:
 
 
 def output(fn: str, out, shape: tuple, dtype: np.dtype, inputs) -> np.ndarray:
-    """Returns out (checked) or a new array of the result's shape and dtype."""
+    """Returns out (checked) or a new array of the result's shape and dtype. The kernels
+    write into ``target(out)``; ``deliver`` copies that into out where they differ."""
     if out is None:
         return _core.aligned_empty(shape, dtype)
     if not isinstance(out, np.ndarray):
@@ -95,20 +105,54 @@ def output(fn: str, out, shape: tuple, dtype: np.dtype, inputs) -> np.ndarray:
     return out
 
 
-def native_operand(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """a cast to dtype, with a unit-stride last axis and aligned element strides (a view when possible)."""
-    if a.dtype != dtype:
-        a = a.astype(dtype)
-    if a.flags.c_contiguous:
-        return a
+def target(out: np.ndarray) -> np.ndarray:
+    """Where the kernels write a result for out: out itself, or an aligned array of its shape
+    where out's data is not aligned to its itemsize (the kernels store whole elements)."""
+    return out if out.flags.aligned else _core.aligned_empty(out.shape, out.dtype)
+
+
+def deliver(out: np.ndarray, res: np.ndarray) -> np.ndarray:
+    if res is not out:
+        out[...] = res
+    return out
+
+
+def spans_less(a: np.ndarray) -> bool:
+    """Whether a's elements occupy less memory than a copy of a would (zero or overlapping
+    strides: a broadcast, an as_strided window view): then it is never copied whole."""
+    if a.size <= 1:
+        return False
+    extent = sum(abs(s) * (n - 1) for s, n in zip(a.strides, a.shape)) + a.itemsize
+    return extent < a.size * a.itemsize
+
+
+def compact(a: np.ndarray, dtype) -> np.ndarray:
+    """a in dtype (native byte order), aligned, with strides that are multiples of the itemsize.
+    A copy of at most the memory a spans: a broadcast or overlapping view is copied as the
+    bytes it covers and viewed again with the same layout, never materialised whole."""
+    dtype = np.dtype(dtype).newbyteorder("=")
     item = a.itemsize
-    if (
-        not a.flags.aligned
-        or any(s % item for s in a.strides)
-        or (a.ndim and a.shape[-1] > 1 and a.strides[-1] != item)
-    ):
-        a = np.ascontiguousarray(a)
-    return a
+    if not spans_less(a) or any(s % item for s in a.strides):
+        return np.array(a, dtype=dtype, order="C")  # a copy (ascontiguousarray keeps a misaligned array)
+    as_strided = np.lib.stride_tricks.as_strided
+    low = sum(s * (n - 1) for s, n in zip(a.strides, a.shape) if s < 0)  # bytes below a[0, ..., 0]
+    span = (sum(abs(s) * (n - 1) for s, n in zip(a.strides, a.shape)) + item) // item
+    lowest = a[tuple(slice(n - 1, n) if s < 0 else slice(0, 1) for s, n in zip(a.strides, a.shape))]  # a view
+    copy = np.ascontiguousarray(as_strided(lowest, (span,), (item,), writeable=False), dtype=dtype)
+    strides = tuple(s // item * dtype.itemsize for s in a.strides)
+    return as_strided(copy[-low // item:], a.shape, strides, writeable=False)
+
+
+def native_operand(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """a as the engine reads it: in dtype, aligned, with element strides; a view where it
+    already is, else a copy (of at most the memory a spans). A strided channel axis is
+    copied into a contiguous one (the kernels' vector axis) unless a spans less memory than
+    a copy would (a broadcast: the engine reads its zero strides in place)."""
+    ok = a.dtype == dtype and a.flags.aligned and not any(s % a.itemsize for s in a.strides)
+    if ok and (a.flags.c_contiguous or a.ndim == 0 or a.shape[-1] <= 1 or a.strides[-1] == a.itemsize
+               or spans_less(a)):
+        return a
+    return compact(a, dtype)
 
 
 # ---- one signature check per operation, shared by the native op and its reference ----

@@ -100,6 +100,23 @@ template <class T> void check_tapreduce(const KernelTable& k) {
     }
 }
 
+// The dot path's chunk sum: every length up to a chunk and past it (tails of 0 to 4 vectors).
+template <class T> void check_dot(const KernelTable& k) {
+  auto fn = KernelOf<T>::dot(k);
+  const idx_t W = KernelOf<T>::blocking(k).w;
+  for (idx_t n = 0; n <= 64 * W + 2 * W + 1; ++n)
+    for (idx_t inc : {0, 1}) {
+      auto a = rand_vec<T>(size_t(n + 1));
+      auto b = rand_vec<T>(size_t(n + 1));
+      double want = 0, scale = 0;
+      for (idx_t i = 0; i < n; ++i) {
+        const double v = double(a[i]) * b[i * inc];
+        want += v, scale += std::fabs(v);
+      }
+      expect_close(fn(a.data(), b.data(), n, inc), want, scale, "dot", n, inc, 0);
+    }
+}
+
 template <class T> void check_zip(const KernelTable& k) {
   auto fn = KernelOf<T>::zip(k);
   for (idx_t R = 1; R <= 20; ++R)
@@ -207,6 +224,7 @@ template <class T> void check_gemm_zip(const KernelTable& k) {
 int main() {
   const KernelTable& k = *emu::table();
   check_tapreduce<float>(k), check_tapreduce<double>(k);
+  check_dot<float>(k), check_dot<double>(k);
   check_zip<float>(k), check_zip<double>(k);
   check_gemm<float>(k), check_gemm<double>(k);
   check_gemm_zip<float>(k), check_gemm_zip<double>(k);

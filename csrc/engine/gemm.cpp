@@ -1,0 +1,120 @@
+// The GEMM path (batch, M, N and K): A read in place through row pointers, B packed
+// per slab, the threads claiming chunks of row tiles (gemm_driver.h).
+#include <algorithm>
+#include <cstdlib>
+
+#include "engine/gemm_driver.h"
+#include "engine/paths.h"
+
+namespace fastconv {
+namespace engine {
+
+KSegments k_segments(const std::vector<Dim>& k, idx_t kc, idx_t k0, idx_t k1) {
+  std::vector<Dim> dims = without_units(k);
+  std::stable_sort(dims.begin(), dims.end(),
+                   [](const Dim& x, const Dim& y) { return std::abs(x.sa) > std::abs(y.sa); });
+  KSegments r;
+  r.k_b.resize(size_t(k1 - k0));
+  Odometer ib(dims, k0);
+  for (idx_t t = k0; t < k1; ++t, ib.next()) r.k_b[size_t(t - k0)] = ib.b;
+  Dim inner{1, 1, 0, 0};
+  if (!dims.empty()) {
+    inner = dims.back();
+    dims.pop_back();
+    while (!dims.empty() && dims.back().sa == inner.sa * inner.size) {
+      inner.size *= dims.back().size;
+      dims.pop_back();
+    }
+  }
+  r.ks = inner.sa;
+  Odometer base(dims, k0 / inner.size);
+  idx_t used = 0, pos = k0 % inner.size;
+  for (idx_t t = k0; t < k1;) {
+    if (used == kc) {
+      r.block_piece.push_back(idx_t(r.off.size()));
+      r.block_k.push_back(r.block_k.back() + used);
+      used = 0;
+    }
+    const idx_t len = std::min({inner.size - pos, kc - used, k1 - t});
+    r.off.push_back(base.a + pos * inner.sa);
+    r.len.push_back(len);
+    t += len, used += len, pos += len;
+    if (pos == inner.size) pos = 0, base.next();
+  }
+  r.block_piece.push_back(idx_t(r.off.size()));
+  r.block_k.push_back(r.block_k.back() + used);
+  return r;
+}
+
+std::vector<Slab> gemm_slabs(const Contraction& d, const GemmBlocking& bl, idx_t item) {
+  const idx_t G = prod(d.batch), K = prod(d.k), N = prod(d.n);
+  const idx_t nvec = (N + bl.w - 1) / bl.w, nv = bl.nr / bl.w;
+  const idx_t per = sat_mul((nvec + nv - 1) / nv * bl.nr, item);  // bytes per group and K index
+  idx_t ks = K, gs = G;
+  if (sat_mul(sat_mul(G, K), per) > kMaxPackedB) {
+    ks = std::min(K, std::max<idx_t>(1, kMaxPackedB / sat_mul(G, per) / bl.kc) * bl.kc);
+    if (sat_mul(sat_mul(G, ks), per) > kMaxPackedB) gs = std::max<idx_t>(1, kMaxPackedB / sat_mul(ks, per));
+  }
+  std::vector<Slab> slabs;
+  for (idx_t g0 = 0; g0 < G; g0 += gs)
+    for (idx_t k0 = 0; k0 < K; k0 += ks) slabs.push_back({g0, std::min(G, g0 + gs), k0, std::min(K, k0 + ks)});
+  return slabs;
+}
+
+namespace {
+
+template <class T>
+void gemm_slab(const Contraction& d, const Slab& sl, bool whole, const T* a, const T* b, T* out,
+               const KernelTable& kt, int nthreads) {
+  GemmPlan<T> p(d, kt, sl, whole);
+  const int nt = gemm_threads(sat_mul(sat_mul(2, p.G), sat_mul(p.M, sat_mul(p.N, p.K))), nthreads);
+  p.stream = whole && stream_output(sat_mul(p.G * p.M, sat_mul(p.N, idx_t(sizeof(T)))), p.nblocks, nt);
+  const GemmBlocking& bl = KernelOf<T>::blocking(kt);
+  // M blocks whose A rows fit the L2 budget: the rows of every group where the
+  // groups interleave inside a row (a grouped conv: its groups read the same pixels).
+  const idx_t gs = std::abs(uniform_stride(p.g_a.data(), p.G));
+  idx_t pixel = 0;  // the smallest step between A rows
+  for (const Dim& m : p.ms)
+    if (m.sa != 0 && (pixel == 0 || std::abs(m.sa) < pixel)) pixel = std::abs(m.sa);
+  const idx_t gl = gs != 0 && gs * p.G <= pixel ? p.G : p.Gi;
+  // Every M block streams the whole packed B: where B is too big to stay in the
+  // last-level cache, blocks 4x larger (A spilling from L2) cost less than that.
+  const idx_t l2 = p.packed() * idx_t(sizeof(T)) > kResidentB ? 4 * bl.l2 : bl.l2;
+  const idx_t mc_max = std::max(p.MR, l2 / (gl * std::min(p.K, bl.kc) * idx_t(sizeof(T))) / p.MR * p.MR);
+  const Partition part(p.M, p.npanels, p.G / p.Gi, p.MR, mc_max, nt, true);
+  gemm_region(p, b, part, [&](const Partition::Block& blk, const Partition::Block* next, idx_t* rows_a,
+                              idx_t* rows_o, idx_t* next_a, T* tiles) {
+    Lookahead<T> la;
+    if (next)
+      la = p.lookahead(a, (blk.p1 - blk.p0) * ((blk.mcur + p.MR - 1) / p.MR), next->m0, next->mcur, next->g * p.Gi,
+                       next_a);
+    row_offsets(p.ms, blk.m0, blk.mcur, rows_a, rows_o);
+    p.rows(a, out, rows_a, rows_o, blk.mcur, blk.p0, blk.p1, blk.g * p.Gi, tiles, true, la.nrows ? &la : nullptr);
+  });
+}
+
+}  // namespace
+
+template <class T>
+std::string gemm_path(const Contraction& d, const T* a, const T* b, T* out, const KernelTable& kt,
+                      int nthreads) {
+  if (prod(d.batch) == 0 || prod(d.m) == 0 || prod(d.n) == 0) return {};
+  if (prod(d.k) == 0) {
+    zero_output(d, out, nthreads);
+    return {};
+  }
+  const std::vector<Slab> slabs = gemm_slabs(d, KernelOf<T>::blocking(kt), idx_t(sizeof(T)));
+  for (const Slab& sl : slabs) {
+    if (parallel::should_stop()) break;
+    gemm_slab(d, sl, slabs.size() == 1, a, b, out, kt, nthreads);
+  }
+  return {};
+}
+
+template std::string gemm_path<float>(const Contraction&, const float*, const float*, float*, const KernelTable&,
+                                      int);
+template std::string gemm_path<double>(const Contraction&, const double*, const double*, double*,
+                                       const KernelTable&, int);
+
+}  // namespace engine
+}  // namespace fastconv

@@ -1,0 +1,128 @@
+// The GEMM path's parallel driver: the threads' shares (Partition) and the parallel
+// region that packs B and runs each thread's blocks (gemm_region); shared by the
+// GEMM path and the fused chain.
+#pragma once
+#include <algorithm>
+#include <atomic>
+#include <vector>
+
+#include "arch/fpenv.h"
+#include "dispatch.h"
+#include "engine/gemm_macro.h"
+#include "engine/parallel.h"
+
+namespace fastconv {
+namespace engine {
+
+// Whether an output written once (one K block) by nt threads bypasses the caches:
+// where each thread's share of the output is at least half its L2, streaming it is
+// faster; smaller shares stay in L2 for whatever reads them next (docs/tuning.md).
+inline bool stream_output(idx_t bytes, idx_t nblocks, int nt) {
+  return nblocks == 1 && bytes >= idx_t(nt) * (l2_cache_bytes() / 2);
+}
+
+inline int gemm_threads(idx_t flops, int nthreads) {
+  return int(std::max<idx_t>(1, std::min<idx_t>(nthreads, flops >> 16)));
+}
+
+// The threads' shares of a GEMM. The work is a grid of row units (a tile of MR rows
+// in one of `go` groups, groups innermost: they read the same pixels) by N panels.
+// The panels are cut into tn column shares (only where the row units cannot feed
+// every thread: a column split re-reads A), each served by tm threads, which claim
+// the share's row units front to back in chunks from a counter (Claims): a static
+// split leaves a thread idle whenever another's core runs slower. A chunk is a
+// 1/(2 tm) share of what is left, so that the threads finish together, at most an
+// M block of mc rows of every group and at least a quarter of one (each chunk
+// streams the share's packed B once more). A thread walks a chunk in M blocks,
+// every group of a block in turn: the block's pixels stay in L2 while the groups
+// and the share's panels pass.
+struct Partition {
+  idx_t M, MR, mc, go, units, npanels, tm = 1, tn = 1;
+  Partition(idx_t M_, idx_t npanels_, idx_t go_, idx_t MR_, idx_t mc_max, int nt, bool split_n)
+      : M(M_), MR(MR_), mc(std::min(mc_max, (M_ + MR_ - 1) / MR_ * MR_)), go(go_),
+        units(go_ * ((M_ + MR_ - 1) / MR_)), npanels(npanels_) {
+    idx_t best = -1;
+    for (idx_t n = 1; n <= std::min<idx_t>(nt, npanels); ++n) {
+      if (n > 1 && !split_n && units >= nt) break;
+      const idx_t m = std::min<idx_t>(units, nt / n);
+      const idx_t cost = (units + m - 1) / m * ((npanels + n - 1) / n);
+      if (best < 0 || cost < best) best = cost, tm = m, tn = n;
+    }
+  }
+  int threads() const { return int(tm * tn); }
+  // Row units claimed so far in each column share; one per call, shared by its threads.
+  struct Claims {
+    std::vector<std::atomic<idx_t>> next;
+    explicit Claims(const Partition& p) : next(size_t(p.tn)) {
+      for (auto& c : next) c.store(0, std::memory_order_relaxed);
+    }
+  };
+  // Rows [m0, m0 + mcur) of group g by panels [p0, p1).
+  struct Block {
+    idx_t g, m0, mcur, p0, p1;
+  };
+  // Calls f(block, next) for each (M block, group) of the chunks that thread tid
+  // claims in its column share, in order; next: the block that follows (nullptr
+  // for the last one). The chunk after a block is claimed before f runs on it,
+  // so that f can fetch the next block's rows ahead. Stops claiming once the call
+  // is stopping (parallel::should_stop).
+  template <class F>
+  void for_blocks(int tid, Claims& claims, F&& f) const {
+    const idx_t in = tid % tn, p0 = npanels * in / tn, p1 = npanels * (in + 1) / tn;
+    const idx_t block_units = std::max<idx_t>(1, mc / MR) * go, least = std::max<idx_t>(1, block_units / 4);
+    std::atomic<idx_t>& next = claims.next[size_t(in)];
+    auto rows = [&](idx_t t, idx_t count) { return std::min(count * MR, M - t * MR); };
+    Block cur{};
+    bool pending = false;
+    auto visit = [&](const Block& b) {
+      if (pending) f(cur, &b);
+      cur = b, pending = true;
+    };
+    for (idx_t r = next.load(std::memory_order_relaxed), r1;; r = next.load(std::memory_order_relaxed)) {
+      if (parallel::should_stop()) return;
+      do {
+        if (r >= units) break;
+        idx_t chunk = tm == 1 ? block_units : std::clamp<idx_t>((units - r) / (2 * tm), least, block_units);
+        if (chunk >= go) chunk -= chunk % go;  // r stays at a tile's first group
+        r1 = std::min(units, r + chunk);
+      } while (!next.compare_exchange_weak(r, r1, std::memory_order_relaxed));
+      if (r >= units) break;
+      while (r < r1) {
+        const idx_t t = r / go;
+        if (r % go != 0 || r1 - r < go) {  // a chunk of only some groups of a tile
+          visit({r % go, t * MR, rows(t, 1), p0, p1});
+          ++r;
+          continue;
+        }
+        const idx_t count = (r1 - r) / go;  // at most mc / MR
+        for (idx_t g = 0; g < go; ++g) visit({g, t * MR, rows(t, count), p0, p1});
+        r += count * go;
+      }
+    }
+    if (pending) f(cur, static_cast<const Block*>(nullptr));
+  }
+};
+
+// The parallel region of a GEMM: B packed by all threads, then each thread's
+// blocks, block(b, next, rows_a, rows_o, next_a, tiles) (Partition::Block, the next
+// one or nullptr) with per-thread buffers of the partition's block size; streamed
+// stores fenced.
+template <class T, class Block>
+void gemm_region(GemmPlan<T>& p, const T* b, const Partition& part, Block&& block) {
+  const int nt = part.threads();
+  Partition::Claims claims(part);
+  parallel::run(nt, [&](int tid, int n) {
+    p.pack_b(b, tid, n);
+    if (!parallel::barrier()) return;
+    idx_t* offs = scratch::get<idx_t>(scratch::kRowOffsets, size_t(3 * part.mc));
+    T* tiles = scratch::get<T>(scratch::kTiles, size_t(p.scratch));
+    for (int share = tid; share < nt; share += n)  // n < nt where the pool gave fewer threads
+      part.for_blocks(share, claims, [&](const Partition::Block& blk, const Partition::Block* next) {
+        block(blk, next, offs, offs + part.mc, offs + 2 * part.mc, tiles);
+      });
+    if (p.stream) arch::store_fence();
+  });
+}
+
+}  // namespace engine
+}  // namespace fastconv

@@ -1,0 +1,212 @@
+// The GEMM path's plan: index offsets, K as the kernel reads it, B packed in panels.
+// One plan covers a slab of the contraction (some groups, some K indices) whose
+// packed B stays under kMaxPackedB; the driver (gemm.cpp) runs the slabs in turn.
+#pragma once
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "engine.h"
+#include "engine/common.h"
+#include "engine/scratch.h"
+
+namespace fastconv {
+namespace engine {
+
+// K as the kernel reads it from A: segments of `len` indices at stride ks in a
+// (contiguous K dims merged), in the same order as B is packed; split into
+// pieces of at most KC, grouped into K blocks of at most KC indices.
+struct KSegments {
+  idx_t ks = 1;
+  std::vector<idx_t> k_b;             // B offset of every K index, in packing order
+  std::vector<idx_t> off, len;        // pieces
+  std::vector<idx_t> block_piece{0};  // block q holds pieces [block_piece[q], block_piece[q+1])
+  std::vector<idx_t> block_k{0};      // and K indices [block_k[q], block_k[q+1])
+};
+
+// The K indices [k0, k1) of k, in packing order (dims by decreasing stride in a).
+KSegments k_segments(const std::vector<Dim>& k, idx_t kc, idx_t k0, idx_t k1);
+
+// The groups [g0, g1) and K indices [k0, k1) (packing order) one plan covers.
+struct Slab {
+  idx_t g0, g1, k0, k1;
+};
+// Packed B of one plan at most, where a whole KC block of one group fits.
+constexpr idx_t kMaxPackedB = idx_t(64) << 20;
+// Slabs covering d: all of it where its packed B fits kMaxPackedB, else whole K
+// blocks of as many groups as fit.
+std::vector<Slab> gemm_slabs(const Contraction& d, const GemmBlocking& bl, idx_t item);
+
+// A packed B larger than this is not expected to stay in the last-level cache.
+constexpr idx_t kResidentB = idx_t(8) << 20;
+// Tiles a kernel call runs where the next-block lookahead issues lines between calls.
+constexpr idx_t kAheadRun = 4;
+// A rows of at least this many runs per K block, passed by at least this many
+// panels, are gathered into contiguous rows first (GemmPlan::rows).
+constexpr idx_t kGatherRuns = 8, kGatherPanels = 4;
+// A packed B of at most this many bytes stays allocated for the thread's next call.
+constexpr size_t kKeepPackedB = size_t(32) << 20;
+
+// The A lines of the next block, prefetched a few at a time while this block's
+// tiles compute: a block's rows otherwise come from memory during its first panel's
+// pass only, a burst that needs npanels times the bandwidth the whole GEMM does on
+// average. A cursor over (row, group, K piece, line).
+template <class T>
+struct Lookahead {
+  const T* a = nullptr;
+  const idx_t* rows = nullptr;    // A offsets of the next block's rows
+  const idx_t* groups = nullptr;  // A offsets of its groups
+  const idx_t *off = nullptr, *len = nullptr;  // its K pieces (unit stride)
+  idx_t nrows = 0, ngroups = 0, npieces = 0;
+  idx_t per_slot = 0, i = 0, g = 0, sp = 0, e = 0;  // per_slot lines a call of step()
+
+  void step() {
+    for (idx_t c = per_slot; c > 0 && i < nrows; --c) {
+      // To L2 (locality 2). The builtin stays here: the loop also moves the cursor.
+      __builtin_prefetch(a + groups[g] + rows[i] + off[sp] + e, 0, 2);
+      if ((e += kLineElems<T>) < len[sp]) continue;
+      e = 0;
+      if (++sp < npieces) continue;
+      sp = 0;
+      if (++g < ngroups) continue;
+      g = 0, ++i;
+    }
+  }
+};
+
+// One GEMM slab planned. N is cut into panels of at most NR columns, balanced in
+// whole vectors (N = 64 on a 48-wide tile: two panels of 32, not 48 + 16).
+template <class T>
+struct GemmPlan {
+  idx_t G = 0, M = 0, N = 0, K = 0, MR = 0, NR = 0, W = 0, npanels = 0, nblocks = 0;
+  idx_t cs = 0;             // uniform output stride along N (0: irregular)
+  bool ncontig = false;     // N unit-stride in B
+  bool accumulate = false;  // a later K slab: the output already holds the earlier ones
+  bool interleave = false;  // groups interleave with N in the output (the shuffle)
+  bool permute_b = false;   // ... with B's columns pre-permuted for the zip kernel
+  idx_t Gi = 1;             // groups computed together in one work item
+  idx_t scratch = 0;        // elements of tile scratch a thread needs (rows())
+  bool stream = false;      // non-temporal output stores: set by the path (stream_output)
+  // Lines of A a row reads in the first K block, for the next-block lookahead; 0
+  // (none) where K is strided in A, or where a piece is shorter than a line: rows
+  // then share lines and fetch them again (docs/tuning.md).
+  idx_t row_lines = 0;
+  std::vector<Dim> ms;
+  std::vector<idx_t> g_a, g_b, g_o, n_b, n_o;
+  std::vector<idx_t> pcol;      // panel p covers columns [pcol[p], pcol[p + 1])
+  std::vector<idx_t> zip_lane;  // permute_b: group g's column c of a vector at lane zip_lane[g * W + c]
+  KSegments seg;
+  T* bp = nullptr;  // per group and panel, K rows of NR values, zero-padded (the calling thread's scratch)
+  void (*kernel)(const GemmArgs<T>&) = nullptr;
+  void (*zip_kernel)(const GemmArgs<T>&) = nullptr;
+
+  GemmPlan(const GemmPlan&) = delete;
+  GemmPlan& operator=(const GemmPlan&) = delete;
+  ~GemmPlan() { scratch::trim(scratch::kPackedB, kKeepPackedB); }
+
+  // whole: sl is all of d (one slab).
+  GemmPlan(const Contraction& d, const KernelTable& kt, const Slab& sl, bool whole)
+      : G(sl.g1 - sl.g0), M(prod(d.m)), N(prod(d.n)), K(sl.k1 - sl.k0), accumulate(sl.k0 > 0) {
+    const GemmBlocking& bl = KernelOf<T>::blocking(kt);
+    kernel = KernelOf<T>::gemm(kt);
+    zip_kernel = KernelOf<T>::gemm_zip(kt);
+    MR = bl.mr, NR = bl.nr, W = bl.w;
+    ms = without_units(d.m);
+    Odometer it(d.batch, sl.g0);
+    for (idx_t g = 0; g < G; ++g, it.next()) g_a.push_back(it.a), g_b.push_back(it.b), g_o.push_back(it.o);
+    n_b = offsets(d.n, &Dim::sb), n_o = offsets(d.n, &Dim::so);
+    seg = k_segments(d.k, bl.kc, sl.k0, sl.k1);
+    nblocks = idx_t(seg.block_k.size()) - 1;
+    const idx_t nvec = (N + W - 1) / W, nv = NR / W;
+    npanels = (nvec + nv - 1) / nv;
+    for (idx_t p = 0; p <= npanels; ++p) pcol.push_back(std::min(N, nvec * p / npanels * W));
+    cs = uniform_stride(n_o.data(), N);
+    ncontig = uniform_stride(n_b.data(), N) == 1;
+    // The shuffled group conv: groups interleave with N in the output
+    // (out[m, n*G + g]). Then the G tiles of the same rows and columns are
+    // computed together, all but the last into scratch, and the zip kernel writes
+    // each output row whole from the last one's registers and the scratch.
+    interleave = whole && G > 1 && nblocks == 1 && cs == G && uniform_stride(g_o.data(), G) == 1;
+    Gi = interleave ? G : 1;
+    permute_b = interleave && zip_prepermuted(G, W);
+    if (permute_b)
+      for (idx_t g = 0; g < G; ++g)
+        for (idx_t c = 0; c < W; ++c) zip_lane.push_back((c * G + g) % W);
+    // The zip kernel's scratch, and the zipped rows of a tile (an output of irregular rows).
+    scratch = interleave ? (2 * G - 1) * MR * NR : MR * NR;
+    constexpr idx_t LINE = kLineElems<T>;
+    if (seg.ks == 1 && *std::min_element(seg.len.begin(), seg.len.end()) >= LINE)
+      for (idx_t sp = 0; sp < seg.block_piece[1]; ++sp) row_lines += (seg.len[sp] + LINE - 1) / LINE;
+    bp = scratch::get<T>(scratch::kPackedB, size_t(packed()));
+  }
+
+  idx_t packed() const { return G * npanels * K * NR; }
+
+  // Packs B's rows (g, k), group-major, [G K part / parts, G K (part + 1) / parts)
+  // (one thread's share), each into every panel: a row is read front to back and
+  // each panel's next NR values land beside its previous row's (docs/tuning.md).
+  void pack_b(const T* b, idx_t part, idx_t parts) {
+    constexpr idx_t KB = 8;
+    const idx_t r1 = G * K * (part + 1) / parts;
+    for (idx_t r0 = G * K * part / parts; r0 < r1;) {
+      const idx_t g = r0 / K, k0 = r0 % K, kn = std::min({KB, K - k0, r1 - r0});
+      for (idx_t jp = 0; jp < npanels; ++jp) {
+        const idx_t nn = pcol[jp + 1] - pcol[jp];
+        const idx_t* nb = n_b.data() + pcol[jp];
+        T* dst = bp + ((g * npanels + jp) * K + k0) * NR;
+        for (idx_t k = k0; k < k0 + kn; ++k, dst += NR) {
+          const T* row = b + g_b[g] + seg.k_b[k];
+          if (permute_b) {  // column c of each vector at lane (c*G + g) % W (zip_prepermuted)
+            std::fill(dst, dst + NR, T(0));
+            const idx_t* lane = zip_lane.data() + g * W;
+            for (idx_t v = 0; v < nn; v += W)
+              for (idx_t c = 0; c < std::min(W, nn - v); ++c) dst[v + lane[c]] = row[nb[v + c]];
+            continue;
+          }
+          if (ncontig)
+            std::memcpy(dst, row + nb[0], size_t(nn) * sizeof(T));
+          else
+            for (idx_t j = 0; j < nn; ++j) dst[j] = row[nb[j]];
+          for (idx_t j = nn; j < NR; ++j) dst[j] = T(0);
+        }
+      }
+      r0 += kn;
+    }
+  }
+
+  // Group g's packed panel jp, from K block q's first row.
+  const T* panel(idx_t g, idx_t jp, idx_t q) const { return bp + ((g * npanels + jp) * K + seg.block_k[q]) * NR; }
+
+  // Prefetches the A rows of a tile (row pointers ptrs[g * ntiles * MR + i]) for
+  // K pieces [s0, s0 + ns), a cache line at a time (unit-stride K only).
+  void prefetch_tile(const T* const* ptrs, idx_t ntiles, idx_t s0, idx_t ns) const {
+    if (seg.ks != 1) return;
+    for (idx_t g = 0; g < Gi; ++g)
+      for (idx_t i = 0; i < MR; ++i)
+        prefetch_row(ptrs[(g * ntiles) * MR + i], seg.off.data() + s0, seg.len.data() + s0, ns);
+  }
+
+  // A cursor over the lines that the block of rows [m0, m0 + mcur) of groups
+  // [g0, g0 + Gi) reads in its first K block, to be issued over `slots` tiles (its
+  // rows' A offsets into ra, mcur of them). Empty where row_lines is 0, and where
+  // that takes more than kMaxAheadPerTile lines a tile: bursts of prefetches to
+  // memory hold the line-fill buffers the tile's own loads need (docs/tuning.md).
+  static constexpr idx_t kMaxAheadPerTile = 4;
+  Lookahead<T> lookahead(const T* a, idx_t slots, idx_t m0, idx_t mcur, idx_t g0, idx_t* ra) const {
+    Lookahead<T> la;
+    const idx_t lines = mcur * Gi * row_lines;
+    if (lines == 0 || lines > slots * kMaxAheadPerTile) return la;
+    row_offsets(ms, m0, mcur, ra, nullptr);
+    la.a = a, la.rows = ra, la.groups = g_a.data() + g0, la.off = seg.off.data(), la.len = seg.len.data();
+    la.nrows = mcur, la.ngroups = Gi, la.npieces = seg.block_piece[1];
+    la.per_slot = (lines + slots - 1) / slots;
+    return la;
+  }
+
+  // The tiles of a block of rows (gemm_macro.h).
+  void rows(const T* a, T* out, const idx_t* rows_a, const idx_t* rows_o, idx_t mcur, idx_t p0, idx_t p1,
+            idx_t g0, T* tiles, bool fetch_ahead, Lookahead<T>* ahead) const;
+};
+
+}  // namespace engine
+}  // namespace fastconv

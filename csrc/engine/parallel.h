@@ -1,0 +1,81 @@
+// The threads that run a call: fastconv's own worker pool, the thread count and the
+// denormal mode, cancellation between blocks of work.
+//
+// Not OpenMP's threads: libgomp's pool does not survive fork() (a child hangs in its
+// next parallel region), exits the process when it cannot create a thread, and its
+// idle workers spin for milliseconds on the cores the next library's threads need.
+// Here a forked child starts a fresh pool, a thread that cannot be created means a
+// smaller team, and idle workers sleep after a short spin (docs/tuning.md).
+// OpenMP is still the source of the default thread count (OMP_NUM_THREADS,
+// threadpoolctl), read through omp_get_max_threads(), which starts no threads.
+#pragma once
+#include <type_traits>
+
+namespace fastconv {
+namespace parallel {
+
+// CPUs this process may run on (its affinity mask).
+int hardware_threads();
+// The largest count set_num_threads accepts: kThreadsPerCpu per CPU, at least kMinMaxThreads.
+constexpr int kThreadsPerCpu = 4, kMinMaxThreads = 64;
+int max_threads();
+// Threads a call uses: set_num_threads' count, else OpenMP's (at most max_threads()).
+int get_num_threads();
+// n in [0, max_threads()] (0: follow OpenMP again; the caller checks the range).
+// Returns the previous get_num_threads().
+int set_num_threads(int n);
+
+// Flush denormals to zero in the threads of a call (off by default: IEEE results).
+bool flush_denormal();
+void set_flush_denormal(bool on);
+
+using BodyFn = void (*)(void* ctx, int tid, int n);
+void run_job(int nt, BodyFn fn, void* ctx);
+
+// Runs body(tid, n) for tid < n on n <= nt threads, the calling thread as tid 0, and
+// returns when all have. n < nt where threads could not be created, where the pool
+// is busy with another caller's call, or in a call made from a worker. An exception
+// thrown by any body stops the others at their next should_stop() or barrier() and
+// is rethrown here.
+template <class F>
+void run(int nt, F&& body) {
+  using Fn = std::remove_reference_t<F>;
+  run_job(nt, [](void* ctx, int tid, int n) { (*static_cast<Fn*>(ctx))(tid, n); },
+          const_cast<void*>(static_cast<const void*>(&body)));
+}
+
+// Inside run(): waits for every thread of the team. false: the call is stopping
+// (interrupted, or a thread failed), and the body should return.
+bool barrier();
+
+// Between blocks of work: whether the call should stop. On the thread that made the
+// call, polls its InterruptScope's hook (at most every kPollMs).
+bool should_stop();
+
+// While in scope, calls made by this thread poll(arg) between blocks (kPollMs
+// apart); once it returns true, should_stop() is true for the call's threads.
+constexpr int kPollMs = 50;
+class InterruptScope {
+ public:
+  InterruptScope(bool (*poll)(void*), void* arg);
+  ~InterruptScope();
+  InterruptScope(const InterruptScope&) = delete;
+  InterruptScope& operator=(const InterruptScope&) = delete;
+  bool interrupted() const { return interrupted_; }
+  bool check();  // polls when due; true once interrupted
+
+ private:
+  bool (*poll_)(void*);
+  void* arg_;
+  long long next_ns_;
+  bool interrupted_ = false;
+  InterruptScope* prev_;
+};
+
+// Worker threads started so far (the pool grows to the largest team asked for).
+int pool_workers();
+// Runs f() once on every worker thread (each frees what it keeps between calls).
+void on_every_worker(void (*f)());
+
+}  // namespace parallel
+}  // namespace fastconv

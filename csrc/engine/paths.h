@@ -1,0 +1,32 @@
+// The engine's paths, each in its own file; run() (engine.cpp) chooses between them.
+// Each returns an empty string on success, otherwise why it has no path for the
+// descriptor (having written nothing then).
+#pragma once
+#include <string>
+
+#include "engine.h"
+
+namespace fastconv {
+namespace engine {
+
+// Memory-bound, N empty: vectorised along output lanes (tapreduce.cpp).
+template <class T>
+std::string tapreduce_path(const Contraction& d, const T* a, const T* b, T* out, const KernelTable& kt,
+                           int nthreads);
+// N empty, long or strided sums: vectorised along the summed terms (dot.cpp).
+template <class T>
+std::string dot_path(const Contraction& d, const T* a, const T* b, T* out, const KernelTable& kt, int nthreads);
+
+// Batch, M, N and K: register-tile GEMM over packed B (gemm.cpp).
+template <class T>
+std::string gemm_path(const Contraction& d, const T* a, const T* b, T* out, const KernelTable& kt, int nthreads);
+// One operand, nothing summed: copies, the zip of a channel shuffle (permute.cpp).
+template <class T>
+std::string permute_path(const Contraction& d, const T* a, T* out, const KernelTable& kt, int nthreads);
+// A tap-reduce stage feeding a GEMM, the intermediate a block at a time in cache (fused.cpp).
+template <class T>
+std::string fused_path(const Contraction& d1, const Contraction& d2, const T* x, const T* w1, const T* w2, T* out,
+                       const KernelTable& kt, int nthreads);
+
+}  // namespace engine
+}  // namespace fastconv

@@ -1,0 +1,57 @@
+// The memory-bound paths of contractions without an N group (depthwise, filter,
+// channel conv, reductions): the tap-reduce stage's plan, shared with the fused
+// chain, and the choice between tap-reduce and the dot path.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "engine.h"
+#include "engine/buffer.h"
+
+namespace fastconv {
+namespace engine {
+
+// The tap-reduce stage's shape: a vector axis of L lanes unit-stride in a (an output
+// axis, or a summed one of `seg` lanes under an output axis that tiles it), the
+// taps (the other summed dims), and the pixel space (outer dims x one inner dim).
+struct TapShape {
+  Dim lane{1, 1, 0, 1}, tile{1, 0, 0, 0};
+  std::vector<Dim> ks;
+  std::vector<Dim> outer;
+  Dim inner{1, 0, 0, 0};
+  idx_t L = 1, seg = 1, ntaps = 1;
+  idx_t npix() const;
+};
+
+// Requires N empty. An error where b varies along an output axis other than the
+// vector axis (the dot path serves that).
+std::string tap_shape(const Contraction& d, TapShape& s);
+
+// The stage planned whole: taps and packed weights for every tap.
+template <class T>
+struct TapPlan {
+  TapShape s;
+  std::vector<idx_t> taps;
+  Buffer<T> w;  // [ntaps][L]
+};
+
+// Sums of at most this many taps are computed in one pass (a sequential sum per
+// lane); longer ones tap chunk by tap chunk, the chunks summed pairwise.
+constexpr idx_t kTapChunk = 256;
+// Weights of at most this many elements are packed once for the whole call.
+constexpr idx_t kMaxPackedTaps = idx_t(1) << 18;
+
+// Which path serves a contraction without an N group.
+enum class Reduce { kTap, kTapLong, kDot };
+Reduce reduce_route(const Contraction& d);
+
+template <class T>
+std::string make_tap_plan(const Contraction& d, const T* b, TapPlan<T>& p);
+
+template <class T>
+TapReduceArgs<T> tap_args(const TapPlan<T>& p, const T* a, T* out, idx_t npix, T* scratch) {
+  return {a, p.s.inner.sa, npix, p.taps.data(), p.s.ntaps, p.w.data(), p.s.L, p.s.seg, out, p.s.inner.so, scratch};
+}
+
+}  // namespace engine
+}  // namespace fastconv
