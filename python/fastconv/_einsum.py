@@ -29,6 +29,9 @@ except ImportError:  # numpy < 2
     except ImportError:  # pragma: no cover - then everything goes to numpy
         _parse_einsum_input = None
 
+# numpy's einsum as imported: the fallback must call it even when numpy.einsum has been
+# replaced by fastconv.einsum (numpy's own einsum tests run that way).
+_np_einsum = np.einsum
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 # Steps with at most this many multiply-adds (and elements moved) run on numpy.einsum:
 # its fixed cost is lower than the engine's setup (a weights-only outer product, say).
@@ -273,7 +276,7 @@ def _run_step(ops, labs, res, sizes, dtype, out):
     """One step into out (allocated when None); numpy.einsum when the engine has no path."""
     ops, labs = _larger_first(ops, labs)
     if _small(ops, labs, res, sizes):  # numpy.einsum is quicker on its own result than into out=
-        r = np.asarray(np.einsum(",".join(labs) + "->" + res, *ops))  # a 0-d result comes back a scalar
+        r = np.asarray(_np_einsum(",".join(labs) + "->" + res, *ops))  # a 0-d result comes back a scalar
         if out is None:
             return r
         out[...] = r
@@ -288,7 +291,7 @@ def _run_step(ops, labs, res, sizes, dtype, out):
         else:
             _core.contract(ops[0], labs[0], ops[1], labs[1], out, res)
     except NotImplementedError:
-        np.einsum(",".join(labs) + "->" + res, *ops, out=out)
+        _np_einsum(",".join(labs) + "->" + res, *ops, out=out)
     return out
 
 
@@ -305,7 +308,7 @@ def einsum(*operands, out=None, optimize=False, dtype=None, order="K", casting="
         ops, outl, sizes, dt, steps = _prepare(operands, out, {"dtype": dtype, "order": order,
                                                               "casting": casting}, optimize)
     except _Fallback:
-        return np.einsum(*operands, out=out, optimize=optimize, dtype=dtype, order=order, casting=casting)
+        return _np_einsum(*operands, out=out, optimize=optimize, dtype=dtype, order=order, casting=casting)
     k = 0
     while k < len(steps):
         idx, labs, res = steps[k]
