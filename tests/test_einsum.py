@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 import fastconv
 
-from conftest import DTYPES
+from conftest import DTYPES, layout
 
 
 def close(got, want, dtype=None):
@@ -146,21 +146,21 @@ def contractions(draw):
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(case=contractions(), use_out=st.booleans())
-def test_random_contractions(isa, case, use_out):
+@given(case=contractions(), use_out=st.booleans(), optimize=st.sampled_from([False, True]))
+def test_random_contractions(isa, case, use_out, optimize):
     expr, ops = case
     try:
-        want = np.einsum(expr, *ops)
+        want = np.einsum(expr, *ops, optimize=optimize)
     except Exception as e:  # numpy refuses it (sizes, broadcasting): so must fastconv, alike
         with pytest.raises(type(e)):
-            fastconv.einsum(expr, *ops)
+            fastconv.einsum(expr, *ops, optimize=optimize)
         return
     if use_out:
         out = np.full_like(want, np.nan)
-        got = fastconv.einsum(expr, *ops, out=out)
+        got = fastconv.einsum(expr, *ops, out=out, optimize=optimize)
         assert got is out
     else:
-        got = fastconv.einsum(expr, *ops)
+        got = fastconv.einsum(expr, *ops, optimize=optimize)
     close(np.asarray(got), np.asarray(want))
 
 
@@ -218,3 +218,103 @@ def test_scalar_intermediate(isa, monkeypatch):
     c = np.ones(3, np.float32)
     for cc in (c, c[:0]):
         close(fastconv.einsum("daf,c,c->a", x, cc, cc), np.einsum("daf,c,c->a", x, cc, cc))
+
+
+# numpy.einsum's behaviours fastconv.einsum reproduces (drop-in)
+
+
+def raised(fn, *args, **kw):
+    """The exception type fn raises, or None."""
+    try:
+        fn(*args, **kw)
+    except Exception as e:
+        return type(e)
+    return None
+
+
+@pytest.mark.parametrize("expr,shapes", [
+    ("dcc,fce,ea,dbf->ab", [(2, 3, 3), (4, 3, 5), (5, 2), (2, 3, 4)]),
+    ("ij,jk,kl->il", [(3, 4), (4, 5), (5, 6)]),
+    ("cab,cdd->ab", [(3, 4, 5), (3, 2, 2)]),
+    ("ij,jk->ik", [(3, 4), (4, 5)]),
+])
+def test_explicit_paths(expr, shapes):
+    rng = np.random.default_rng(5)
+    ops = [rng.standard_normal(s) for s in shapes]
+    want = np.einsum(expr, *ops)
+    paths = [np.einsum_path(expr, *ops, optimize=o)[0] for o in ("greedy", "optimal")]
+    paths += [["einsum_path", tuple(range(len(ops)))]]
+    if len(ops) == 2:
+        paths += [["einsum_path", (1,), (0, 1)], ("einsum_path", [0, 1], [0])]
+    for path in paths:
+        for p in (list(path), tuple(path)):
+            close(fastconv.einsum(expr, *ops, optimize=p), want)
+            assert fastconv.einsum_plan(expr, *ops, optimize=p).native
+
+
+@pytest.mark.parametrize("expr,n,optimize", [
+    ("ab,bc,cd,de->ae", 4, ["einsum_path", (2, 3), (0, 1)]),   # operands left over
+    ("a,a,a->a", 3, ["einsum_path", (1,), (0, 1)]),
+    ("a,a->a", 2, ["einsum_path", (0,)]),
+    ("a,a->a", 2, ["einsum_path", (0, 2)]),                     # no such operand
+    ("a,a->a", 2, ["einsum_path"]),
+    ("a,a->a", 2, 1),                                           # numpy takes True, not 1
+    ("a,a,a->", 3, "nonsense"),
+    ("a,a,a->", 3, {"a": 1}),
+])
+def test_invalid_optimize_raises_like_numpy(expr, n, optimize):
+    ops = [np.ones(3)] * n
+    want = raised(np.einsum, expr, *ops, optimize=optimize)
+    assert want is not None
+    with pytest.raises(want):
+        fastconv.einsum(expr, *ops, optimize=optimize)
+    assert not fastconv.einsum_plan(expr, *ops, optimize=optimize).native
+
+
+@pytest.mark.parametrize("args", [
+    ("i...->i", np.ones((3, 4))),
+    ("i...->", np.ones((3, 4))),
+    ("i...,i->i", np.ones((3, 4)), np.ones(3)),
+    ("i...,i...->i", np.ones((3, 1)), np.ones((3, 1))),
+    ("i...->i", np.ones(3)),                 # '...' stands for no dimension: accepted
+    ("...i,i->i", np.ones(3), np.ones(3)),
+    (np.ones((3, 4)), [0, Ellipsis], [0]),
+    (np.ones((3, 4)), [0, Ellipsis], np.ones(3), [0], [0]),
+    (np.ones((3, 4)), [0, Ellipsis], [0, Ellipsis]),
+])
+@pytest.mark.parametrize("optimize", [False, True, None])
+def test_ellipsis_left_out_of_the_output(args, optimize):
+    """numpy's C parser (optimize=False) refuses an explicit output without '...' when '...' stands
+    for dimensions; with optimize, numpy's Python parser sums them."""
+    err = raised(np.einsum, *args, optimize=optimize)
+    if err is None:
+        close(np.asarray(fastconv.einsum(*args, optimize=optimize)), np.asarray(np.einsum(*args, optimize=optimize)))
+    else:
+        with pytest.raises(err, match="ellipsis"):
+            fastconv.einsum(*args, optimize=optimize)
+
+
+def test_no_arguments_and_operand_limit():
+    with pytest.raises(Exception) as want:
+        np.einsum()
+    with pytest.raises(type(want.value), match=str(want.value)):
+        fastconv.einsum()
+    for n in (33, 63, 64, 70):
+        for expr, ops in ((",".join(["i"] * n), [np.ones(2)] * n), (",".join([""] * n), [np.array(1.5)] * n)):
+            for optimize in (False, None, True):
+                err = raised(np.einsum, expr, *ops, optimize=optimize)
+                if err is None:
+                    np.testing.assert_allclose(fastconv.einsum(expr, *ops, optimize=optimize),
+                                               np.einsum(expr, *ops, optimize=optimize))
+                else:
+                    assert n >= 64  # optimize=True: numpy's path for scalars is one step of all
+                    with pytest.raises(err, match="too many operands"):
+                        fastconv.einsum(expr, *ops, optimize=optimize)
+
+
+def test_fallback_calls_numpys_einsum_even_when_replaced(monkeypatch):
+    """numpy's own tests run with numpy.einsum replaced by fastconv.einsum: the fallback must not recurse."""
+    monkeypatch.setattr(np, "einsum", fastconv.einsum)
+    ints = np.arange(12).reshape(3, 4)
+    np.testing.assert_array_equal(fastconv.einsum("ij->j", ints), ints.sum(0))
+    np.testing.assert_array_equal(fastconv.einsum("ij,jk->ik", ints, ints.T, optimize=True), ints @ ints.T)

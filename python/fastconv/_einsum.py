@@ -37,6 +37,9 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 # its fixed cost is lower than the engine's setup (a weights-only outer product, say).
 # The tests set it to 0 to run every step on the engine.
 SMALL_STEP = 1 << 15
+# numpy.einsum's C core takes at most NPY_MAXARGS - 1 operands (the output is one more):
+# 63 since numpy 2.0, 31 before. Past that numpy raises, and so must fastconv.
+_MAX_OPERANDS = 63 if np.lib.NumpyVersion(np.__version__) >= "2.0.0" else 31
 
 
 class _Fallback(Exception):
@@ -61,14 +64,27 @@ class Plan(NamedTuple):
     reason: str
 
 
-def _prepare(args, out, kwargs, optimize):
-    """(views, output labels, label sizes, dtype, steps), or _Fallback(reason).
+class _Structure(NamedTuple):
+    """What a call runs, from its subscripts, its operands' shapes, strides and dtypes and optimize."""
 
-    Everything but the views depends only on the subscripts, the operands' shapes,
-    strides and dtypes and optimize: it is cached per such signature, so that a
-    repeated call costs its views and its contractions."""
+    ins: list        # each operand's labels as parsed (repeated labels included)
+    outl: str        # the output's labels
+    sizes: dict      # label -> size
+    dtype: np.dtype  # the result's
+    steps: list      # (operand indices, their labels, result labels) per step
+
+
+def _prepare(args, out, kwargs, optimize):
+    """(structure, operands), or _Fallback(reason).
+
+    The structure depends only on the subscripts, the operands' shapes, strides and
+    dtypes and optimize: it is cached per such signature, so that a repeated call
+    costs its views and its contractions."""
     key = _signature(args, kwargs, optimize)
-    structure = _STRUCTURES.get(key) if key is not None else None
+    try:
+        structure = _STRUCTURES.get(key) if key is not None else None
+    except TypeError:  # an unhashable optimize (numpy refuses it)
+        key = structure = None
     if structure is None:
         structure = _structure(args, kwargs, optimize)
         if key is not None:
@@ -77,35 +93,45 @@ def _prepare(args, out, kwargs, optimize):
             _STRUCTURES[key] = structure
     if isinstance(structure, str):
         raise _Fallback(structure)
-    ins, outl, sizes, dtype, steps = structure
+    s = structure
     arrays = args[1:] if key is not None else _parse_einsum_input(args)[2]
-    if out is not None and (type(out) is not np.ndarray or out.dtype != dtype
-                            or out.shape != tuple(sizes[c] for c in outl) or not out.flags.writeable
+    if out is not None and (type(out) is not np.ndarray or out.dtype != s.dtype
+                            or out.shape != tuple(s.sizes[c] for c in s.outl) or not out.flags.writeable
                             or any(np.may_share_memory(out, a) for a in arrays)):
         raise _Fallback("out= is left to numpy (dtype, shape, writeability or overlap)")
+    return s, arrays
+
+
+def _views(s, arrays):
+    """The operands as the engine takes them: diagonals, broadcast, s.dtype."""
     views = []
-    for labels, a in zip(ins, arrays):
+    for labels, a in zip(s.ins, arrays):
         a, labels = _diagonal(a, labels)
-        views.append(_broadcast(a, labels, sizes).astype(dtype, copy=False))
-    return views, outl, sizes, dtype, steps
+        views.append(_broadcast(a, labels, s.sizes).astype(s.dtype, copy=False))
+    return views
 
 
 _STRUCTURES = {}
 
 
+def _path_key(optimize):
+    """optimize, hashable: an explicit path's lists as tuples (numpy.einsum takes either)."""
+    if isinstance(optimize, (list, tuple)):
+        return tuple(tuple(p) if isinstance(p, list) else p for p in optimize)
+    return optimize
+
+
 def _signature(args, kwargs, optimize):
-    """A hashable key of what _structure depends on, or None (not cached)."""
-    if not isinstance(args[0], str) or any(type(a) is not np.ndarray for a in args[1:]):
+    """A key of what _structure depends on (unhashable with an unhashable optimize), or None (not cached)."""
+    if not args or not isinstance(args[0], str) or any(type(a) is not np.ndarray for a in args[1:]):
         return None
-    try:
-        return (args[0], tuple((a.shape, a.strides, a.dtype.str) for a in args[1:]),
-                tuple(sorted(kwargs.items(), key=lambda kv: kv[0])), optimize)
-    except TypeError:
-        return None
+    # optimize's type too: numpy refuses optimize=1 but takes True
+    return (args[0], tuple((a.shape, a.strides, a.dtype.str) for a in args[1:]),
+            tuple(sorted(kwargs.items(), key=lambda kv: kv[0])), type(optimize), _path_key(optimize))
 
 
 def _structure(args, kwargs, optimize):
-    """(input labels, output labels, label sizes, dtype, steps), or why it falls back."""
+    """A _Structure, or why it falls back."""
     try:
         return _analyse(args, kwargs, optimize)
     except _Fallback as e:
@@ -119,7 +145,7 @@ def _analyse(args, kwargs, optimize):
              and not (k == "order" and v == "K")}
     if extra:
         raise _Fallback(f"argument(s) {sorted(extra)} are left to numpy")
-    ops = args[1:] if isinstance(args[0], str) else args[0::2]
+    ops = args[1:] if args and isinstance(args[0], str) else args[0::2]
     for a in ops:
         if type(a) is not np.ndarray:
             raise _Fallback(f"operand of type {type(a).__name__}: only numpy.ndarray runs natively")
@@ -129,6 +155,8 @@ def _analyse(args, kwargs, optimize):
         ins, outl, arrays = _parse_einsum_input(args)
     except Exception as e:  # numpy.einsum raises its own error for it
         raise _Fallback(f"subscripts: {e}") from None
+    if optimize is False and _ellipsis_left_out(args):
+        raise _Fallback("'...' stands for dimensions the explicit output leaves out (numpy's C parser refuses it)")
     ins = ins.split(",")
     if len(ins) != len(arrays) or len(set(outl)) != len(outl):
         raise _Fallback("malformed subscripts")
@@ -147,24 +175,54 @@ def _analyse(args, kwargs, optimize):
     if any(lab not in sizes for lab in outl):
         raise _Fallback("an output label is in no input")
     dtype = np.result_type(*arrays)
-    if len(arrays) <= 2:
-        order = [tuple(range(len(arrays)))]
+    expr = ",".join(ins) + "->" + outl
+    try:
+        order = _order(expr, tuple(a.shape for a in arrays), _path_key(optimize))
+    except _Fallback:
+        raise
+    except Exception as e:  # numpy refuses optimize (an invalid path, say): numpy.einsum raises it
+        raise _Fallback(f"optimize: {type(e).__name__}: {e}") from None
+    return _Structure(ins, outl, sizes, dtype, _steps(labels_after, outl, order, sizes))
+
+
+def _ellipsis_left_out(args):
+    """An explicit output without '...' while some operand's '...' stands for dimensions: numpy's
+    C parser (optimize=False) refuses it ("output has more dimensions than subscripts given"),
+    its Python parser (any other optimize) sums them."""
+    if isinstance(args[0], str):
+        subs = args[0].replace(" ", "")
+        if "->" not in subs or "..." in subs.split("->", 1)[1]:
+            return False
+        terms, ops = subs.split("->", 1)[0].split(","), args[1:]
+        named = [len(t.replace("...", "")) if "..." in t else None for t in terms]
     else:
-        expr = ",".join(ins) + "->" + outl
-        try:
-            order = _order(expr, tuple(a.shape for a in arrays), optimize)
-        except TypeError:  # an unhashable optimize (an explicit path)
-            order = _order.__wrapped__(expr, tuple(a.shape for a in arrays), optimize)
-    return ins, outl, sizes, dtype, _steps(labels_after, outl, order, sizes)
+        if len(args) % 2 == 0 or any(s is Ellipsis for s in args[-1]):
+            return False
+        terms, ops = args[1::2], args[0::2]
+        named = [sum(s is not Ellipsis for s in t) if any(s is Ellipsis for s in t) else None for t in terms]
+    return any(n is not None and a.ndim > n for n, a in zip(named, ops))
 
 
-@functools.lru_cache(maxsize=512)
+@functools.lru_cache(maxsize=512, typed=True)
 def _order(expr, shapes, optimize):
-    """Pairwise contraction order for an expression and operand shapes (numpy.einsum_path's,
-    cached: it costs more than a small contraction)."""
+    """Pairwise contraction order for an expression and operand shapes: numpy.einsum_path's for
+    optimize (which raises numpy's error for an invalid one), greedy where numpy contracts all
+    operands at once (the order does not change the result). Cached: it costs more than a small
+    contraction. _Fallback where numpy would take more operands at once than it can."""
+    n = len(shapes)
+    if optimize is False or optimize is None:
+        if n > _MAX_OPERANDS:
+            raise _Fallback(f"{n} operands: more than numpy.einsum takes")
+        if n <= 2:
+            return [tuple(range(n))]
+        optimize = "greedy"
+    if isinstance(optimize, tuple):  # numpy.einsum takes a tuple path, einsum_path only a list
+        optimize = list(optimize)
     dummies = [np.lib.stride_tricks.as_strided(np.zeros(1), s, (0,) * len(s)) for s in shapes]
-    path, _ = np.einsum_path(expr, *dummies, optimize=optimize if optimize not in (False, None) else "greedy")
-    return _pairwise([tuple(p) for p in path[1:]], len(shapes))
+    path = [tuple(p) for p in np.einsum_path(expr, *dummies, optimize=optimize)[0][1:]]
+    if any(len(p) > _MAX_OPERANDS for p in path):
+        raise _Fallback("a step of more operands than numpy.einsum takes")
+    return _pairwise(path, n)
 
 
 def _pairwise(path, n):
@@ -173,9 +231,11 @@ def _pairwise(path, n):
     ids = list(range(n))  # the operand list, by identity: ints for inputs, objects for results
     out = []
     for step in path:
-        members = [ids[i] for i in step]
+        left = list(range(len(ids)))
+        taken = sorted(left.pop(i) for i in sorted(step, reverse=True))  # the positions numpy pops
+        members = [ids[i] for i in taken]
         if len(members) == 1:
-            out.append((step[0],))
+            out.append((taken[0],))
             ids.remove(members[0])
             ids.append(object())
             continue
@@ -305,26 +365,26 @@ def einsum(*operands, out=None, optimize=False, dtype=None, order="K", casting="
     what will run.
     """
     try:
-        ops, outl, sizes, dt, steps = _prepare(operands, out, {"dtype": dtype, "order": order,
-                                                              "casting": casting}, optimize)
+        s, arrays = _prepare(operands, out, {"dtype": dtype, "order": order, "casting": casting}, optimize)
     except _Fallback:
         return _np_einsum(*operands, out=out, optimize=optimize, dtype=dtype, order=order, casting=casting)
+    ops, steps = _views(s, arrays), s.steps
     k = 0
     while k < len(steps):
         idx, labs, res = steps[k]
         last = k == len(steps) - 1
         args = [ops[i] for i in idx]
         ops = [a for i, a in enumerate(ops) if i not in idx]
-        if _fuse_with_next(steps, k, len(ops), args, labs, res, sizes):
+        if _fuse_with_next(steps, k, len(ops), args, labs, res, s.sizes):
             idx2, labs2, res2 = steps[k + 1]
             other = ops[idx2[0]]  # the second step pairs the appended result with one operand
             target = out if k + 1 == len(steps) - 1 else None
-            fused = _fused(args, labs, res, other, labs2[0], res2, sizes, dt, target)
+            fused = _fused(args, labs, res, other, labs2[0], res2, s.sizes, s.dtype, target)
             if fused is not None:
                 ops = [a for i, a in enumerate(ops) if i != idx2[0]] + [fused]
                 k += 2
                 continue
-        ops.append(_run_step(args, labs, res, sizes, dt, out if last else None))
+        ops.append(_run_step(args, labs, res, s.sizes, s.dtype, out if last else None))
         k += 1
     return ops[-1]
 
@@ -357,16 +417,16 @@ def einsum_plan(*operands, out=None, optimize=False, dtype=None, order="K", cast
     """What ``einsum`` would run for these arguments: the native steps with their
     engine path and index groups (batch, M, N, K), or the fallback to numpy and why."""
     try:
-        ops, outl, sizes, dt, planned = _prepare(operands, out, {"dtype": dtype, "order": order,
-                                                                "casting": casting}, optimize)
+        s, arrays = _prepare(operands, out, {"dtype": dtype, "order": order, "casting": casting}, optimize)
+        ops = _views(s, arrays)
     except _Fallback as e:
         return Plan(False, (), f"numpy.einsum: {e}")
     names = [f"operand {i}" for i in range(len(ops))]
     steps = []
     fuse = False  # the previous step feeds this one as a fused chain candidate
-    for n, (idx, labs, res) in enumerate(planned):
+    for n, (idx, labs, res) in enumerate(s.steps):
         args = [ops[i] for i in idx]
-        path, e, reason = _explain(args, labs, res, sizes, dt)
+        path, e, reason = _explain(args, labs, res, s.sizes, s.dtype)
         groups = {g: e[g] for g in ("batch", "m", "n", "k")}
         step = Step(",".join(labs) + "->" + res, tuple(names[i] for i in idx), path, groups, reason)
         if fuse and path == "gemm" and not groups["batch"]:  # what the engine fuses
@@ -375,9 +435,9 @@ def einsum_plan(*operands, out=None, optimize=False, dtype=None, order="K", cast
                         groups, "")
         steps.append(step)
         ops = [a for i, a in enumerate(ops) if i not in idx]
-        fuse = _fuse_with_next(planned, n, len(ops), args, labs, res, sizes)
+        fuse = _fuse_with_next(s.steps, n, len(ops), args, labs, res, s.sizes)
         names = [nm for i, nm in enumerate(names) if i not in idx] + [f"step {n}"]
-        ops.append(_core.aligned_empty(tuple(sizes[c] for c in res), dt))
-    native = all(s.path != "numpy" or s.reason.startswith("small") for s in steps)
+        ops.append(_core.aligned_empty(tuple(s.sizes[c] for c in res), s.dtype))
+    native = all(st.path != "numpy" or st.reason.startswith("small") for st in steps)
     reason = "native" if native else "some steps run on numpy.einsum (see their reasons)"
     return Plan(native, tuple(steps), reason)
