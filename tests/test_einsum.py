@@ -318,3 +318,84 @@ def test_fallback_calls_numpys_einsum_even_when_replaced(monkeypatch):
     ints = np.arange(12).reshape(3, 4)
     np.testing.assert_array_equal(fastconv.einsum("ij->j", ints), ints.sum(0))
     np.testing.assert_array_equal(fastconv.einsum("ij,jk->ik", ints, ints.T, optimize=True), ints @ ints.T)
+
+
+def aligned(a):
+    """What the engine requires: data and every stride a multiple of the itemsize."""
+    return a.ctypes.data % a.itemsize == 0 and all(s % a.itemsize == 0 for s in a.strides)
+
+
+def _unaligned_cases():
+    rec = np.zeros(12, dtype=[("a", "<f4"), ("b", "<i2")])  # packed: field 'a' has stride 6
+    rec["a"] = np.arange(12) - 5
+    wide = np.zeros((5, 4), dtype=[("x", "<f8", (3,)), ("y", "i1")])["x"]  # strides (100, 25, 8)
+    wide[...] = np.arange(60).reshape(5, 4, 3) % 7 - 3
+    raw = np.zeros(4 * 24 + 1, np.uint8)
+    off1 = np.frombuffer(raw.data, np.float32, count=24, offset=1).reshape(4, 6)  # data at an odd address
+    off4 = np.arange(26, dtype=np.float32).view(np.uint8)[4:4 + 8 * 12].view(np.float64).reshape(3, 4)
+    return [("i,i", rec["a"], rec["a"]), ("ijk,k->ij", wide, np.arange(3.0)), ("ij,jk->ik", off1, ar(6, 5, dtype=np.float32)),
+            ("ij,jk->ik", off4, ar(4, 2)), ("ij,ij->i", np.broadcast_to(rec["a"][:6], (3, 6)), ar(3, 6, dtype=np.float32)),
+            ("ij->ji", off4, ), ("ii->", off1[:, :4])]
+
+
+@pytest.mark.parametrize("case", range(7))
+def test_unaligned_operands_are_copied(monkeypatch, case):
+    """The engine takes strides that are multiples of the itemsize and data aligned to it."""
+    expr, *ops = _unaligned_cases()[case]
+    for o in ops:
+        assert not aligned(o) or o is ops[-1]
+    real = fastconv._core.contract
+
+    def contract(*args):
+        for a in args:
+            if isinstance(a, np.ndarray):
+                assert aligned(a), (a.strides, a.ctypes.data)
+        return real(*args)
+
+    monkeypatch.setattr(fastconv._core, "contract", contract)
+    want = np.einsum(expr, *ops)
+    close(np.asarray(fastconv.einsum(expr, *ops, out=np.empty_like(want) if np.ndim(want) else None)), np.asarray(want))
+    close(np.asarray(fastconv.einsum(expr, *ops)), np.asarray(want))
+
+
+def test_unaligned_out_falls_back():
+    rec = np.zeros(10, dtype=[("a", "<f4"), ("b", "<i2")])
+    field = rec["a"]
+    x = ar(10, dtype=np.float32)
+    assert fastconv.einsum("i,i->i", x, x, out=field) is field
+    np.testing.assert_array_equal(rec["a"], x * x)
+    odd = np.zeros(8 * 10 + 4, np.uint8)[4:].view(np.float64)
+    assert not odd.flags.aligned
+    assert fastconv.einsum("ij,j->i", ar(10, 3), ar(3), out=odd) is odd
+    close(odd, np.einsum("ij,j->i", ar(10, 3), ar(3)))
+    assert "alignment" in fastconv.einsum_plan("ij,j->i", ar(10, 3), ar(3), out=odd).reason
+
+
+def test_casting_copies_only_the_memory_spanned():
+    """A float32 broadcast or overlapping view cast for a float64 contraction is cast by the memory
+    it occupies; materialised, these would take 200 MB and 80 MB."""
+    import tracemalloc
+
+    row = np.arange(1000, dtype=np.float32)[None]
+    wide = np.broadcast_to(row, (25_000, 1000))                 # 200 MB as float64
+    flat = np.arange(100_100, dtype=np.float32)
+    windows = np.lib.stride_tricks.sliding_window_view(flat, 100)  # (100001, 100): 80 MB as float64
+    for a in (wide, windows, windows[::-3, ::-1], wide.T):
+        tracemalloc.start()
+        try:
+            got = fastconv._einsum._engine_operand(a, np.dtype(np.float64))
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 5 << 20, peak
+        assert got.dtype == np.float64 and got.shape == a.shape and aligned(got)
+        np.testing.assert_array_equal(got[::997, ::7], a[::997, ::7])
+    # and through einsum: the mixed-dtype contraction itself
+    tracemalloc.start()
+    try:
+        got = fastconv.einsum("ij,j->i", wide, np.ones(1000))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 50 << 20, peak
+    np.testing.assert_array_equal(got, np.full(25_000, row.sum(dtype=np.float64)))

@@ -72,6 +72,7 @@ class _Structure(NamedTuple):
     sizes: dict      # label -> size
     dtype: np.dtype  # the result's
     steps: list      # (operand indices, their labels, result labels) per step
+    as_is: tuple     # per operand: of dtype, every stride a multiple of the itemsize (then aligned data will do)
 
 
 def _prepare(args, out, kwargs, optimize):
@@ -97,17 +98,19 @@ def _prepare(args, out, kwargs, optimize):
     arrays = args[1:] if key is not None else _parse_einsum_input(args)[2]
     if out is not None and (type(out) is not np.ndarray or out.dtype != s.dtype
                             or out.shape != tuple(s.sizes[c] for c in s.outl) or not out.flags.writeable
-                            or any(np.may_share_memory(out, a) for a in arrays)):
-        raise _Fallback("out= is left to numpy (dtype, shape, writeability or overlap)")
+                            or not _aligned(out) or any(np.may_share_memory(out, a) for a in arrays)):
+        raise _Fallback("out= is left to numpy (dtype, shape, writeability, alignment or overlap)")
     return s, arrays
 
 
 def _views(s, arrays):
-    """The operands as the engine takes them: diagonals, broadcast, s.dtype."""
+    """The operands as the engine takes them: diagonals, s.dtype, aligned, broadcast (views where they can be)."""
     views = []
-    for labels, a in zip(s.ins, arrays):
+    for labels, a, as_is in zip(s.ins, arrays, s.as_is):
         a, labels = _diagonal(a, labels)
-        views.append(_broadcast(a, labels, s.sizes).astype(s.dtype, copy=False))
+        if not (as_is and a.flags.aligned):
+            a = _engine_operand(a, s.dtype)
+        views.append(_broadcast(a, labels, s.sizes))
     return views
 
 
@@ -182,7 +185,8 @@ def _analyse(args, kwargs, optimize):
         raise
     except Exception as e:  # numpy refuses optimize (an invalid path, say): numpy.einsum raises it
         raise _Fallback(f"optimize: {type(e).__name__}: {e}") from None
-    return _Structure(ins, outl, sizes, dtype, _steps(labels_after, outl, order, sizes))
+    as_is = tuple(a.dtype == dtype and not any(st % a.itemsize for st in a.strides) for a in arrays)
+    return _Structure(ins, outl, sizes, dtype, _steps(labels_after, outl, order, sizes), as_is)
 
 
 def _ellipsis_left_out(args):
@@ -274,6 +278,42 @@ def _broadcast(a, labels, sizes):
         return a
     strides = tuple(0 if n == 1 and sizes[lab] != 1 else s for lab, n, s in zip(labels, a.shape, a.strides))
     return np.lib.stride_tricks.as_strided(a, shape, strides, writeable=False)
+
+
+def _aligned(a):
+    """Data and every stride a multiple of the itemsize: what the engine reads and writes."""
+    return a.flags.aligned and not any(s % a.itemsize for s in a.strides)
+
+
+def _engine_operand(a, dtype):
+    """a as dtype and _aligned, copying at most the memory it spans: an axis of stride 0 (a
+    broadcast) is copied once and broadcast back, an overlapping view (as_strided windows) is
+    cast by the extent it covers. Otherwise a itself."""
+    if a.dtype == dtype and _aligned(a):
+        return a
+    core = a[tuple(slice(0, 1) if s == 0 else slice(None) for s in a.strides)]
+    isz = a.itemsize
+    span = isz + sum(abs(s) * (n - 1) for n, s in zip(core.shape, core.strides))
+    if core.size * isz <= span:  # no element seen twice: a copy is no larger than the memory
+        copy = core.astype(dtype)
+    elif not any(s % isz for n, s in zip(core.shape, core.strides) if n > 1):
+        copy = _extent_cast(core, dtype)
+    else:
+        raise _Fallback("an overlapping view whose strides are not multiples of its itemsize")
+    return np.broadcast_to(copy, a.shape)
+
+
+def _extent_cast(a, dtype):
+    """An overlapping view (repeated elements) as dtype: the memory it spans cast once, as a 1-D
+    array, and the same view taken of that."""
+    isz = a.itemsize
+    steps = [s // isz if n > 1 else 0 for n, s in zip(a.shape, a.strides)]
+    lowest = a[tuple(slice(n - 1, n) if st < 0 else slice(0, 1) for n, st in zip(a.shape, steps))]
+    extent = 1 + sum(abs(st) * (n - 1) for n, st in zip(a.shape, steps))
+    flat = np.lib.stride_tricks.as_strided(lowest, (extent,), (isz,)).astype(dtype)
+    first = sum(-st * (n - 1) for n, st in zip(a.shape, steps) if st < 0)  # a[0, ..., 0] in flat
+    return np.lib.stride_tricks.as_strided(flat[first:], a.shape, [st * flat.itemsize for st in steps],
+                                           writeable=False)
 
 
 def _steps(labels, outl, order, sizes):
