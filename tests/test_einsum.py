@@ -161,6 +161,8 @@ def test_random_contractions(isa, case, use_out, optimize):
         assert got is out
     else:
         got = fastconv.einsum(expr, *ops, optimize=optimize)
+        if not optimize:  # numpy's own layout (with optimize, numpy's is its last pairwise step's)
+            assert np.shape(got) == () or got.strides == want.strides
     close(np.asarray(got), np.asarray(want))
 
 
@@ -399,3 +401,74 @@ def test_casting_copies_only_the_memory_spanned():
         tracemalloc.stop()
     assert peak < 50 << 20, peak
     np.testing.assert_array_equal(got, np.full(25_000, row.sum(dtype=np.float64)))
+
+
+def test_0d_results_are_numpy_scalars(monkeypatch):
+    x = ar(5)
+    m = ar(40, 40)
+    calls = [("i,i", x, x), ("i,i->", x, x), ("i->", x), ("ii", m), ("ij,ij", m, m), ("ij,jk,ki", m, m, m),
+             ("i,i,i", x, x, x), ("ij,j,i", m, ar(40), ar(40)), ("i,i", x.astype(np.float32), x), ("i,i", np.arange(3), np.arange(3)),
+             ("", np.array(2.0)), ("i,i", x[:0], x[:0])]
+    for small in (0, 1 << 15):  # the engine on every step, then numpy's small steps
+        monkeypatch.setattr("fastconv._einsum.SMALL_STEP", small)
+        for expr, *ops in calls:
+            want = np.einsum(expr, *ops)
+            got = fastconv.einsum(expr, *ops)
+            assert type(got) is type(want) and np.isscalar(got), (expr, small, type(got))
+            np.testing.assert_allclose(got, want, rtol=1e-6)
+            out = np.empty((), want.dtype)
+            assert fastconv.einsum(expr, *ops, out=out) is out
+
+
+@pytest.mark.parametrize("expr,shape", [("ji", (3, 4)), ("ij->ji", (3, 4)), ("ii->i", (4, 4)), ("...", (2, 3)),
+                                        ("i...->...i", (2, 3, 4)), ("iji->ij", (3, 2, 3)), ("ij", (3, 4))])
+def test_one_operand_without_sum_is_numpys_view(expr, shape):
+    a = ar(*shape)
+    want = np.einsum(expr, a)
+    for writeable in (True, False):
+        a.flags.writeable = writeable
+        got = fastconv.einsum(expr, a)
+        assert np.shares_memory(got, a) and got.flags.writeable == writeable
+        assert got.strides == want.strides
+        close(got, want)
+        assert fastconv.einsum_plan(expr, a).steps[0].path == "view"
+    out = np.full_like(want, np.nan)
+    assert fastconv.einsum(expr, a, out=out) is out and not np.shares_memory(out, a)
+    close(out, want)
+
+
+def _layout(x, kind, rng):
+    if kind == "F":
+        return np.asfortranarray(x)
+    if kind == "sliced":
+        big = np.zeros(tuple(2 * n + 1 for n in x.shape), x.dtype)
+        v = big[tuple(slice(1, 2 * n + 1, 2) for n in x.shape)]
+        v[...] = x
+        return v
+    return layout(x, {"C": "contiguous", "T": "transposed", "N": "negative"}[kind], rng)
+
+
+@pytest.mark.parametrize("expr,shapes", [
+    ("ij,jk->ik", [(3, 4), (4, 5)]), ("ij,jk", [(3, 4), (4, 5)]), ("ijk,kl->lji", [(2, 3, 4), (4, 5)]),
+    ("ij->i", [(3, 4)]), ("ijk->ki", [(2, 3, 4)]), ("ij,ij->ij", [(3, 4), (3, 4)]), ("i,j->ij", [(3,), (4,)]),
+    ("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]), ("ij,kl->ilkj", [(2, 3), (4, 5)]), ("ijk,jk->ik", [(1, 3, 4), (3, 4)]),
+    ("ij,jk,kl->il", [(3, 4), (4, 5), (5, 6)]), ("...ft,mf->...mt", [(2, 3, 5), (4, 3)]),
+    ("iij,jk->ik", [(3, 3, 4), (4, 2)]), ("ij,jk->ik", [(3, 1), (1, 5)]), ("ij,jk->ik", [(0, 4), (4, 5)]),
+])
+@pytest.mark.parametrize("small", [0, 1 << 15])
+def test_output_layout_is_numpys(monkeypatch, expr, shapes, small):
+    """order='K': numpy lays its output out by the operands' strides (its iterator's axis order)."""
+    import itertools
+
+    monkeypatch.setattr("fastconv._einsum.SMALL_STEP", small)
+    rng = np.random.default_rng(7)
+    base = [ar(*s) for s in shapes]
+    for kinds in itertools.product(["C", "F", "T", "N", "sliced"], repeat=len(shapes)):
+        ops = [_layout(x, k, rng) for x, k in zip(base, kinds)]
+        for cast in (False, True):
+            if cast:  # byte strides of float32 and float64 operands compared, as numpy does
+                ops = [ops[0].astype(np.float32, order="K")] + ops[1:]
+            want, got = np.einsum(expr, *ops), fastconv.einsum(expr, *ops)
+            assert got.strides == want.strides, (kinds, cast, got.strides, want.strides)
+            assert got.flags.c_contiguous == want.flags.c_contiguous and got.flags.f_contiguous == want.flags.f_contiguous
+            close(got, want)

@@ -10,6 +10,9 @@ two operands: one engine contraction; more: pairwise in numpy.einsum_path's orde
 a tap-reduce step feeding a GEMM fused. Whatever the engine has no path for falls
 back to numpy.einsum, step by step, and so do other dtypes, non-ndarray operands,
 and the dtype/order/casting arguments. ``einsum_plan`` tells what will run.
+
+As numpy.einsum: one operand with nothing summed comes back as numpy's view of it, a
+0-d result as a numpy scalar, and the output is laid out as numpy's (order='K').
 """
 from __future__ import annotations
 
@@ -51,7 +54,7 @@ class Step(NamedTuple):
 
     subscripts: str      # e.g. "bWkHlc,klc->bWHc"
     operands: tuple      # indices into the operand list of the plan at this step
-    path: str            # "permute", "reduce", "tapreduce", "gemm", "fused" or "numpy"
+    path: str            # "permute", "reduce", "tapreduce", "gemm", "fused", "view" or "numpy"
     groups: dict         # {"batch", "m", "n", "k"}: labels of each index group (native steps)
     reason: str          # why numpy, when it is
 
@@ -72,6 +75,8 @@ class _Structure(NamedTuple):
     sizes: dict      # label -> size
     dtype: np.dtype  # the result's
     steps: list      # (operand indices, their labels, result labels) per step
+    layout: str      # the output's labels, outermost first, as numpy.einsum lays it out (order='K')
+    view: bool       # one operand, nothing summed: numpy.einsum returns a view of it
     as_is: tuple     # per operand: of dtype, every stride a multiple of the itemsize (then aligned data will do)
 
 
@@ -164,12 +169,13 @@ def _analyse(args, kwargs, optimize):
     if len(ins) != len(arrays) or len(set(outl)) != len(outl):
         raise _Fallback("malformed subscripts")
     sizes = {}
-    labels_after = []
+    labels_after, diagonals = [], []
     for labels, a in zip(ins, arrays):
         if len(labels) != a.ndim:
             raise _Fallback("subscripts do not match the operand's dimensions")
         a, labels = _diagonal(a, labels)
         labels_after.append(labels)
+        diagonals.append(a)
         for lab, n in zip(labels, a.shape):
             if sizes.get(lab, 1) == 1 or n == sizes[lab]:
                 sizes[lab] = max(sizes.get(lab, n), n) if n != 0 or lab not in sizes else 0
@@ -185,8 +191,10 @@ def _analyse(args, kwargs, optimize):
         raise
     except Exception as e:  # numpy refuses optimize (an invalid path, say): numpy.einsum raises it
         raise _Fallback(f"optimize: {type(e).__name__}: {e}") from None
+    view = len(arrays) == 1 and set(labels_after[0]) == set(outl)
     as_is = tuple(a.dtype == dtype and not any(st % a.itemsize for st in a.strides) for a in arrays)
-    return _Structure(ins, outl, sizes, dtype, _steps(labels_after, outl, order, sizes), as_is)
+    return _Structure(ins, outl, sizes, dtype, _steps(labels_after, outl, order, sizes),
+                      _k_layout(labels_after, diagonals, outl, sizes), view, as_is)
 
 
 def _ellipsis_left_out(args):
@@ -251,6 +259,46 @@ def _pairwise(path, n):
             acc = object()
             ids.append(acc)
     return out
+
+
+def _k_layout(labels, views, outl, sizes):
+    """The output's labels, outermost first, as numpy.einsum allocates its output for order='K':
+    its iterator's axes (the output's labels, then the summed ones sorted) in nditer's order
+    (npyiter_find_best_axis_ordering: a stable insertion sort from the innermost axis by the
+    operands' strides; an operand without the axis, or of size 1 along it, has no say; where
+    operands disagree, C order wins)."""
+    axes = outl + "".join(sorted(set("".join(labels)) - set(outl)))
+
+    def stride(lab, a, c):
+        i = lab.find(c)
+        return 0 if i < 0 or a.shape[i] == 1 or sizes[c] == 1 else a.strides[i]
+
+    strides = {c: [stride(lab, a, c) for lab, a in zip(labels, views)] for c in axes}
+    perm = list(axes[::-1])  # innermost first
+    for i0 in range(1, len(perm)):
+        s0, pos = strides[perm[i0]], i0
+        for i1 in range(i0 - 1, -1, -1):
+            swap = None  # None: no operand has a stride along both axes
+            for a0, a1 in zip(s0, strides[perm[i1]]):
+                if a0 and a1:
+                    if abs(a1) <= abs(a0):
+                        swap = False
+                    elif swap is None:
+                        swap = True
+            if swap is False:
+                break
+            if swap:
+                pos = i1
+        perm.insert(pos, perm.pop(i0))
+    return "".join(c for c in reversed(perm) if c in outl)
+
+
+def _empty(s):
+    """An uninitialised output laid out as numpy.einsum's."""
+    buf = _core.aligned_empty(tuple(s.sizes[c] for c in s.layout), s.dtype)
+    if buf.size == 0:  # numpy's empty output has zero strides
+        return np.lib.stride_tricks.as_strided(buf, tuple(s.sizes[c] for c in s.outl), (0,) * buf.ndim)
+    return buf if s.layout == s.outl else buf.transpose([s.layout.index(c) for c in s.outl])
 
 
 def _diagonal(a, labels):
@@ -408,7 +456,10 @@ def einsum(*operands, out=None, optimize=False, dtype=None, order="K", casting="
         s, arrays = _prepare(operands, out, {"dtype": dtype, "order": order, "casting": casting}, optimize)
     except _Fallback:
         return _np_einsum(*operands, out=out, optimize=optimize, dtype=dtype, order=order, casting=casting)
+    if s.view and out is None:  # numpy's view: shares the operand's memory and writeability
+        return _np_einsum(*operands, optimize=optimize)
     ops, steps = _views(s, arrays), s.steps
+    result = out if out is not None else _empty(s)
     k = 0
     while k < len(steps):
         idx, labs, res = steps[k]
@@ -418,15 +469,16 @@ def einsum(*operands, out=None, optimize=False, dtype=None, order="K", casting="
         if _fuse_with_next(steps, k, len(ops), args, labs, res, s.sizes):
             idx2, labs2, res2 = steps[k + 1]
             other = ops[idx2[0]]  # the second step pairs the appended result with one operand
-            target = out if k + 1 == len(steps) - 1 else None
+            target = result if k + 1 == len(steps) - 1 else None
             fused = _fused(args, labs, res, other, labs2[0], res2, s.sizes, s.dtype, target)
             if fused is not None:
                 ops = [a for i, a in enumerate(ops) if i != idx2[0]] + [fused]
                 k += 2
                 continue
-        ops.append(_run_step(args, labs, res, s.sizes, s.dtype, out if last else None))
+        ops.append(_run_step(args, labs, res, s.sizes, s.dtype, result if last else None))
         k += 1
-    return ops[-1]
+    # numpy.einsum returns a 0-d result as a scalar (and out= as itself)
+    return result[()] if out is None and result.ndim == 0 else result
 
 
 def _fuse_with_next(steps, k, n_rest, args, labs, res, sizes):
@@ -461,6 +513,10 @@ def einsum_plan(*operands, out=None, optimize=False, dtype=None, order="K", cast
         ops = _views(s, arrays)
     except _Fallback as e:
         return Plan(False, (), f"numpy.einsum: {e}")
+    no_groups = {g: "" for g in ("batch", "m", "n", "k")}
+    if s.view and out is None:
+        step = Step(s.ins[0] + "->" + s.outl, ("operand 0",), "view", no_groups, "numpy.einsum's view of the operand")
+        return Plan(True, (step,), "native")
     names = [f"operand {i}" for i in range(len(ops))]
     steps = []
     fuse = False  # the previous step feeds this one as a fused chain candidate
