@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 import fastconv
 
-from conftest import DTYPES
+from conftest import DTYPES, layout
 
 
 def close(got, want, dtype=None):
@@ -148,21 +148,23 @@ def contractions(draw):
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(case=contractions(), use_out=st.booleans())
-def test_random_contractions(isa, case, use_out):
+@given(case=contractions(), use_out=st.booleans(), optimize=st.sampled_from([False, True]))
+def test_random_contractions(isa, case, use_out, optimize):
     expr, ops = case
     try:
-        want = np.einsum(expr, *ops)
+        want = np.einsum(expr, *ops, optimize=optimize)
     except Exception as e:  # numpy refuses it (sizes, broadcasting): so must fastconv, alike
         with pytest.raises(type(e)):
-            fastconv.einsum(expr, *ops)
+            fastconv.einsum(expr, *ops, optimize=optimize)
         return
     if use_out:
         out = np.full_like(want, np.nan)
-        got = fastconv.einsum(expr, *ops, out=out)
+        got = fastconv.einsum(expr, *ops, out=out, optimize=optimize)
         assert got is out
     else:
-        got = fastconv.einsum(expr, *ops)
+        got = fastconv.einsum(expr, *ops, optimize=optimize)
+        if not optimize:  # numpy's own layout (with optimize, numpy's is its last pairwise step's)
+            assert np.shape(got) == () or got.strides == want.strides
     close(np.asarray(got), np.asarray(want))
 
 
@@ -220,3 +222,271 @@ def test_scalar_intermediate(isa, monkeypatch):
     c = np.ones(3, np.float32)
     for cc in (c, c[:0]):
         close(fastconv.einsum("daf,c,c->a", x, cc, cc), np.einsum("daf,c,c->a", x, cc, cc))
+
+
+# numpy.einsum's behaviours fastconv.einsum reproduces (drop-in)
+
+
+def raised(fn, *args, **kw):
+    """The exception type fn raises, or None."""
+    try:
+        fn(*args, **kw)
+    except Exception as e:
+        return type(e)
+    return None
+
+
+@pytest.mark.parametrize("expr,shapes", [
+    ("dcc,fce,ea,dbf->ab", [(2, 3, 3), (4, 3, 5), (5, 2), (2, 3, 4)]),
+    ("ij,jk,kl->il", [(3, 4), (4, 5), (5, 6)]),
+    ("cab,cdd->ab", [(3, 4, 5), (3, 2, 2)]),
+    ("ij,jk->ik", [(3, 4), (4, 5)]),
+])
+def test_explicit_paths(expr, shapes):
+    rng = np.random.default_rng(5)
+    ops = [rng.standard_normal(s) for s in shapes]
+    want = np.einsum(expr, *ops)
+    paths = [np.einsum_path(expr, *ops, optimize=o)[0] for o in ("greedy", "optimal")]
+    paths += [["einsum_path", tuple(range(len(ops)))]]
+    if len(ops) == 2:
+        paths += [["einsum_path", (1,), (0, 1)], ("einsum_path", [0, 1], [0])]
+    for path in paths:
+        for p in (list(path), tuple(path)):
+            close(fastconv.einsum(expr, *ops, optimize=p), want)
+            assert fastconv.einsum_plan(expr, *ops, optimize=p).native
+
+
+@pytest.mark.parametrize("expr,n,optimize", [
+    ("ab,bc,cd,de->ae", 4, ["einsum_path", (2, 3), (0, 1)]),   # operands left over
+    ("a,a,a->a", 3, ["einsum_path", (1,), (0, 1)]),
+    ("a,a->a", 2, ["einsum_path", (0,)]),
+    ("a,a->a", 2, ["einsum_path", (0, 2)]),                     # no such operand
+    ("a,a->a", 2, ["einsum_path"]),
+    ("a,a->a", 2, 1),                                           # numpy takes True, not 1
+    ("a,a,a->", 3, "nonsense"),
+    ("a,a,a->", 3, {"a": 1}),
+])
+def test_invalid_optimize_raises_like_numpy(expr, n, optimize):
+    ops = [np.ones(3)] * n
+    want = raised(np.einsum, expr, *ops, optimize=optimize)
+    assert want is not None
+    with pytest.raises(want):
+        fastconv.einsum(expr, *ops, optimize=optimize)
+    assert not fastconv.einsum_plan(expr, *ops, optimize=optimize).native
+
+
+@pytest.mark.parametrize("args", [
+    ("i...->i", np.ones((3, 4))),
+    ("i...->", np.ones((3, 4))),
+    ("i...,i->i", np.ones((3, 4)), np.ones(3)),
+    ("i...,i...->i", np.ones((3, 1)), np.ones((3, 1))),
+    ("i...->i", np.ones(3)),                 # '...' stands for no dimension: accepted
+    ("...i,i->i", np.ones(3), np.ones(3)),
+    (np.ones((3, 4)), [0, Ellipsis], [0]),
+    (np.ones((3, 4)), [0, Ellipsis], np.ones(3), [0], [0]),
+    (np.ones((3, 4)), [0, Ellipsis], [0, Ellipsis]),
+])
+@pytest.mark.parametrize("optimize", [False, True, None])
+def test_ellipsis_left_out_of_the_output(args, optimize):
+    """numpy's C parser (optimize=False) refuses an explicit output without '...' when '...' stands
+    for dimensions; with optimize, numpy's Python parser sums them."""
+    err = raised(np.einsum, *args, optimize=optimize)
+    if err is None:
+        close(np.asarray(fastconv.einsum(*args, optimize=optimize)), np.asarray(np.einsum(*args, optimize=optimize)))
+    else:
+        with pytest.raises(err, match="ellipsis"):
+            fastconv.einsum(*args, optimize=optimize)
+
+
+def test_no_arguments_and_operand_limit():
+    with pytest.raises(Exception) as want:
+        np.einsum()
+    with pytest.raises(type(want.value), match=str(want.value)):
+        fastconv.einsum()
+    for n in (33, 63, 64, 70):
+        for expr, ops in ((",".join(["i"] * n), [np.ones(2)] * n), (",".join([""] * n), [np.array(1.5)] * n)):
+            for optimize in (False, None, True):
+                err = raised(np.einsum, expr, *ops, optimize=optimize)
+                if err is None:
+                    np.testing.assert_allclose(fastconv.einsum(expr, *ops, optimize=optimize),
+                                               np.einsum(expr, *ops, optimize=optimize))
+                else:
+                    assert n >= 64  # optimize=True: numpy's path for scalars is one step of all
+                    with pytest.raises(err, match="too many operands"):
+                        fastconv.einsum(expr, *ops, optimize=optimize)
+
+
+def test_fallback_calls_numpys_einsum_even_when_replaced(monkeypatch):
+    """numpy's own tests run with numpy.einsum replaced by fastconv.einsum: the fallback must not recurse."""
+    monkeypatch.setattr(np, "einsum", fastconv.einsum)
+    ints = np.arange(12).reshape(3, 4)
+    np.testing.assert_array_equal(fastconv.einsum("ij->j", ints), ints.sum(0))
+    np.testing.assert_array_equal(fastconv.einsum("ij,jk->ik", ints, ints.T, optimize=True), ints @ ints.T)
+
+
+def aligned(a):
+    """What the engine requires: data and every stride a multiple of the itemsize."""
+    return a.ctypes.data % a.itemsize == 0 and all(s % a.itemsize == 0 for s in a.strides)
+
+
+def _unaligned_cases():
+    rec = np.zeros(12, dtype=[("a", "<f4"), ("b", "<i2")])  # packed: field 'a' has stride 6
+    rec["a"] = np.arange(12) - 5
+    wide = np.zeros((5, 4), dtype=[("x", "<f8", (3,)), ("y", "i1")])["x"]  # strides (100, 25, 8)
+    wide[...] = np.arange(60).reshape(5, 4, 3) % 7 - 3
+    raw = np.zeros(4 * 24 + 1, np.uint8)
+    off1 = np.frombuffer(raw.data, np.float32, count=24, offset=1).reshape(4, 6)  # data at an odd address
+    off4 = np.arange(26, dtype=np.float32).view(np.uint8)[4:4 + 8 * 12].view(np.float64).reshape(3, 4)
+    return [("i,i", rec["a"], rec["a"]), ("ijk,k->ij", wide, np.arange(3.0)), ("ij,jk->ik", off1, ar(6, 5, dtype=np.float32)),
+            ("ij,jk->ik", off4, ar(4, 2)), ("ij,ij->i", np.broadcast_to(rec["a"][:6], (3, 6)), ar(3, 6, dtype=np.float32)),
+            ("ij->ji", off4, ), ("ii->", off1[:, :4])]
+
+
+@pytest.mark.parametrize("case", range(7))
+def test_unaligned_operands_are_copied(monkeypatch, case):
+    """The engine takes strides that are multiples of the itemsize and data aligned to it."""
+    expr, *ops = _unaligned_cases()[case]
+    for o in ops:
+        assert not aligned(o) or o is ops[-1]
+    real = fastconv._core.contract
+
+    def contract(*args):
+        for a in args:
+            if isinstance(a, np.ndarray):
+                assert aligned(a), (a.strides, a.ctypes.data)
+        return real(*args)
+
+    monkeypatch.setattr(fastconv._core, "contract", contract)
+    want = np.einsum(expr, *ops)
+    close(np.asarray(fastconv.einsum(expr, *ops, out=np.empty_like(want) if np.ndim(want) else None)), np.asarray(want))
+    close(np.asarray(fastconv.einsum(expr, *ops)), np.asarray(want))
+
+
+def test_unaligned_out_falls_back():
+    rec = np.zeros(10, dtype=[("a", "<f4"), ("b", "<i2")])
+    field = rec["a"]
+    x = ar(10, dtype=np.float32)
+    assert fastconv.einsum("i,i->i", x, x, out=field) is field
+    np.testing.assert_array_equal(rec["a"], x * x)
+    odd = np.zeros(8 * 10 + 4, np.uint8)[4:].view(np.float64)
+    assert not odd.flags.aligned
+    assert fastconv.einsum("ij,j->i", ar(10, 3), ar(3), out=odd) is odd
+    close(odd, np.einsum("ij,j->i", ar(10, 3), ar(3)))
+    assert "alignment" in fastconv.einsum_plan("ij,j->i", ar(10, 3), ar(3), out=odd).reason
+
+
+def test_casting_copies_only_the_memory_spanned():
+    """A float32 broadcast or overlapping view cast for a float64 contraction is cast by the memory
+    it occupies; materialised, these would take 200 MB and 80 MB."""
+    import tracemalloc
+
+    row = np.arange(1000, dtype=np.float32)[None]
+    wide = np.broadcast_to(row, (25_000, 1000))                 # 200 MB as float64
+    flat = np.arange(100_100, dtype=np.float32)
+    windows = np.lib.stride_tricks.sliding_window_view(flat, 100)  # (100001, 100): 80 MB as float64
+    for a in (wide, windows, windows[::-3, ::-1], wide.T):
+        tracemalloc.start()
+        try:
+            got = fastconv._einsum._engine_operand(a, np.dtype(np.float64))
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 5 << 20, peak
+        assert got.dtype == np.float64 and got.shape == a.shape and aligned(got)
+        np.testing.assert_array_equal(got[::997, ::7], a[::997, ::7])
+    # and through einsum: the mixed-dtype contraction itself
+    tracemalloc.start()
+    try:
+        got = fastconv.einsum("ij,j->i", wide, np.ones(1000))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 50 << 20, peak
+    np.testing.assert_array_equal(got, np.full(25_000, row.sum(dtype=np.float64)))
+
+
+def test_0d_results_are_numpy_scalars(monkeypatch):
+    x = ar(5)
+    m = ar(40, 40)
+    calls = [("i,i", x, x), ("i,i->", x, x), ("i->", x), ("ii", m), ("ij,ij", m, m), ("ij,jk,ki", m, m, m),
+             ("i,i,i", x, x, x), ("ij,j,i", m, ar(40), ar(40)), ("i,i", x.astype(np.float32), x), ("i,i", np.arange(3), np.arange(3)),
+             ("", np.array(2.0)), ("i,i", x[:0], x[:0])]
+    for small in (0, 1 << 15):  # the engine on every step, then numpy's small steps
+        monkeypatch.setattr("fastconv._einsum.SMALL_STEP", small)
+        for expr, *ops in calls:
+            want = np.einsum(expr, *ops)
+            got = fastconv.einsum(expr, *ops)
+            assert type(got) is type(want) and np.isscalar(got), (expr, small, type(got))
+            np.testing.assert_allclose(got, want, rtol=1e-6)
+            out = np.empty((), want.dtype)
+            assert fastconv.einsum(expr, *ops, out=out) is out
+
+
+@pytest.mark.parametrize("expr,shape", [("ji", (3, 4)), ("ij->ji", (3, 4)), ("ii->i", (4, 4)), ("...", (2, 3)),
+                                        ("i...->...i", (2, 3, 4)), ("iji->ij", (3, 2, 3)), ("ij", (3, 4))])
+def test_one_operand_without_sum_is_numpys_view(expr, shape):
+    a = ar(*shape)
+    want = np.einsum(expr, a)
+    for writeable in (True, False):
+        a.flags.writeable = writeable
+        got = fastconv.einsum(expr, a)
+        assert np.shares_memory(got, a) and got.flags.writeable == writeable
+        assert got.strides == want.strides
+        close(got, want)
+        assert fastconv.einsum_plan(expr, a).steps[0].path == "view"
+    out = np.full_like(want, np.nan)
+    assert fastconv.einsum(expr, a, out=out) is out and not np.shares_memory(out, a)
+    close(out, want)
+
+
+def _layout(x, kind, rng):
+    if kind == "F":
+        return np.asfortranarray(x)
+    if kind == "sliced":
+        big = np.zeros(tuple(2 * n + 1 for n in x.shape), x.dtype)
+        v = big[tuple(slice(1, 2 * n + 1, 2) for n in x.shape)]
+        v[...] = x
+        return v
+    return layout(x, {"C": "contiguous", "T": "transposed", "N": "negative"}[kind], rng)
+
+
+@pytest.mark.parametrize("expr,shapes", [
+    ("ij,jk->ik", [(3, 4), (4, 5)]), ("ij,jk", [(3, 4), (4, 5)]), ("ijk,kl->lji", [(2, 3, 4), (4, 5)]),
+    ("ij->i", [(3, 4)]), ("ijk->ki", [(2, 3, 4)]), ("ij,ij->ij", [(3, 4), (3, 4)]), ("i,j->ij", [(3,), (4,)]),
+    ("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]), ("ij,kl->ilkj", [(2, 3), (4, 5)]), ("ijk,jk->ik", [(1, 3, 4), (3, 4)]),
+    ("ij,jk,kl->il", [(3, 4), (4, 5), (5, 6)]), ("...ft,mf->...mt", [(2, 3, 5), (4, 3)]),
+    ("iij,jk->ik", [(3, 3, 4), (4, 2)]), ("ij,jk->ik", [(3, 1), (1, 5)]), ("ij,jk->ik", [(0, 4), (4, 5)]),
+])
+@pytest.mark.parametrize("small", [0, 1 << 15])
+def test_output_layout_is_numpys(monkeypatch, expr, shapes, small):
+    """order='K': numpy lays its output out by the operands' strides (its iterator's axis order)."""
+    import itertools
+
+    monkeypatch.setattr("fastconv._einsum.SMALL_STEP", small)
+    rng = np.random.default_rng(7)
+    base = [ar(*s) for s in shapes]
+    for kinds in itertools.product(["C", "F", "T", "N", "sliced"], repeat=len(shapes)):
+        ops = [_layout(x, k, rng) for x, k in zip(base, kinds)]
+        for cast in (False, True):
+            if cast:  # byte strides of float32 and float64 operands compared, as numpy does
+                ops = [ops[0].astype(np.float32, order="K")] + ops[1:]
+            want, got = np.einsum(expr, *ops), fastconv.einsum(expr, *ops)
+            assert got.strides == want.strides, (kinds, cast, got.strides, want.strides)
+            assert got.flags.c_contiguous == want.flags.c_contiguous and got.flags.f_contiguous == want.flags.f_contiguous
+            close(got, want)
+
+
+def test_long_sums_are_as_precise_as_numpys():
+    """numpy.einsum adds a running sum into its output at least every 8192 elements; so does
+    fastconv (numpy's test_einsum_chunking_precision, and the same over real memory and a dot)."""
+    num = 1_000_000
+    value = 1.0 + np.finfo(np.float64).eps * 8196
+    full = np.full(2 * num, value)
+    for x in (np.broadcast_to(np.array(value), num), full[:num], full[::2]):
+        np.testing.assert_almost_equal(fastconv.einsum("i->", x) / num, value, decimal=15)
+        np.testing.assert_almost_equal(fastconv.einsum("i,i->", x, np.ones(num)) / num, value, decimal=15)
+        np.testing.assert_almost_equal(fastconv.einsum("ji->i", x.reshape(-1, 4) if x.strides[0] else
+                                                       np.broadcast_to(x[:4], (num // 4, 4)), ) / (num // 4),
+                                       np.full(4, value), decimal=15)
+    plan = fastconv.einsum_plan("i,i->", full[:num], full[:num])
+    assert plan.native and "blocks of 8192" in plan.steps[0].reason

@@ -10,11 +10,15 @@ two operands: one engine contraction; more: pairwise in numpy.einsum_path's orde
 a tap-reduce step feeding a GEMM fused. Whatever the engine has no path for falls
 back to numpy.einsum, step by step, and so do other dtypes, non-ndarray operands,
 and the dtype/order/casting arguments. ``einsum_plan`` tells what will run.
+
+As numpy.einsum: one operand with nothing summed comes back as numpy's view of it, a
+0-d result as a numpy scalar, and the output is laid out as numpy's (order='K').
 """
 from __future__ import annotations
 
 import functools
 import math
+import string
 from typing import NamedTuple
 
 import numpy as np
@@ -29,11 +33,22 @@ except ImportError:  # numpy < 2
     except ImportError:  # pragma: no cover - then everything goes to numpy
         _parse_einsum_input = None
 
+# numpy's einsum as imported: the fallback must call it even when numpy.einsum has been
+# replaced by fastconv.einsum (numpy's own einsum tests run that way).
+_np_einsum = np.einsum
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 # Steps with at most this many multiply-adds (and elements moved) run on numpy.einsum:
 # its fixed cost is lower than the engine's setup (a weights-only outer product, say).
 # The tests set it to 0 to run every step on the engine.
 SMALL_STEP = 1 << 15
+# numpy.einsum's C core takes at most NPY_MAXARGS - 1 operands (the output is one more):
+# 63 since numpy 2.0, 31 before. Past that numpy raises, and so must fastconv.
+_MAX_OPERANDS = 63 if np.lib.NumpyVersion(np.__version__) >= "2.0.0" else 31
+# numpy.einsum adds a running sum into its output at least every 8192 elements (its buffer);
+# the engine sums a label sequentially, which loses precision over a long one: such a label
+# is summed in blocks of this length, then the blocks' sums are added.
+_BLOCK = 8192
+_SYMBOLS = string.ascii_letters
 
 
 class _Fallback(Exception):
@@ -45,9 +60,9 @@ class Step(NamedTuple):
 
     subscripts: str      # e.g. "bWkHlc,klc->bWHc"
     operands: tuple      # indices into the operand list of the plan at this step
-    path: str            # "permute", "reduce", "tapreduce", "gemm", "fused" or "numpy"
+    path: str            # "permute", "reduce", "tapreduce", "gemm", "fused", "view" or "numpy"
     groups: dict         # {"batch", "m", "n", "k"}: labels of each index group (native steps)
-    reason: str          # why numpy, when it is
+    reason: str          # why numpy, when it is; how a long sum is blocked, when it is
 
 
 class Plan(NamedTuple):
@@ -58,14 +73,30 @@ class Plan(NamedTuple):
     reason: str
 
 
-def _prepare(args, out, kwargs, optimize):
-    """(views, output labels, label sizes, dtype, steps), or _Fallback(reason).
+class _Structure(NamedTuple):
+    """What a call runs, from its subscripts, its operands' shapes, strides and dtypes and optimize."""
 
-    Everything but the views depends only on the subscripts, the operands' shapes,
-    strides and dtypes and optimize: it is cached per such signature, so that a
-    repeated call costs its views and its contractions."""
+    ins: list        # each operand's labels as parsed (repeated labels included)
+    outl: str        # the output's labels
+    sizes: dict      # label -> size
+    dtype: np.dtype  # the result's
+    steps: list      # (operand indices, their labels, result labels) per step
+    layout: str      # the output's labels, outermost first, as numpy.einsum lays it out (order='K')
+    view: bool       # one operand, nothing summed: numpy.einsum returns a view of it
+    as_is: tuple     # per operand: of dtype, every stride a multiple of the itemsize (then aligned data will do)
+
+
+def _prepare(args, out, kwargs, optimize):
+    """(structure, operands), or _Fallback(reason).
+
+    The structure depends only on the subscripts, the operands' shapes, strides and
+    dtypes and optimize: it is cached per such signature, so that a repeated call
+    costs its views and its contractions."""
     key = _signature(args, kwargs, optimize)
-    structure = _STRUCTURES.get(key) if key is not None else None
+    try:
+        structure = _STRUCTURES.get(key) if key is not None else None
+    except TypeError:  # an unhashable optimize (numpy refuses it)
+        key = structure = None
     if structure is None:
         structure = _structure(args, kwargs, optimize)
         if key is not None:
@@ -74,35 +105,47 @@ def _prepare(args, out, kwargs, optimize):
             _STRUCTURES[key] = structure
     if isinstance(structure, str):
         raise _Fallback(structure)
-    ins, outl, sizes, dtype, steps = structure
+    s = structure
     arrays = args[1:] if key is not None else _parse_einsum_input(args)[2]
-    if out is not None and (type(out) is not np.ndarray or out.dtype != dtype
-                            or out.shape != tuple(sizes[c] for c in outl) or not out.flags.writeable
-                            or any(np.may_share_memory(out, a) for a in arrays)):
-        raise _Fallback("out= is left to numpy (dtype, shape, writeability or overlap)")
+    if out is not None and (type(out) is not np.ndarray or out.dtype != s.dtype
+                            or out.shape != tuple(s.sizes[c] for c in s.outl) or not out.flags.writeable
+                            or not _aligned(out) or any(np.may_share_memory(out, a) for a in arrays)):
+        raise _Fallback("out= is left to numpy (dtype, shape, writeability, alignment or overlap)")
+    return s, arrays
+
+
+def _views(s, arrays):
+    """The operands as the engine takes them: diagonals, s.dtype, aligned, broadcast (views where they can be)."""
     views = []
-    for labels, a in zip(ins, arrays):
+    for labels, a, as_is in zip(s.ins, arrays, s.as_is):
         a, labels = _diagonal(a, labels)
-        views.append(_broadcast(a, labels, sizes).astype(dtype, copy=False))
-    return views, outl, sizes, dtype, steps
+        if not (as_is and a.flags.aligned):
+            a = _engine_operand(a, s.dtype)
+        views.append(_broadcast(a, labels, s.sizes))
+    return views
 
 
 _STRUCTURES = {}
 
 
+def _path_key(optimize):
+    """optimize, hashable: an explicit path's lists as tuples (numpy.einsum takes either)."""
+    if isinstance(optimize, (list, tuple)):
+        return tuple(tuple(p) if isinstance(p, list) else p for p in optimize)
+    return optimize
+
+
 def _signature(args, kwargs, optimize):
-    """A hashable key of what _structure depends on, or None (not cached)."""
-    if not isinstance(args[0], str) or any(type(a) is not np.ndarray for a in args[1:]):
+    """A key of what _structure depends on (unhashable with an unhashable optimize), or None (not cached)."""
+    if not args or not isinstance(args[0], str) or any(type(a) is not np.ndarray for a in args[1:]):
         return None
-    try:
-        return (args[0], tuple((a.shape, a.strides, a.dtype.str) for a in args[1:]),
-                tuple(sorted(kwargs.items(), key=lambda kv: kv[0])), optimize)
-    except TypeError:
-        return None
+    # optimize's type too: numpy refuses optimize=1 but takes True
+    return (args[0], tuple((a.shape, a.strides, a.dtype.str) for a in args[1:]),
+            tuple(sorted(kwargs.items(), key=lambda kv: kv[0])), type(optimize), _path_key(optimize))
 
 
 def _structure(args, kwargs, optimize):
-    """(input labels, output labels, label sizes, dtype, steps), or why it falls back."""
+    """A _Structure, or why it falls back."""
     try:
         return _analyse(args, kwargs, optimize)
     except _Fallback as e:
@@ -116,7 +159,7 @@ def _analyse(args, kwargs, optimize):
              and not (k == "order" and v == "K")}
     if extra:
         raise _Fallback(f"argument(s) {sorted(extra)} are left to numpy")
-    ops = args[1:] if isinstance(args[0], str) else args[0::2]
+    ops = args[1:] if args and isinstance(args[0], str) else args[0::2]
     for a in ops:
         if type(a) is not np.ndarray:
             raise _Fallback(f"operand of type {type(a).__name__}: only numpy.ndarray runs natively")
@@ -126,16 +169,19 @@ def _analyse(args, kwargs, optimize):
         ins, outl, arrays = _parse_einsum_input(args)
     except Exception as e:  # numpy.einsum raises its own error for it
         raise _Fallback(f"subscripts: {e}") from None
+    if optimize is False and _ellipsis_left_out(args):
+        raise _Fallback("'...' stands for dimensions the explicit output leaves out (numpy's C parser refuses it)")
     ins = ins.split(",")
     if len(ins) != len(arrays) or len(set(outl)) != len(outl):
         raise _Fallback("malformed subscripts")
     sizes = {}
-    labels_after = []
+    labels_after, diagonals = [], []
     for labels, a in zip(ins, arrays):
         if len(labels) != a.ndim:
             raise _Fallback("subscripts do not match the operand's dimensions")
         a, labels = _diagonal(a, labels)
         labels_after.append(labels)
+        diagonals.append(a)
         for lab, n in zip(labels, a.shape):
             if sizes.get(lab, 1) == 1 or n == sizes[lab]:
                 sizes[lab] = max(sizes.get(lab, n), n) if n != 0 or lab not in sizes else 0
@@ -144,24 +190,57 @@ def _analyse(args, kwargs, optimize):
     if any(lab not in sizes for lab in outl):
         raise _Fallback("an output label is in no input")
     dtype = np.result_type(*arrays)
-    if len(arrays) <= 2:
-        order = [tuple(range(len(arrays)))]
+    expr = ",".join(ins) + "->" + outl
+    try:
+        order = _order(expr, tuple(a.shape for a in arrays), _path_key(optimize))
+    except _Fallback:
+        raise
+    except Exception as e:  # numpy refuses optimize (an invalid path, say): numpy.einsum raises it
+        raise _Fallback(f"optimize: {type(e).__name__}: {e}") from None
+    view = len(arrays) == 1 and set(labels_after[0]) == set(outl)
+    as_is = tuple(a.dtype == dtype and not any(st % a.itemsize for st in a.strides) for a in arrays)
+    return _Structure(ins, outl, sizes, dtype, _steps(labels_after, outl, order, sizes),
+                      _k_layout(labels_after, diagonals, outl, sizes), view, as_is)
+
+
+def _ellipsis_left_out(args):
+    """An explicit output without '...' while some operand's '...' stands for dimensions: numpy's
+    C parser (optimize=False) refuses it ("output has more dimensions than subscripts given"),
+    its Python parser (any other optimize) sums them."""
+    if isinstance(args[0], str):
+        subs = args[0].replace(" ", "")
+        if "->" not in subs or "..." in subs.split("->", 1)[1]:
+            return False
+        terms, ops = subs.split("->", 1)[0].split(","), args[1:]
+        named = [len(t.replace("...", "")) if "..." in t else None for t in terms]
     else:
-        expr = ",".join(ins) + "->" + outl
-        try:
-            order = _order(expr, tuple(a.shape for a in arrays), optimize)
-        except TypeError:  # an unhashable optimize (an explicit path)
-            order = _order.__wrapped__(expr, tuple(a.shape for a in arrays), optimize)
-    return ins, outl, sizes, dtype, _steps(labels_after, outl, order, sizes)
+        if len(args) % 2 == 0 or any(s is Ellipsis for s in args[-1]):
+            return False
+        terms, ops = args[1::2], args[0::2]
+        named = [sum(s is not Ellipsis for s in t) if any(s is Ellipsis for s in t) else None for t in terms]
+    return any(n is not None and a.ndim > n for n, a in zip(named, ops))
 
 
-@functools.lru_cache(maxsize=512)
+@functools.lru_cache(maxsize=512, typed=True)
 def _order(expr, shapes, optimize):
-    """Pairwise contraction order for an expression and operand shapes (numpy.einsum_path's,
-    cached: it costs more than a small contraction)."""
+    """Pairwise contraction order for an expression and operand shapes: numpy.einsum_path's for
+    optimize (which raises numpy's error for an invalid one), greedy where numpy contracts all
+    operands at once (the order does not change the result). Cached: it costs more than a small
+    contraction. _Fallback where numpy would take more operands at once than it can."""
+    n = len(shapes)
+    if optimize is False or optimize is None:
+        if n > _MAX_OPERANDS:
+            raise _Fallback(f"{n} operands: more than numpy.einsum takes")
+        if n <= 2:
+            return [tuple(range(n))]
+        optimize = "greedy"
+    if isinstance(optimize, tuple):  # numpy.einsum takes a tuple path, einsum_path only a list
+        optimize = list(optimize)
     dummies = [np.lib.stride_tricks.as_strided(np.zeros(1), s, (0,) * len(s)) for s in shapes]
-    path, _ = np.einsum_path(expr, *dummies, optimize=optimize if optimize not in (False, None) else "greedy")
-    return _pairwise([tuple(p) for p in path[1:]], len(shapes))
+    path = [tuple(p) for p in np.einsum_path(expr, *dummies, optimize=optimize)[0][1:]]
+    if any(len(p) > _MAX_OPERANDS for p in path):
+        raise _Fallback("a step of more operands than numpy.einsum takes")
+    return _pairwise(path, n)
 
 
 def _pairwise(path, n):
@@ -170,9 +249,11 @@ def _pairwise(path, n):
     ids = list(range(n))  # the operand list, by identity: ints for inputs, objects for results
     out = []
     for step in path:
-        members = [ids[i] for i in step]
+        left = list(range(len(ids)))
+        taken = sorted(left.pop(i) for i in sorted(step, reverse=True))  # the positions numpy pops
+        members = [ids[i] for i in taken]
         if len(members) == 1:
-            out.append((step[0],))
+            out.append((taken[0],))
             ids.remove(members[0])
             ids.append(object())
             continue
@@ -184,6 +265,46 @@ def _pairwise(path, n):
             acc = object()
             ids.append(acc)
     return out
+
+
+def _k_layout(labels, views, outl, sizes):
+    """The output's labels, outermost first, as numpy.einsum allocates its output for order='K':
+    its iterator's axes (the output's labels, then the summed ones sorted) in nditer's order
+    (npyiter_find_best_axis_ordering: a stable insertion sort from the innermost axis by the
+    operands' strides; an operand without the axis, or of size 1 along it, has no say; where
+    operands disagree, C order wins)."""
+    axes = outl + "".join(sorted(set("".join(labels)) - set(outl)))
+
+    def stride(lab, a, c):
+        i = lab.find(c)
+        return 0 if i < 0 or a.shape[i] == 1 or sizes[c] == 1 else a.strides[i]
+
+    strides = {c: [stride(lab, a, c) for lab, a in zip(labels, views)] for c in axes}
+    perm = list(axes[::-1])  # innermost first
+    for i0 in range(1, len(perm)):
+        s0, pos = strides[perm[i0]], i0
+        for i1 in range(i0 - 1, -1, -1):
+            swap = None  # None: no operand has a stride along both axes
+            for a0, a1 in zip(s0, strides[perm[i1]]):
+                if a0 and a1:
+                    if abs(a1) <= abs(a0):
+                        swap = False
+                    elif swap is None:
+                        swap = True
+            if swap is False:
+                break
+            if swap:
+                pos = i1
+        perm.insert(pos, perm.pop(i0))
+    return "".join(c for c in reversed(perm) if c in outl)
+
+
+def _empty(s):
+    """An uninitialised output laid out as numpy.einsum's."""
+    buf = _core.aligned_empty(tuple(s.sizes[c] for c in s.layout), s.dtype)
+    if buf.size == 0:  # numpy's empty output has zero strides
+        return np.lib.stride_tricks.as_strided(buf, tuple(s.sizes[c] for c in s.outl), (0,) * buf.ndim)
+    return buf if s.layout == s.outl else buf.transpose([s.layout.index(c) for c in s.outl])
 
 
 def _diagonal(a, labels):
@@ -211,6 +332,42 @@ def _broadcast(a, labels, sizes):
         return a
     strides = tuple(0 if n == 1 and sizes[lab] != 1 else s for lab, n, s in zip(labels, a.shape, a.strides))
     return np.lib.stride_tricks.as_strided(a, shape, strides, writeable=False)
+
+
+def _aligned(a):
+    """Data and every stride a multiple of the itemsize: what the engine reads and writes."""
+    return a.flags.aligned and not any(s % a.itemsize for s in a.strides)
+
+
+def _engine_operand(a, dtype):
+    """a as dtype and _aligned, copying at most the memory it spans: an axis of stride 0 (a
+    broadcast) is copied once and broadcast back, an overlapping view (as_strided windows) is
+    cast by the extent it covers. Otherwise a itself."""
+    if a.dtype == dtype and _aligned(a):
+        return a
+    core = a[tuple(slice(0, 1) if s == 0 else slice(None) for s in a.strides)]
+    isz = a.itemsize
+    span = isz + sum(abs(s) * (n - 1) for n, s in zip(core.shape, core.strides))
+    if core.size * isz <= span:  # no element seen twice: a copy is no larger than the memory
+        copy = core.astype(dtype)
+    elif not any(s % isz for n, s in zip(core.shape, core.strides) if n > 1):
+        copy = _extent_cast(core, dtype)
+    else:
+        raise _Fallback("an overlapping view whose strides are not multiples of its itemsize")
+    return np.broadcast_to(copy, a.shape)
+
+
+def _extent_cast(a, dtype):
+    """An overlapping view (repeated elements) as dtype: the memory it spans cast once, as a 1-D
+    array, and the same view taken of that."""
+    isz = a.itemsize
+    steps = [s // isz if n > 1 else 0 for n, s in zip(a.shape, a.strides)]
+    lowest = a[tuple(slice(n - 1, n) if st < 0 else slice(0, 1) for n, st in zip(a.shape, steps))]
+    extent = 1 + sum(abs(st) * (n - 1) for n, st in zip(a.shape, steps))
+    flat = np.lib.stride_tricks.as_strided(lowest, (extent,), (isz,)).astype(dtype)
+    first = sum(-st * (n - 1) for n, st in zip(a.shape, steps) if st < 0)  # a[0, ..., 0] in flat
+    return np.lib.stride_tricks.as_strided(flat[first:], a.shape, [st * flat.itemsize for st in steps],
+                                           writeable=False)
 
 
 def _steps(labels, outl, order, sizes):
@@ -253,11 +410,42 @@ def _small(ops, labs, res, sizes):
     return max(work, sum(a.size for a in ops)) <= SMALL_STEP
 
 
-def _explain(ops, labs, res, sizes, dtype):
-    """(path, groups, reason) of one step on the engine."""
-    ops, labs = _larger_first(ops, labs)
-    if _small(ops, labs, res, sizes):
-        return "numpy", {g: "" for g in ("batch", "m", "n", "k")}, f"small step (<= {SMALL_STEP} multiply-adds)"
+def _long_sum(labs, res, sizes):
+    """(label, whole blocks, a new label) of the longest summed label when it is at least two
+    _BLOCKs long and the blocks' partial results are few (at most 8 * _BLOCK); else None."""
+    summed = [c for c in dict.fromkeys("".join(labs)) if c not in res]
+    c = max(summed, key=sizes.get) if summed else None
+    q = sizes[c] // _BLOCK if summed else 0
+    if q < 2 or q * math.prod(sizes[x] for x in res) > 8 * _BLOCK:
+        return None
+    new = next((x for x in _SYMBOLS if x not in sizes), None)
+    return (c, q, new) if new is not None else None
+
+
+def _blocked(ops, labs, res, sizes, c, q, new):
+    """The step over q whole blocks of label c, the block index a new output label (views)."""
+    bops, blabs = [], []
+    for a, lab in zip(ops, labs):
+        i = lab.find(c)
+        if i >= 0:
+            st = a.strides[i]
+            a = np.lib.stride_tricks.as_strided(a, a.shape[:i] + (q, _BLOCK) + a.shape[i + 1:],
+                                                a.strides[:i] + (st * _BLOCK, st) + a.strides[i + 1:],
+                                                writeable=False)
+            lab = lab[:i] + new + lab[i:]
+        bops.append(a)
+        blabs.append(lab)
+    return bops, blabs, new + res, dict(sizes, **{new: q, c: _BLOCK})
+
+
+def _cut(ops, labs, res, sizes, c, start, stop):
+    """The step over label c's range [start, stop) (views)."""
+    cut = [a[(slice(None),) * lab.find(c) + (slice(start, stop),)] if c in lab else a for a, lab in zip(ops, labs)]
+    return cut, labs, res, dict(sizes, **{c: stop - start})
+
+
+def _engine_explain(ops, labs, res, sizes, dtype):
+    """(path, groups, reason) of the engine for one step as it is."""
     if len(ops) == 1:
         summed = "".join(c for c in labs[0] if c not in res)
         if summed:
@@ -269,17 +457,23 @@ def _explain(ops, labs, res, sizes, dtype):
     return (e["path"] if e["supported"] else "numpy"), e, e["reason"]
 
 
-def _run_step(ops, labs, res, sizes, dtype, out):
-    """One step into out (allocated when None); numpy.einsum when the engine has no path."""
+def _explain(ops, labs, res, sizes, dtype):
+    """(path, groups, reason) of one step, as _run_step runs it."""
     ops, labs = _larger_first(ops, labs)
-    if _small(ops, labs, res, sizes):  # numpy.einsum is quicker on its own result than into out=
-        r = np.asarray(np.einsum(",".join(labs) + "->" + res, *ops))  # a 0-d result comes back a scalar
-        if out is None:
-            return r
-        out[...] = r
-        return out
-    if out is None:
-        out = _core.aligned_empty(tuple(sizes[c] for c in res), dtype)
+    if _small(ops, labs, res, sizes):
+        return "numpy", {g: "" for g in ("batch", "m", "n", "k")}, f"small step (<= {SMALL_STEP} multiply-adds)"
+    long = _long_sum(labs, res, sizes)
+    if long is None:
+        return _engine_explain(ops, labs, res, sizes, dtype)
+    c, q, new = long
+    path, e, reason = _engine_explain(*_blocked(ops, labs, res, sizes, c, q, new), dtype)
+    if path == "numpy":  # then block by block
+        path, e, reason = _engine_explain(*_cut(ops, labs, res, sizes, c, 0, _BLOCK), dtype)
+    return path, e, "; ".join(filter(None, [reason, f"{c!r} summed in blocks of {_BLOCK}"]))
+
+
+def _run_engine(ops, labs, res, sizes, dtype, out):
+    """One step on the engine into out; numpy.einsum when the engine has no path."""
     try:
         if len(ops) == 1:
             summed = "".join(c for c in labs[0] if c not in res)
@@ -288,7 +482,36 @@ def _run_step(ops, labs, res, sizes, dtype, out):
         else:
             _core.contract(ops[0], labs[0], ops[1], labs[1], out, res)
     except NotImplementedError:
-        np.einsum(",".join(labs) + "->" + res, *ops, out=out)
+        _np_einsum(",".join(labs) + "->" + res, *ops, out=out)
+    return out
+
+
+def _run_step(ops, labs, res, sizes, dtype, out):
+    """One step into out (allocated when None): numpy.einsum for a small one, the engine otherwise
+    (a long sum in blocks, see _BLOCK)."""
+    ops, labs = _larger_first(ops, labs)
+    if _small(ops, labs, res, sizes):  # numpy.einsum is quicker on its own result than into out=
+        r = np.asarray(_np_einsum(",".join(labs) + "->" + res, *ops))  # a 0-d result comes back a scalar
+        if out is None:
+            return r
+        out[...] = r
+        return out
+    if out is None:
+        out = _core.aligned_empty(tuple(sizes[c] for c in res), dtype)
+    long = _long_sum(labs, res, sizes)
+    if long is None:
+        return _run_engine(ops, labs, res, sizes, dtype, out)
+    c, q, new = long
+    blocked = _blocked(ops, labs, res, sizes, c, q, new)
+    if _engine_explain(*blocked, dtype)[0] != "numpy":  # all blocks in one call, then their sum
+        np.sum(_run_engine(*blocked, dtype, _core.aligned_empty((q,) + out.shape, dtype)), axis=0, out=out)
+    else:  # the engine takes no blocked form of it (a dot): block by block
+        _run_engine(*_cut(ops, labs, res, sizes, c, 0, _BLOCK), dtype, out)
+        for j in range(1, q):
+            out += _run_engine(*_cut(ops, labs, res, sizes, c, j * _BLOCK, (j + 1) * _BLOCK), dtype,
+                               _core.aligned_empty(out.shape, dtype))
+    if sizes[c] > q * _BLOCK:
+        out += _run_step(*_cut(ops, labs, res, sizes, c, q * _BLOCK, sizes[c]), dtype, None)
     return out
 
 
@@ -302,28 +525,32 @@ def einsum(*operands, out=None, optimize=False, dtype=None, order="K", casting="
     what will run.
     """
     try:
-        ops, outl, sizes, dt, steps = _prepare(operands, out, {"dtype": dtype, "order": order,
-                                                              "casting": casting}, optimize)
+        s, arrays = _prepare(operands, out, {"dtype": dtype, "order": order, "casting": casting}, optimize)
     except _Fallback:
-        return np.einsum(*operands, out=out, optimize=optimize, dtype=dtype, order=order, casting=casting)
+        return _np_einsum(*operands, out=out, optimize=optimize, dtype=dtype, order=order, casting=casting)
+    if s.view and out is None:  # numpy's view: shares the operand's memory and writeability
+        return _np_einsum(*operands, optimize=optimize)
+    ops, steps = _views(s, arrays), s.steps
+    result = out if out is not None else _empty(s)
     k = 0
     while k < len(steps):
         idx, labs, res = steps[k]
         last = k == len(steps) - 1
         args = [ops[i] for i in idx]
         ops = [a for i, a in enumerate(ops) if i not in idx]
-        if _fuse_with_next(steps, k, len(ops), args, labs, res, sizes):
+        if _fuse_with_next(steps, k, len(ops), args, labs, res, s.sizes):
             idx2, labs2, res2 = steps[k + 1]
             other = ops[idx2[0]]  # the second step pairs the appended result with one operand
-            target = out if k + 1 == len(steps) - 1 else None
-            fused = _fused(args, labs, res, other, labs2[0], res2, sizes, dt, target)
+            target = result if k + 1 == len(steps) - 1 else None
+            fused = _fused(args, labs, res, other, labs2[0], res2, s.sizes, s.dtype, target)
             if fused is not None:
                 ops = [a for i, a in enumerate(ops) if i != idx2[0]] + [fused]
                 k += 2
                 continue
-        ops.append(_run_step(args, labs, res, sizes, dt, out if last else None))
+        ops.append(_run_step(args, labs, res, s.sizes, s.dtype, result if last else None))
         k += 1
-    return ops[-1]
+    # numpy.einsum returns a 0-d result as a scalar (and out= as itself)
+    return result[()] if out is None and result.ndim == 0 else result
 
 
 def _fuse_with_next(steps, k, n_rest, args, labs, res, sizes):
@@ -334,6 +561,8 @@ def _fuse_with_next(steps, k, n_rest, args, labs, res, sizes):
         return False
     idx2 = steps[k + 1][0]
     if not (len(idx2) == 2 and idx2[1] == n_rest and idx2[0] < n_rest) or _small(args, labs, res, sizes):
+        return False
+    if _long_sum(labs, res, sizes) is not None:  # a long sum is blocked, which the chain does not do
         return False
     first = _core.explain(args[0], labs[0], args[1], labs[1], res)
     # A tap-reduce with a (unit) N group is a dot per output: the chain takes none.
@@ -354,16 +583,20 @@ def einsum_plan(*operands, out=None, optimize=False, dtype=None, order="K", cast
     """What ``einsum`` would run for these arguments: the native steps with their
     engine path and index groups (batch, M, N, K), or the fallback to numpy and why."""
     try:
-        ops, outl, sizes, dt, planned = _prepare(operands, out, {"dtype": dtype, "order": order,
-                                                                "casting": casting}, optimize)
+        s, arrays = _prepare(operands, out, {"dtype": dtype, "order": order, "casting": casting}, optimize)
+        ops = _views(s, arrays)
     except _Fallback as e:
         return Plan(False, (), f"numpy.einsum: {e}")
+    no_groups = {g: "" for g in ("batch", "m", "n", "k")}
+    if s.view and out is None:
+        step = Step(s.ins[0] + "->" + s.outl, ("operand 0",), "view", no_groups, "numpy.einsum's view of the operand")
+        return Plan(True, (step,), "native")
     names = [f"operand {i}" for i in range(len(ops))]
     steps = []
     fuse = False  # the previous step feeds this one as a fused chain candidate
-    for n, (idx, labs, res) in enumerate(planned):
+    for n, (idx, labs, res) in enumerate(s.steps):
         args = [ops[i] for i in idx]
-        path, e, reason = _explain(args, labs, res, sizes, dt)
+        path, e, reason = _explain(args, labs, res, s.sizes, s.dtype)
         groups = {g: e[g] for g in ("batch", "m", "n", "k")}
         step = Step(",".join(labs) + "->" + res, tuple(names[i] for i in idx), path, groups, reason)
         if fuse and path == "gemm" and not groups["batch"]:  # what the engine fuses
@@ -372,9 +605,9 @@ def einsum_plan(*operands, out=None, optimize=False, dtype=None, order="K", cast
                         groups, "")
         steps.append(step)
         ops = [a for i, a in enumerate(ops) if i not in idx]
-        fuse = _fuse_with_next(planned, n, len(ops), args, labs, res, sizes)
+        fuse = _fuse_with_next(s.steps, n, len(ops), args, labs, res, s.sizes)
         names = [nm for i, nm in enumerate(names) if i not in idx] + [f"step {n}"]
-        ops.append(_core.aligned_empty(tuple(sizes[c] for c in res), dt))
-    native = all(s.path != "numpy" or s.reason.startswith("small") for s in steps)
+        ops.append(_core.aligned_empty(tuple(s.sizes[c] for c in res), s.dtype))
+    native = all(st.path != "numpy" or st.reason.startswith("small") for st in steps)
     reason = "native" if native else "some steps run on numpy.einsum (see their reasons)"
     return Plan(native, tuple(steps), reason)
