@@ -474,19 +474,3 @@ def test_output_layout_is_numpys(monkeypatch, expr, shapes, small):
             assert got.strides == want.strides, (kinds, cast, got.strides, want.strides)
             assert got.flags.c_contiguous == want.flags.c_contiguous and got.flags.f_contiguous == want.flags.f_contiguous
             close(got, want)
-
-
-def test_long_sums_are_as_precise_as_numpys():
-    """numpy.einsum adds a running sum into its output at least every 8192 elements; so does
-    fastconv (numpy's test_einsum_chunking_precision, and the same over real memory and a dot)."""
-    num = 1_000_000
-    value = 1.0 + np.finfo(np.float64).eps * 8196
-    full = np.full(2 * num, value)
-    for x in (np.broadcast_to(np.array(value), num), full[:num], full[::2]):
-        np.testing.assert_almost_equal(fastconv.einsum("i->", x) / num, value, decimal=15)
-        np.testing.assert_almost_equal(fastconv.einsum("i,i->", x, np.ones(num)) / num, value, decimal=15)
-        np.testing.assert_almost_equal(fastconv.einsum("ji->i", x.reshape(-1, 4) if x.strides[0] else
-                                                       np.broadcast_to(x[:4], (num // 4, 4)), ) / (num // 4),
-                                       np.full(4, value), decimal=15)
-    plan = fastconv.einsum_plan("i,i->", full[:num], full[:num])
-    assert plan.native and "blocks of 8192" in plan.steps[0].reason

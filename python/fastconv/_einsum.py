@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import math
-import string
 from typing import NamedTuple
 
 import numpy as np
@@ -44,11 +43,6 @@ SMALL_STEP = 1 << 15
 # numpy.einsum's C core takes at most NPY_MAXARGS - 1 operands (the output is one more):
 # 63 since numpy 2.0, 31 before. Past that numpy raises, and so must fastconv.
 _MAX_OPERANDS = 63 if np.lib.NumpyVersion(np.__version__) >= "2.0.0" else 31
-# numpy.einsum adds a running sum into its output at least every 8192 elements (its buffer);
-# the engine sums a label sequentially, which loses precision over a long one: such a label
-# is summed in blocks of this length, then the blocks' sums are added.
-_BLOCK = 8192
-_SYMBOLS = string.ascii_letters
 
 
 class _Fallback(Exception):
@@ -62,7 +56,7 @@ class Step(NamedTuple):
     operands: tuple      # indices into the operand list of the plan at this step
     path: str            # "permute", "reduce", "tapreduce", "gemm", "fused", "view" or "numpy"
     groups: dict         # {"batch", "m", "n", "k"}: labels of each index group (native steps)
-    reason: str          # why numpy, when it is; how a long sum is blocked, when it is
+    reason: str          # why numpy, when it is
 
 
 class Plan(NamedTuple):
@@ -410,42 +404,11 @@ def _small(ops, labs, res, sizes):
     return max(work, sum(a.size for a in ops)) <= SMALL_STEP
 
 
-def _long_sum(labs, res, sizes):
-    """(label, whole blocks, a new label) of the longest summed label when it is at least two
-    _BLOCKs long and the blocks' partial results are few (at most 8 * _BLOCK); else None."""
-    summed = [c for c in dict.fromkeys("".join(labs)) if c not in res]
-    c = max(summed, key=sizes.get) if summed else None
-    q = sizes[c] // _BLOCK if summed else 0
-    if q < 2 or q * math.prod(sizes[x] for x in res) > 8 * _BLOCK:
-        return None
-    new = next((x for x in _SYMBOLS if x not in sizes), None)
-    return (c, q, new) if new is not None else None
-
-
-def _blocked(ops, labs, res, sizes, c, q, new):
-    """The step over q whole blocks of label c, the block index a new output label (views)."""
-    bops, blabs = [], []
-    for a, lab in zip(ops, labs):
-        i = lab.find(c)
-        if i >= 0:
-            st = a.strides[i]
-            a = np.lib.stride_tricks.as_strided(a, a.shape[:i] + (q, _BLOCK) + a.shape[i + 1:],
-                                                a.strides[:i] + (st * _BLOCK, st) + a.strides[i + 1:],
-                                                writeable=False)
-            lab = lab[:i] + new + lab[i:]
-        bops.append(a)
-        blabs.append(lab)
-    return bops, blabs, new + res, dict(sizes, **{new: q, c: _BLOCK})
-
-
-def _cut(ops, labs, res, sizes, c, start, stop):
-    """The step over label c's range [start, stop) (views)."""
-    cut = [a[(slice(None),) * lab.find(c) + (slice(start, stop),)] if c in lab else a for a, lab in zip(ops, labs)]
-    return cut, labs, res, dict(sizes, **{c: stop - start})
-
-
-def _engine_explain(ops, labs, res, sizes, dtype):
-    """(path, groups, reason) of the engine for one step as it is."""
+def _explain(ops, labs, res, sizes, dtype):
+    """(path, groups, reason) of one step on the engine."""
+    ops, labs = _larger_first(ops, labs)
+    if _small(ops, labs, res, sizes):
+        return "numpy", {g: "" for g in ("batch", "m", "n", "k")}, f"small step (<= {SMALL_STEP} multiply-adds)"
     if len(ops) == 1:
         summed = "".join(c for c in labs[0] if c not in res)
         if summed:
@@ -457,38 +420,8 @@ def _engine_explain(ops, labs, res, sizes, dtype):
     return (e["path"] if e["supported"] else "numpy"), e, e["reason"]
 
 
-def _explain(ops, labs, res, sizes, dtype):
-    """(path, groups, reason) of one step, as _run_step runs it."""
-    ops, labs = _larger_first(ops, labs)
-    if _small(ops, labs, res, sizes):
-        return "numpy", {g: "" for g in ("batch", "m", "n", "k")}, f"small step (<= {SMALL_STEP} multiply-adds)"
-    long = _long_sum(labs, res, sizes)
-    if long is None:
-        return _engine_explain(ops, labs, res, sizes, dtype)
-    c, q, new = long
-    path, e, reason = _engine_explain(*_blocked(ops, labs, res, sizes, c, q, new), dtype)
-    if path == "numpy":  # then block by block
-        path, e, reason = _engine_explain(*_cut(ops, labs, res, sizes, c, 0, _BLOCK), dtype)
-    return path, e, "; ".join(filter(None, [reason, f"{c!r} summed in blocks of {_BLOCK}"]))
-
-
-def _run_engine(ops, labs, res, sizes, dtype, out):
-    """One step on the engine into out; numpy.einsum when the engine has no path."""
-    try:
-        if len(ops) == 1:
-            summed = "".join(c for c in labs[0] if c not in res)
-            b = _ones(dtype, summed, sizes) if summed else None
-            _core.contract(ops[0], labs[0], b, summed, out, res)
-        else:
-            _core.contract(ops[0], labs[0], ops[1], labs[1], out, res)
-    except NotImplementedError:
-        _np_einsum(",".join(labs) + "->" + res, *ops, out=out)
-    return out
-
-
 def _run_step(ops, labs, res, sizes, dtype, out):
-    """One step into out (allocated when None): numpy.einsum for a small one, the engine otherwise
-    (a long sum in blocks, see _BLOCK)."""
+    """One step into out (allocated when None); numpy.einsum when the engine has no path."""
     ops, labs = _larger_first(ops, labs)
     if _small(ops, labs, res, sizes):  # numpy.einsum is quicker on its own result than into out=
         r = np.asarray(_np_einsum(",".join(labs) + "->" + res, *ops))  # a 0-d result comes back a scalar
@@ -498,20 +431,15 @@ def _run_step(ops, labs, res, sizes, dtype, out):
         return out
     if out is None:
         out = _core.aligned_empty(tuple(sizes[c] for c in res), dtype)
-    long = _long_sum(labs, res, sizes)
-    if long is None:
-        return _run_engine(ops, labs, res, sizes, dtype, out)
-    c, q, new = long
-    blocked = _blocked(ops, labs, res, sizes, c, q, new)
-    if _engine_explain(*blocked, dtype)[0] != "numpy":  # all blocks in one call, then their sum
-        np.sum(_run_engine(*blocked, dtype, _core.aligned_empty((q,) + out.shape, dtype)), axis=0, out=out)
-    else:  # the engine takes no blocked form of it (a dot): block by block
-        _run_engine(*_cut(ops, labs, res, sizes, c, 0, _BLOCK), dtype, out)
-        for j in range(1, q):
-            out += _run_engine(*_cut(ops, labs, res, sizes, c, j * _BLOCK, (j + 1) * _BLOCK), dtype,
-                               _core.aligned_empty(out.shape, dtype))
-    if sizes[c] > q * _BLOCK:
-        out += _run_step(*_cut(ops, labs, res, sizes, c, q * _BLOCK, sizes[c]), dtype, None)
+    try:
+        if len(ops) == 1:
+            summed = "".join(c for c in labs[0] if c not in res)
+            b = _ones(dtype, summed, sizes) if summed else None
+            _core.contract(ops[0], labs[0], b, summed, out, res)
+        else:
+            _core.contract(ops[0], labs[0], ops[1], labs[1], out, res)
+    except NotImplementedError:
+        _np_einsum(",".join(labs) + "->" + res, *ops, out=out)
     return out
 
 
@@ -561,8 +489,6 @@ def _fuse_with_next(steps, k, n_rest, args, labs, res, sizes):
         return False
     idx2 = steps[k + 1][0]
     if not (len(idx2) == 2 and idx2[1] == n_rest and idx2[0] < n_rest) or _small(args, labs, res, sizes):
-        return False
-    if _long_sum(labs, res, sizes) is not None:  # a long sum is blocked, which the chain does not do
         return False
     first = _core.explain(args[0], labs[0], args[1], labs[1], res)
     # A tap-reduce with a (unit) N group is a dot per output: the chain takes none.
