@@ -23,6 +23,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _core
+from . import _validate as V
 
 try:  # numpy's own parser, so that every accepted form parses exactly as in numpy
     from numpy._core.einsumfunc import _parse_einsum_input
@@ -103,7 +104,7 @@ def _prepare(args, out, kwargs, optimize):
     arrays = args[1:] if key is not None else _parse_einsum_input(args)[2]
     if out is not None and (type(out) is not np.ndarray or out.dtype != s.dtype
                             or out.shape != tuple(s.sizes[c] for c in s.outl) or not out.flags.writeable
-                            or not _aligned(out) or any(np.may_share_memory(out, a) for a in arrays)):
+                            or not V.engine_ready(out) or any(np.may_share_memory(out, a) for a in arrays)):
         raise _Fallback("out= is left to numpy (dtype, shape, writeability, alignment or overlap)")
     return s, arrays
 
@@ -114,7 +115,7 @@ def _views(s, arrays):
     for labels, a, as_is in zip(s.ins, arrays, s.as_is):
         a, labels = _diagonal(a, labels)
         if not (as_is and a.flags.aligned):
-            a = _engine_operand(a, s.dtype)
+            a = a if a.dtype == s.dtype and V.engine_ready(a) else V.compact(a, s.dtype)
         views.append(_broadcast(a, labels, s.sizes))
     return views
 
@@ -326,42 +327,6 @@ def _broadcast(a, labels, sizes):
         return a
     strides = tuple(0 if n == 1 and sizes[lab] != 1 else s for lab, n, s in zip(labels, a.shape, a.strides))
     return np.lib.stride_tricks.as_strided(a, shape, strides, writeable=False)
-
-
-def _aligned(a):
-    """Data and every stride a multiple of the itemsize: what the engine reads and writes."""
-    return a.flags.aligned and not any(s % a.itemsize for s in a.strides)
-
-
-def _engine_operand(a, dtype):
-    """a as dtype and _aligned, copying at most the memory it spans: an axis of stride 0 (a
-    broadcast) is copied once and broadcast back, an overlapping view (as_strided windows) is
-    cast by the extent it covers. Otherwise a itself."""
-    if a.dtype == dtype and _aligned(a):
-        return a
-    core = a[tuple(slice(0, 1) if s == 0 else slice(None) for s in a.strides)]
-    isz = a.itemsize
-    span = isz + sum(abs(s) * (n - 1) for n, s in zip(core.shape, core.strides))
-    if core.size * isz <= span:  # no element seen twice: a copy is no larger than the memory
-        copy = core.astype(dtype)
-    elif not any(s % isz for n, s in zip(core.shape, core.strides) if n > 1):
-        copy = _extent_cast(core, dtype)
-    else:
-        raise _Fallback("an overlapping view whose strides are not multiples of its itemsize")
-    return np.broadcast_to(copy, a.shape)
-
-
-def _extent_cast(a, dtype):
-    """An overlapping view (repeated elements) as dtype: the memory it spans cast once, as a 1-D
-    array, and the same view taken of that."""
-    isz = a.itemsize
-    steps = [s // isz if n > 1 else 0 for n, s in zip(a.shape, a.strides)]
-    lowest = a[tuple(slice(n - 1, n) if st < 0 else slice(0, 1) for n, st in zip(a.shape, steps))]
-    extent = 1 + sum(abs(st) * (n - 1) for n, st in zip(a.shape, steps))
-    flat = np.lib.stride_tricks.as_strided(lowest, (extent,), (isz,)).astype(dtype)
-    first = sum(-st * (n - 1) for n, st in zip(a.shape, steps) if st < 0)  # a[0, ..., 0] in flat
-    return np.lib.stride_tricks.as_strided(flat[first:], a.shape, [st * flat.itemsize for st in steps],
-                                           writeable=False)
 
 
 def _steps(labels, outl, order, sizes):

@@ -126,21 +126,29 @@ def spans_less(a: np.ndarray) -> bool:
     return extent < a.size * a.itemsize
 
 
+def engine_ready(a: np.ndarray) -> bool:
+    """Data and every stride a multiple of the itemsize, native byte order: what the engine reads."""
+    return a.dtype.isnative and a.flags.aligned and not any(s % a.itemsize for n, s in zip(a.shape, a.strides) if n > 1)
+
+
 def compact(a: np.ndarray, dtype) -> np.ndarray:
-    """a in dtype (native byte order), aligned, with strides that are multiples of the itemsize.
-    A copy of at most the memory a spans: a broadcast or overlapping view is copied as the
-    bytes it covers and viewed again with the same layout, never materialised whole."""
+    """a in dtype (native byte order), engine_ready, copying at most the memory a spans: an axis
+    of stride 0 (a broadcast) is copied once and broadcast back, an overlapping view (as_strided
+    windows) is cast by the extent it covers and viewed again the same way."""
     dtype = np.dtype(dtype).newbyteorder("=")
+    core = a[tuple(slice(0, 1) if s == 0 else slice(None) for s in a.strides)]
     item = a.itemsize
-    if not spans_less(a) or any(s % item for s in a.strides):
-        return np.array(a, dtype=dtype, order="C")  # a copy (ascontiguousarray keeps a misaligned array)
-    as_strided = np.lib.stride_tricks.as_strided
-    low = sum(s * (n - 1) for s, n in zip(a.strides, a.shape) if s < 0)  # bytes below a[0, ..., 0]
-    span = (sum(abs(s) * (n - 1) for s, n in zip(a.strides, a.shape)) + item) // item
-    lowest = a[tuple(slice(n - 1, n) if s < 0 else slice(0, 1) for s, n in zip(a.strides, a.shape))]  # a view
-    copy = np.ascontiguousarray(as_strided(lowest, (span,), (item,), writeable=False), dtype=dtype)
-    strides = tuple(s // item * dtype.itemsize for s in a.strides)
-    return as_strided(copy[-low // item:], a.shape, strides, writeable=False)
+    steps = [s // item if n > 1 else 0 for n, s in zip(core.shape, core.strides)]
+    if not spans_less(core) or any(s % item for n, s in zip(core.shape, core.strides) if n > 1):
+        copy = np.array(core, dtype=dtype, order="C")  # a copy (ascontiguousarray keeps a misaligned array)
+    else:  # the memory it spans as a 1-D array, cast, and the same view of that
+        lowest = core[tuple(slice(n - 1, n) if st < 0 else slice(0, 1) for n, st in zip(core.shape, steps))]
+        extent = 1 + sum(abs(st) * (n - 1) for n, st in zip(core.shape, steps))
+        flat = np.array(np.lib.stride_tricks.as_strided(lowest, (extent,), (item,)), dtype=dtype)
+        first = sum(-st * (n - 1) for n, st in zip(core.shape, steps) if st < 0)  # core[0, ..., 0] in flat
+        copy = np.lib.stride_tricks.as_strided(flat[first:], core.shape, [st * flat.itemsize for st in steps],
+                                               writeable=False)
+    return copy if copy.shape == a.shape else np.broadcast_to(copy, a.shape)
 
 
 def native_operand(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -148,8 +156,7 @@ def native_operand(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
     already is, else a copy (of at most the memory a spans). A strided channel axis is
     copied into a contiguous one (the kernels' vector axis) unless a spans less memory than
     a copy would (a broadcast: the engine reads its zero strides in place)."""
-    ok = a.dtype == dtype and a.flags.aligned and not any(s % a.itemsize for s in a.strides)
-    if ok and (a.flags.c_contiguous or a.ndim == 0 or a.shape[-1] <= 1 or a.strides[-1] == a.itemsize
+    if a.dtype == dtype and engine_ready(a) and (a.flags.c_contiguous or a.ndim == 0 or a.shape[-1] <= 1 or a.strides[-1] == a.itemsize
                or spans_less(a)):
         return a
     return compact(a, dtype)
