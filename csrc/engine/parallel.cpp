@@ -26,9 +26,11 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // An idle worker (or a caller waiting for its team) spins this long before it
-// sleeps: back-to-back calls find the workers awake, and a worker left idle gives
-// its core back to the next library within this time (docs/tuning.md).
-constexpr auto kSpin = std::chrono::microseconds(100);
+// sleeps, pausing for the first kSpinPause and yielding its core after: back-to-back
+// calls find the workers awake, and a thread of another library (or of the caller)
+// that needs the core gets it while a worker waits (docs/tuning.md).
+constexpr auto kSpinPause = std::chrono::microseconds(50);
+constexpr auto kSpin = std::chrono::microseconds(2000);
 // Workers need little stack (the kernels' scratch is on the heap); a small one
 // keeps the address space a team takes small (RLIMIT_AS).
 constexpr size_t kStackBytes = size_t(4) << 20;
@@ -37,14 +39,19 @@ long long now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
 }
 
-// Spins until done() for about kSpin, pausing; false if it is still not done.
+// Spins until done() for about kSpin; false if it is still not done.
 template <class Done>
 bool spin_until(Done&& done) {
-  const auto until = Clock::now() + kSpin;
+  const auto start = Clock::now();
   for (int i = 1;; ++i) {
     if (done()) return true;
     arch::spin_pause();
-    if (i % 64 == 0 && Clock::now() > until) return done();
+    if (i % 64 == 0 && Clock::now() > start + kSpinPause) break;
+  }
+  for (;;) {
+    if (done()) return true;
+    sched_yield();
+    if (Clock::now() > start + kSpin) return done();
   }
 }
 
@@ -59,6 +66,8 @@ struct Job {
   std::exception_ptr error;
   std::atomic<int> arrived{0};  // barrier
   std::atomic<unsigned> phase{0};
+  std::mutex m;  // for waiters of the barrier that sleep
+  std::condition_variable cv;
 };
 
 thread_local Job* t_job = nullptr;
@@ -256,10 +265,19 @@ bool barrier() {
     const unsigned phase = j->phase.load(std::memory_order_acquire);
     if (j->arrived.fetch_add(1, std::memory_order_acq_rel) == j->n - 1) {
       j->arrived.store(0, std::memory_order_relaxed);
-      j->phase.fetch_add(1, std::memory_order_release);
+      {
+        std::lock_guard<std::mutex> lock(j->m);
+        j->phase.fetch_add(1, std::memory_order_release);
+      }
+      j->cv.notify_all();
     } else {
       auto passed = [&] { return j->phase.load(std::memory_order_acquire) != phase || j->stop.load(); };
-      while (!spin_until(passed)) sched_yield();  // a team mate on this core needs it
+      // Sleeping, not spinning, after a while: a team mate whose core another thread
+      // shares can then be moved to this one.
+      if (!spin_until(passed)) {
+        std::unique_lock<std::mutex> lock(j->m);
+        while (!passed()) j->cv.wait_for(lock, std::chrono::milliseconds(1));
+      }
     }
   }
   return !should_stop();

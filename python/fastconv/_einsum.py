@@ -79,6 +79,7 @@ class _Structure(NamedTuple):
     layout: str      # the output's labels, outermost first, as numpy.einsum lays it out (order='K')
     view: bool       # one operand, nothing summed: numpy.einsum returns a view of it
     as_is: tuple     # per operand: of dtype, every stride a multiple of the itemsize (then aligned data will do)
+    numpy_0d: bool   # a 0-d result of optimize's pairwise path: its type is numpy's matmul's (then numpy runs it)
 
 
 def _prepare(args, out, kwargs, optimize):
@@ -194,8 +195,12 @@ def _analyse(args, kwargs, optimize):
         raise _Fallback(f"optimize: {type(e).__name__}: {e}") from None
     view = len(arrays) == 1 and set(labels_after[0]) == set(outl)
     as_is = tuple(a.dtype == dtype and not any(st % a.itemsize for st in a.strides) for a in arrays)
+    # numpy.einsum's pairwise path returns a 0-d result as a scalar or a 0-d array depending on
+    # how its matmul step reshapes and orders its operands (numpy's bmm_einsum); only its C
+    # einsum (optimize=False, one operand) returns a scalar always.
+    numpy_0d = not outl and optimize is not False and len(arrays) >= 2
     return _Structure(ins, outl, sizes, dtype, _steps(labels_after, outl, order, sizes),
-                      _k_layout(labels_after, diagonals, outl, sizes), view, as_is)
+                      _k_layout(labels_after, diagonals, outl, sizes), view, as_is, numpy_0d)
 
 
 def _ellipsis_left_out(args):
@@ -421,7 +426,7 @@ def einsum(*operands, out=None, optimize=False, dtype=None, order="K", casting="
         s, arrays = _prepare(operands, out, {"dtype": dtype, "order": order, "casting": casting}, optimize)
     except _Fallback:
         return _np_einsum(*operands, out=out, optimize=optimize, dtype=dtype, order=order, casting=casting)
-    if s.view and out is None:  # numpy's view: shares the operand's memory and writeability
+    if out is None and (s.view or s.numpy_0d):  # numpy's view (shares memory), numpy's 0-d type
         return _np_einsum(*operands, optimize=optimize)
     ops, steps = _views(s, arrays), s.steps
     result = out if out is not None else _empty(s)
@@ -442,7 +447,7 @@ def einsum(*operands, out=None, optimize=False, dtype=None, order="K", casting="
                 continue
         ops.append(_run_step(args, labs, res, s.sizes, s.dtype, result if last else None))
         k += 1
-    # numpy.einsum returns a 0-d result as a scalar (and out= as itself)
+    # numpy.einsum's C einsum returns a 0-d result as a scalar (and out= as itself)
     return result[()] if out is None and result.ndim == 0 else result
 
 
@@ -482,6 +487,8 @@ def einsum_plan(*operands, out=None, optimize=False, dtype=None, order="K", cast
     if s.view and out is None:
         step = Step(s.ins[0] + "->" + s.outl, ("operand 0",), "view", no_groups, "numpy.einsum's view of the operand")
         return Plan(True, (step,), "native")
+    if s.numpy_0d and out is None:
+        return Plan(False, (), "numpy.einsum: a 0-d result of optimize's path (its type is numpy's matmul step's)")
     names = [f"operand {i}" for i in range(len(ops))]
     steps = []
     fuse = False  # the previous step feeds this one as a fused chain candidate
