@@ -340,7 +340,7 @@ PYBIND11_MODULE(_core, m) {
   });
   m.def("gemm_blocking", [](const std::string& dtype) {
     const KernelTable& k = kernels();
-    const GemmBlocking& b = dtype == "float64" ? k.gemm_blocking_f64 : k.gemm_blocking_f32;
+    const GemmBlocking& b = dtype == "float64" ? k.gemm_f64.blocking : k.gemm_f32.blocking;
     py::dict d;
     d["mr"] = b.mr, d["nr"] = b.nr, d["w"] = b.w, d["kc"] = b.kc, d["l2"] = b.l2;
     return d;

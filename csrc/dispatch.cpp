@@ -6,11 +6,16 @@
 #include <atomic>
 
 namespace fastconv {
+// Built only where config/neon.cpp is: a weak reference, null without it.
+namespace neon {
+const IsaKernels& kernels() __attribute__((weak));
+}
+
 namespace {
 
 struct Level {
   const char* name;
-  const KernelTable* (*table)();  // nullptr: slot reserved, no kernels yet
+  const IsaKernels& (*kernels)();  // null: no kernels for this level in this build
   bool (*supported)();
 };
 
@@ -27,29 +32,35 @@ bool has_avx512() {
          __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
 }
 const Level kLevels[] = {
-    {"scalar", &scalar::table, &always},
-    {"avx2", &avx2::table, &has_avx2},
-    {"avx512", &avx512::table, &has_avx512},
+    {"scalar", &scalar::kernels, &always},
+    {"avx2", &avx2::kernels, &has_avx2},
+    {"avx512", &avx512::kernels, &has_avx512},
 };
 #else
-bool never() { return false; }
 const Level kLevels[] = {
-    {"scalar", &scalar::table, &always},
-    {"neon", nullptr, &never},  // NEON kernels arrive in their own issue
+    {"scalar", &scalar::kernels, &always},
+    {"neon", &neon::kernels, &always},  // ARMv8-A has NEON
 };
 #endif
 
+// The engine's view of a level: its kernels with the dispatched GEMM tile per dtype.
+KernelTable table_of(const IsaKernels& k) {
+  return {k.isa, k.mem_f32, k.mem_f64, k.gemm_f32.at(k.dispatch_f32), k.gemm_f64.at(k.dispatch_f64)};
+}
+
 struct State {
   std::vector<std::string> supported;
+  std::vector<const IsaKernels*> kernels;  // of the supported levels
+  std::vector<KernelTable> tables;
   std::atomic<const KernelTable*> current{nullptr};
   State() {
-    const KernelTable* best = nullptr;
     for (const auto& l : kLevels)
-      if (l.table && l.supported()) {
+      if (l.kernels && l.supported()) {
         supported.emplace_back(l.name);
-        best = l.table();
+        kernels.push_back(&l.kernels());
+        tables.push_back(table_of(l.kernels()));
       }
-    current = best;
+    current = &tables.back();
   }
 };
 
@@ -72,14 +83,18 @@ std::string current_isa() { return state().current.load()->name; }
 const KernelTable& kernels() { return *state().current.load(); }
 
 std::string set_isa(const std::string& name) {
-  for (const auto& l : kLevels) {
-    if (name != l.name) continue;
-    if (!l.table || !l.supported()) return "ISA level '" + name + "' is not supported by this CPU";
-    state().current = l.table();
-    return {};
-  }
+  State& s = state();
+  for (size_t i = 0; i < s.supported.size(); ++i)
+    if (name == s.supported[i]) {
+      s.current = &s.tables[i];
+      return {};
+    }
+  for (const auto& l : kLevels)
+    if (name == l.name) return "ISA level '" + name + "' is not supported by this CPU";
   return "unknown ISA level '" + name + "'";
 }
+
+std::vector<const IsaKernels*> supported_kernels() { return state().kernels; }
 
 idx_t l2_cache_bytes() {
   static const idx_t bytes = [] {

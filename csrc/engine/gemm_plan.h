@@ -3,7 +3,6 @@
 // packed B stays under kMaxPackedB; the driver (gemm.cpp) runs the slabs in turn.
 #pragma once
 #include <algorithm>
-#include <cstring>
 #include <vector>
 
 #include "engine.h"
@@ -93,12 +92,12 @@ struct GemmPlan {
   idx_t row_lines = 0;
   std::vector<Dim> ms;
   std::vector<idx_t> g_a, g_b, g_o, n_b, n_o;
-  std::vector<idx_t> pcol;      // panel p covers columns [pcol[p], pcol[p + 1])
-  std::vector<idx_t> zip_lane;  // permute_b: group g's column c of a vector at lane zip_lane[g * W + c]
+  std::vector<idx_t> pcol;  // panel p covers columns [pcol[p], pcol[p + 1])
   KSegments seg;
   T* bp = nullptr;  // per group and panel, K rows of NR values, zero-padded (the calling thread's scratch)
   void (*kernel)(const GemmArgs<T>&) = nullptr;
   void (*zip_kernel)(const GemmArgs<T>&) = nullptr;
+  void (*pack)(const PackArgs<T>&) = nullptr;
 
   GemmPlan(const GemmPlan&) = delete;
   GemmPlan& operator=(const GemmPlan&) = delete;
@@ -110,6 +109,7 @@ struct GemmPlan {
     const GemmBlocking& bl = KernelOf<T>::blocking(kt);
     kernel = KernelOf<T>::gemm(kt);
     zip_kernel = KernelOf<T>::gemm_zip(kt);
+    pack = KernelOf<T>::pack_b(kt);
     MR = bl.mr, NR = bl.nr, W = bl.w;
     ms = without_units(d.m);
     Odometer it(d.batch, sl.g0);
@@ -129,9 +129,6 @@ struct GemmPlan {
     interleave = whole && G > 1 && nblocks == 1 && cs == G && uniform_stride(g_o.data(), G) == 1;
     Gi = interleave ? G : 1;
     permute_b = interleave && zip_prepermuted(G, W);
-    if (permute_b)
-      for (idx_t g = 0; g < G; ++g)
-        for (idx_t c = 0; c < W; ++c) zip_lane.push_back((c * G + g) % W);
     // The zip kernel's scratch, and the zipped rows of a tile (an output of irregular rows).
     scratch = interleave ? (2 * G - 1) * MR * NR : MR * NR;
     constexpr idx_t LINE = kLineElems<T>;
@@ -143,35 +140,11 @@ struct GemmPlan {
   idx_t packed() const { return G * npanels * K * NR; }
 
   // Packs B's rows (g, k), group-major, [G K part / parts, G K (part + 1) / parts)
-  // (one thread's share), each into every panel: a row is read front to back and
-  // each panel's next NR values land beside its previous row's (docs/tuning.md).
-  void pack_b(const T* b, idx_t part, idx_t parts) {
-    constexpr idx_t KB = 8;
-    const idx_t r1 = G * K * (part + 1) / parts;
-    for (idx_t r0 = G * K * part / parts; r0 < r1;) {
-      const idx_t g = r0 / K, k0 = r0 % K, kn = std::min({KB, K - k0, r1 - r0});
-      for (idx_t jp = 0; jp < npanels; ++jp) {
-        const idx_t nn = pcol[jp + 1] - pcol[jp];
-        const idx_t* nb = n_b.data() + pcol[jp];
-        T* dst = bp + ((g * npanels + jp) * K + k0) * NR;
-        for (idx_t k = k0; k < k0 + kn; ++k, dst += NR) {
-          const T* row = b + g_b[g] + seg.k_b[k];
-          if (permute_b) {  // column c of each vector at lane (c*G + g) % W (zip_prepermuted)
-            std::fill(dst, dst + NR, T(0));
-            const idx_t* lane = zip_lane.data() + g * W;
-            for (idx_t v = 0; v < nn; v += W)
-              for (idx_t c = 0; c < std::min(W, nn - v); ++c) dst[v + lane[c]] = row[nb[v + c]];
-            continue;
-          }
-          if (ncontig)
-            std::memcpy(dst, row + nb[0], size_t(nn) * sizeof(T));
-          else
-            for (idx_t j = 0; j < nn; ++j) dst[j] = row[nb[j]];
-          for (idx_t j = nn; j < NR; ++j) dst[j] = T(0);
-        }
-      }
-      r0 += kn;
-    }
+  // (one thread's share), with the tile's packing kernel.
+  void pack_b(const T* b, idx_t part, idx_t parts) const {
+    const PackArgs<T> args{b, g_b.data(), seg.k_b.data(), n_b.data(), pcol.data(), npanels, K, ncontig,
+                           permute_b ? G : 0, G * K * part / parts, G * K * (part + 1) / parts, bp};
+    pack(args);
   }
 
   // Group g's packed panel jp, from K block q's first row.

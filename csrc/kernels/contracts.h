@@ -1,46 +1,13 @@
-// Kernel contracts: one argument struct per kernel family, one table of
-// function pointers per ISA. Every ISA translation unit fills a KernelTable.
+// Kernel contracts: one argument struct (or signature) per kernel family, the kernels
+// an ISA provides (IsaKernels, built from registry.inc by config/<isa>.cpp), and the
+// table the engine calls (KernelTable: an ISA's kernels and its dispatched GEMM tile).
 #pragma once
 #include <cstddef>
+#include <vector>
+
+#include "arch/prefetch.h"
 
 namespace fastconv {
-
-using idx_t = std::ptrdiff_t;
-
-// Bytes per cache line, for prefetching a run a line at a time.
-constexpr idx_t kCacheLine = 64;
-// Fetches the cache line holding p into L1. An asm statement, not
-// __builtin_prefetch: GCC deletes a loop whose only statement is the builtin (it
-// counts as free of effects), and a loop is how a row's lines are fetched. The
-// next-tile prefetch of a block's first pass was compiled away that way until
-// this helper; made real, it ran grouped2x2_g4_128 1.30x (1 thread 1.22x) and
-// stem4x4_c96 1.02x (1.09x) faster (2-core AMD, in-process A/B, 24 and 16 pairs).
-// The kernel's segment and C-tile prefetches are compiled as written (checked
-// with objdump) and keep the builtin: this helper there measured 3 % slower on
-// grouped2x2.
-inline void prefetch_line(const void* p) {
-#if defined(__x86_64__) || defined(__i386__)
-  asm volatile("prefetcht0 %0" : : "m"(*static_cast<const char*>(p)));
-#elif defined(__aarch64__)
-  asm volatile("prfm pldl1keep, %0" : : "Q"(*static_cast<const char*>(p)));
-#else
-  __builtin_prefetch(p);
-#endif
-}
-
-// Elements of T in a cache line.
-template <class T>
-constexpr idx_t kLineElems = kCacheLine / idx_t(sizeof(T));
-
-// Every line of one A row's unit-stride K segments [off[s], off[s] + len[s]),
-// s < nseg, a line at a time from each segment's start (the kernel's next tile and
-// the engine's). Always inlined, so it is built with each caller's ISA flags.
-template <class T>
-__attribute__((always_inline)) inline void prefetch_row(const T* row, const idx_t* off, const idx_t* len,
-                                                         idx_t nseg) {
-  for (idx_t s = 0; s < nseg; ++s)
-    for (idx_t e = 0; e < len[s]; e += kLineElems<T>) prefetch_line(row + off[s] + e);
-}
 
 // Tap multiply-reduce (the memory-bound path: depthwise, filter, channel conv).
 // For each pixel p < npix, with xp = x + p*x_pix and op = out + p*out_pix:
@@ -148,7 +115,24 @@ constexpr bool zip_prepermuted(idx_t G, idx_t W) { return G <= kMaxZipGroups && 
 // values zipped in registers. ntiles, prefetch and stream as in GemmArgs; cs_c and
 // accumulate are not used (one K block).
 
-// Register tile and cache blocks of one ISA's GEMM microkernel, for one dtype.
+// Pack B into the GEMM's panels: the rows (g, k) of r0 <= r < r1 (r = g*K + k), each
+// into every panel p < npanels of the columns [pcol[p], pcol[p + 1]):
+//   dst[((g*npanels + p)*K + k)*NR + j] = b[g_b[g] + k_b[k] + n_b[pcol[p] + j]]
+// for j < pcol[p + 1] - pcol[p], zeros up to NR (the tile's). ncontig: n_b[j] ==
+// n_b[0] + j. zip_groups G > 0: the zip kernel's B, where zip_prepermuted(G, W):
+// column c of each vector of W columns at lane (c*G + g) % W instead.
+template <class T>
+struct PackArgs {
+  const T* b;
+  const idx_t *g_b, *k_b, *n_b, *pcol;
+  idx_t npanels, K;
+  bool ncontig;
+  idx_t zip_groups;
+  idx_t r0, r1;
+  T* dst;
+};
+
+// Register tile and cache blocks of one GEMM microkernel, for one dtype.
 struct GemmBlocking {
   idx_t mr, nr;  // register tile
   idx_t w;       // vector width: a tile of n <= nr columns costs ceil(n / w) vectors
@@ -156,42 +140,75 @@ struct GemmBlocking {
   idx_t l2;      // bytes of A (MC rows x KC) to keep in L2
 };
 
+// The memory-bound kernels of one ISA and dtype.
+template <class T>
+struct MemKernels {
+  void (*tapreduce)(const TapReduceArgs<T>&) = nullptr;
+  DotFn<T> dot = nullptr;
+  void (*zip)(const ZipArgs<T>&) = nullptr;
+  idx_t w = 1;  // vector lanes
+};
+
+// One GEMM register tile of one ISA and dtype: the tile, its zip variant, its packing.
+template <class T>
+struct GemmKernels {
+  const char* name = nullptr;  // "<isa> <dtype> gemm <MR>x<NV>"
+  void (*gemm)(const GemmArgs<T>&) = nullptr;
+  void (*gemm_zip)(const GemmArgs<T>&) = nullptr;
+  void (*pack_b)(const PackArgs<T>&) = nullptr;
+  GemmBlocking blocking{};
+};
+
+// ISA levels, lowest first per architecture.
+enum class Isa { scalar, avx2, avx512, neon };
+
+// Every kernel an ISA's TU built from registry.inc, and the tile it dispatches.
+struct IsaKernels {
+  const char* isa;
+  MemKernels<float> mem_f32;
+  MemKernels<double> mem_f64;
+  std::vector<GemmKernels<float>> gemm_f32;  // registry order
+  std::vector<GemmKernels<double>> gemm_f64;
+  size_t dispatch_f32 = 0, dispatch_f64 = 0;  // the tiles the engine runs (config/<isa>.cpp)
+};
+
+// What the engine calls: one ISA's kernels, with one GEMM tile per dtype.
 struct KernelTable {
   const char* name;
-  void (*tapreduce_f32)(const TapReduceArgs<float>&);
-  void (*tapreduce_f64)(const TapReduceArgs<double>&);
-  DotFn<float> dot_f32;
-  DotFn<double> dot_f64;
-  void (*zip_f32)(const ZipArgs<float>&);
-  void (*zip_f64)(const ZipArgs<double>&);
-  void (*gemm_f32)(const GemmArgs<float>&);
-  void (*gemm_f64)(const GemmArgs<double>&);
-  void (*gemm_zip_f32)(const GemmArgs<float>&);
-  void (*gemm_zip_f64)(const GemmArgs<double>&);
-  GemmBlocking gemm_blocking_f32;
-  GemmBlocking gemm_blocking_f64;
+  MemKernels<float> mem_f32;
+  MemKernels<double> mem_f64;
+  GemmKernels<float> gemm_f32;
+  GemmKernels<double> gemm_f64;
 };
 
 template <class T> struct KernelOf;
 template <> struct KernelOf<float> {
-  static auto tapreduce(const KernelTable& k) { return k.tapreduce_f32; }
-  static auto dot(const KernelTable& k) { return k.dot_f32; }
-  static auto zip(const KernelTable& k) { return k.zip_f32; }
-  static auto gemm(const KernelTable& k) { return k.gemm_f32; }
-  static auto gemm_zip(const KernelTable& k) { return k.gemm_zip_f32; }
-  static const GemmBlocking& blocking(const KernelTable& k) { return k.gemm_blocking_f32; }
+  static const MemKernels<float>& mem(const KernelTable& k) { return k.mem_f32; }
+  static const GemmKernels<float>& gemms(const KernelTable& k) { return k.gemm_f32; }
+  static auto tapreduce(const KernelTable& k) { return k.mem_f32.tapreduce; }
+  static auto dot(const KernelTable& k) { return k.mem_f32.dot; }
+  static auto zip(const KernelTable& k) { return k.mem_f32.zip; }
+  static auto gemm(const KernelTable& k) { return k.gemm_f32.gemm; }
+  static auto gemm_zip(const KernelTable& k) { return k.gemm_f32.gemm_zip; }
+  static auto pack_b(const KernelTable& k) { return k.gemm_f32.pack_b; }
+  static const GemmBlocking& blocking(const KernelTable& k) { return k.gemm_f32.blocking; }
 };
 template <> struct KernelOf<double> {
-  static auto tapreduce(const KernelTable& k) { return k.tapreduce_f64; }
-  static auto dot(const KernelTable& k) { return k.dot_f64; }
-  static auto zip(const KernelTable& k) { return k.zip_f64; }
-  static auto gemm(const KernelTable& k) { return k.gemm_f64; }
-  static auto gemm_zip(const KernelTable& k) { return k.gemm_zip_f64; }
-  static const GemmBlocking& blocking(const KernelTable& k) { return k.gemm_blocking_f64; }
+  static const MemKernels<double>& mem(const KernelTable& k) { return k.mem_f64; }
+  static const GemmKernels<double>& gemms(const KernelTable& k) { return k.gemm_f64; }
+  static auto tapreduce(const KernelTable& k) { return k.mem_f64.tapreduce; }
+  static auto dot(const KernelTable& k) { return k.mem_f64.dot; }
+  static auto zip(const KernelTable& k) { return k.mem_f64.zip; }
+  static auto gemm(const KernelTable& k) { return k.gemm_f64.gemm; }
+  static auto gemm_zip(const KernelTable& k) { return k.gemm_f64.gemm_zip; }
+  static auto pack_b(const KernelTable& k) { return k.gemm_f64.pack_b; }
+  static const GemmBlocking& blocking(const KernelTable& k) { return k.gemm_f64.blocking; }
 };
 
-namespace scalar { const KernelTable* table(); }
-namespace avx2 { const KernelTable* table(); }
-namespace avx512 { const KernelTable* table(); }
+// Each ISA's kernels (config/<isa>.cpp); only the architecture's ISAs are built.
+namespace scalar { const IsaKernels& kernels(); }
+namespace avx2 { const IsaKernels& kernels(); }
+namespace avx512 { const IsaKernels& kernels(); }
+namespace neon { const IsaKernels& kernels(); }
 
 }  // namespace fastconv

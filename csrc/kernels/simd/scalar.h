@@ -1,10 +1,9 @@
-// Scalar kernels: the portable baseline, compiled without ISA flags.
+// The scalar SIMD traits (one lane): the portable baseline, compiled without ISA flags.
+#pragma once
 #include "kernels/contracts.h"
 
 namespace fastconv {
 namespace scalar {
-
-static constexpr const char* kIsaName = "scalar";
 
 template <class T>
 struct Vec {
@@ -29,12 +28,6 @@ struct Vec {
   static reg permute(Perm, reg v) { return v; }
   static reg permute_merge(reg acc, Mask m, Perm, reg v) { return m ? v : acc; }
 };
-
-// Register tile and cache blocks: 4 x 4 scalars.
-template <class T> struct GemmTile { static constexpr int MR = 4, NV = 4; static constexpr idx_t KC = 256, L2 = 192 << 10; };
-
-#include "kernels/membound_impl.h"
-#include "kernels/gemm_impl.h"
 
 }  // namespace scalar
 }  // namespace fastconv

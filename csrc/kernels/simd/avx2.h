@@ -1,12 +1,11 @@
-// AVX2 + FMA kernels. Compiled with -mavx2 -mfma; everything lives in fastconv::avx2.
+// The AVX2 + FMA SIMD traits (8 float / 4 double lanes); for TUs compiled with -mavx2 -mfma.
+#pragma once
 #include <immintrin.h>
 
 #include "kernels/contracts.h"
 
 namespace fastconv {
 namespace avx2 {
-
-static constexpr const char* kIsaName = "avx2";
 
 template <class T> struct Vec;
 
@@ -88,15 +87,6 @@ struct Vec<double> {
   }
   static reg permute_merge(reg acc, Mask m, Perm p, reg v) { return _mm256_blendv_pd(acc, permute(p, v), m); }
 };
-
-// Register tiles and cache blocks for this ISA (16 ymm registers): 6 x 16 floats
-// (12 accumulators, 2 B vectors, 1 broadcast), 6 x 8 doubles.
-template <class T> struct GemmTile;
-template <> struct GemmTile<float> { static constexpr int MR = 6, NV = 2; static constexpr idx_t KC = 768, L2 = 192 << 10; };
-template <> struct GemmTile<double> { static constexpr int MR = 6, NV = 2; static constexpr idx_t KC = 384, L2 = 192 << 10; };
-
-#include "kernels/membound_impl.h"
-#include "kernels/gemm_impl.h"
 
 }  // namespace avx2
 }  // namespace fastconv

@@ -1,4 +1,6 @@
-// AVX-512 (F/BW/DQ/VL) kernels. Compiled with AVX-512 flags; everything lives in fastconv::avx512.
+// The AVX-512 (F/BW/DQ/VL) SIMD traits (16 float / 8 double lanes); for TUs compiled
+// with the AVX-512 flags.
+#pragma once
 // GCC 12's _mm512_undefined_ps/pd() initialise a variable from itself, which
 // -Wuninitialized reports at every inlined permutexvar (GCC bug 105593).
 #pragma GCC diagnostic push
@@ -10,8 +12,6 @@
 
 namespace fastconv {
 namespace avx512 {
-
-static constexpr const char* kIsaName = "avx512";
 
 template <class T> struct Vec;
 
@@ -76,15 +76,6 @@ struct Vec<double> {
   static reg permute(Perm p, reg v) { return _mm512_permutexvar_pd(p, v); }
   static reg permute_merge(reg acc, Mask m, Perm p, reg v) { return _mm512_mask_permutexvar_pd(acc, m, p, v); }
 };
-
-// Register tiles and cache blocks for this ISA (32 zmm registers): 8 x 48 floats
-// (24 accumulators, 3 B vectors, 1 broadcast; 8 row pointers fit the GPRs), 8 x 24 doubles.
-template <class T> struct GemmTile;
-template <> struct GemmTile<float> { static constexpr int MR = 8, NV = 3; static constexpr idx_t KC = 384, L2 = 192 << 10; };
-template <> struct GemmTile<double> { static constexpr int MR = 8, NV = 3; static constexpr idx_t KC = 192, L2 = 192 << 10; };
-
-#include "kernels/membound_impl.h"
-#include "kernels/gemm_impl.h"
 
 }  // namespace avx512
 }  // namespace fastconv

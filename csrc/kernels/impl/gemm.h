@@ -1,15 +1,23 @@
-// GEMM microkernel, written once over the SIMD traits Vec<T> and the ISA's
-// GemmTile<T> (MR rows x NV vectors, and the cache blocks). Textually included
-// by each ISA translation unit inside its namespace; includes no headers.
+// The GEMM microkernels (contracts.h: GemmArgs): the MR x NV-vector register tile,
+// and its zip variant for the shuffled group conv. Written once over the SIMD traits
+// Vec<T> (simd/*.h) and a register tile Tl (Tile<MR, NV>, registry.inc): textually
+// included by each ISA's kernel TU (config/*.cpp) inside its namespace; includes no
+// headers.
+
+// A register tile: MR rows of A by NV vectors of B's columns.
+template <int MR_, int NV_>
+struct Tile {
+  static constexpr int MR = MR_, NV = NV_;
+};
 //
 // A tile narrower than NR runs a kernel of only the vectors it needs (NVU <= NV
 // accumulators per row): a 16-column tail of a 48-wide tile costs a third of it,
 // not all of it. The last vector of a row may be partial (masked stores).
 
-template <class T, int NVU, bool unit>
-static inline void gemm_segments(const GemmArgs<T>& g, const T* const* a, typename Vec<T>::reg (&acc)[GemmTile<T>::MR][NVU]) {
+template <class T, class Tl, int NVU, bool unit>
+static inline void gemm_segments(const GemmArgs<T>& g, const T* const* a, typename Vec<T>::reg (&acc)[Tl::MR][NVU]) {
   using V = Vec<T>;
-  constexpr int MR = GemmTile<T>::MR, W = V::W, NR = GemmTile<T>::NV * W;
+  constexpr int MR = Tl::MR, W = V::W, NR = Tl::NV * W;
   const T* rows[MR];
 #pragma GCC unroll 32
   for (int i = 0; i < MR; ++i) rows[i] = a[i];
@@ -48,15 +56,13 @@ static inline void gemm_segments(const GemmArgs<T>& g, const T* const* a, typena
 // The zip kernel's output rows (contracts.h): row i of the last group's tile t
 // (its registers, stored at a row stride of NR) with the same rows of groups
 // 0 .. G-2 from zs (tiles of MR x NR), zipped a vector of columns at a time, G
-// vectors out. Inlined into the tile (called through a pointer it was 1.02x
-// slower at 1 thread, 1.04x at 2: pwgroup1x1_g3_240), but not unrolled: the
-// loops, not the tile's K loop, are what each group count adds (a tile per group
-// count took the kernels' build 6x as long). stream: every vector full, rows
-// vector-aligned.
-template <class T, int G>
+// vectors out. Inlined into the tile, but not unrolled: the loops, not the tile's
+// K loop, are what each group count adds to the build (docs/tuning.md). stream:
+// every vector full, rows vector-aligned.
+template <class T, class Tl, int G>
 __attribute__((always_inline)) static inline void zip_rows_out(const GemmArgs<T>& g, const T* t, T* c, idx_t m, const T* zs, bool stream) {
   using V = Vec<T>;
-  constexpr int W = V::W, NR = GemmTile<T>::NV * W;
+  constexpr int W = V::W, NR = Tl::NV * W;
   constexpr bool permuted = zip_prepermuted(G, W);  // B's columns in place: blends only
   const ZipTables<T, G>* zt = nullptr;
   if constexpr (!permuted) {
@@ -66,7 +72,7 @@ __attribute__((always_inline)) static inline void zip_rows_out(const GemmArgs<T>
   for (idx_t i = 0; i < m; ++i)
     for (idx_t j = 0; j < g.n; j += W) {
       typename V::reg rows[G], o[G];
-      for (int q = 0; q < G - 1; ++q) rows[q] = V::load(zs + (q * GemmTile<T>::MR + i) * NR + j);
+      for (int q = 0; q < G - 1; ++q) rows[q] = V::load(zs + (q * Tl::MR + i) * NR + j);
       rows[G - 1] = V::load(t + i * NR + j);
       if constexpr (permuted)
         zip_regs_permuted<T, G>(rows, o);
@@ -86,9 +92,9 @@ __attribute__((always_inline)) static inline void zip_rows_out(const GemmArgs<T>
 }
 
 // More than kMaxZipGroups groups: element by element.
-template <class T>
+template <class T, class Tl>
 static void zip_rows_out_any(const GemmArgs<T>& g, const T* t, T* c, idx_t m, const T* zs, bool) {
-  constexpr int MR = GemmTile<T>::MR, NR = GemmTile<T>::NV * Vec<T>::W;
+  constexpr int MR = Tl::MR, NR = Tl::NV * Vec<T>::W;
   const idx_t G = g.groups;
   for (idx_t i = 0; i < m; ++i) {
     T* ci = c + i * g.rs_c;
@@ -100,47 +106,47 @@ static void zip_rows_out_any(const GemmArgs<T>& g, const T* t, T* c, idx_t m, co
 }
 
 // zip_rows_out for g.groups groups.
-template <class T, int G = 2>
+template <class T, class Tl, int G = 2>
 __attribute__((always_inline)) static inline void zip_out(const GemmArgs<T>& g, const T* t, T* c, idx_t m,
                                                           const T* zs, bool stream) {
   if constexpr (G <= kMaxZipGroups) {
-    if (g.groups == G) return zip_rows_out<T, G>(g, t, c, m, zs, stream);
-    zip_out<T, G + 1>(g, t, c, m, zs, stream);
+    if (g.groups == G) return zip_rows_out<T, Tl, G>(g, t, c, m, zs, stream);
+    zip_out<T, Tl, G + 1>(g, t, c, m, zs, stream);
   } else {
-    zip_rows_out_any<T>(g, t, c, m, zs, stream);
+    zip_rows_out_any<T, Tl>(g, t, c, m, zs, stream);
   }
 }
 
 // One tile: rows a[0 .. MR), C from c, m rows kept. Z: the zip kernel's tile,
 // written with the other groups' rows from zs.
-template <class T, int NVU, bool Z>
+template <class T, class Tl, int NVU, bool Z>
 static inline void gemm_tile(const GemmArgs<T>& g, const T* const* a, T* c, idx_t m, const T* zs = nullptr) {
   using V = Vec<T>;
-  constexpr int MR = GemmTile<T>::MR, W = V::W;
+  constexpr int MR = Tl::MR, W = V::W;
   typename V::reg acc[MR][NVU];
 #pragma GCC unroll 32
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
     for (int j = 0; j < NVU; ++j) acc[i][j] = V::zero();
   // A later K block adds to C: fetch the tile's lines while it computes, not at
-  // its stores (2048^3 on AVX2, 1 and 2 threads: 1.04x).
+  // its stores (docs/tuning.md).
   if (g.accumulate && g.cs_c == 1)
     for (idx_t i = 0; i < m; ++i)
       for (idx_t j = 0; j < g.n; j += kLineElems<T>) __builtin_prefetch(c + i * g.rs_c + j, 1);
   if (g.ks == 1)
-    gemm_segments<T, NVU, true>(g, a, acc);
+    gemm_segments<T, Tl, NVU, true>(g, a, acc);
   else
-    gemm_segments<T, NVU, false>(g, a, acc);
+    gemm_segments<T, Tl, NVU, false>(g, a, acc);
   // Streamed stores: a full tile whose rows are vector-aligned.
   const bool stream = g.stream && m == MR && g.n == NVU * W &&
                       (reinterpret_cast<size_t>(c) | size_t(g.rs_c) * sizeof(T)) % (W * sizeof(T)) == 0;
   if constexpr (Z) {
-    alignas(64) T t[MR * GemmTile<T>::NV * W];
+    alignas(64) T t[MR * Tl::NV * W];
 #pragma GCC unroll 32
     for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
-      for (int j = 0; j < NVU; ++j) V::store(t + i * GemmTile<T>::NV * W + j * W, acc[i][j]);
-    zip_out<T>(g, t, c, m, zs, stream);
+      for (int j = 0; j < NVU; ++j) V::store(t + i * Tl::NV * W + j * W, acc[i][j]);
+    zip_out<T, Tl>(g, t, c, m, zs, stream);
     return;
   }
   if (stream && g.cs_c == 1 && !g.accumulate) {
@@ -180,23 +186,20 @@ static inline void gemm_tile(const GemmArgs<T>& g, const T* const* a, T* c, idx_
 }
 
 // Prefetches the MR rows a[0 .. MR) of a tile, every K segment, a line at a time.
-template <class T>
+template <class T, class Tl>
 static inline void prefetch_rows(const GemmArgs<T>& g, const T* const* a) {
-  constexpr int MR = GemmTile<T>::MR;
+  constexpr int MR = Tl::MR;
   for (int i = 0; i < MR; ++i) prefetch_row(a[i], g.seg_off, g.seg_len, g.nseg);
 }
 
-template <class T, int NVU, bool Z>
+template <class T, class Tl, int NVU, bool Z>
 static void gemm_nv(const GemmArgs<T>& g) {
-  constexpr int MR = GemmTile<T>::MR, NR = GemmTile<T>::NV * Vec<T>::W;
+  constexpr int MR = Tl::MR, NR = Tl::NV * Vec<T>::W;
   const bool next = g.prefetch && g.ks == 1;
   if constexpr (Z) {
     // Tile by tile, every group's in turn: each tile's output rows leave right
-    // after its FMAs and before the next tile's, as the unshuffled GEMM's do. Each
-    // group's tiles of a run one after the other, then the zip of the run's rows
-    // from scratch, cost the shuffle 1.12-1.22x the unshuffled GEMM (2-core AMD,
-    // pwgroup1x1_g3_240): the bursts of streamed stores (with the kernel's output
-    // writes off, 1.00-1.05x), not the zip's work.
+    // after its FMAs and before the next tile's, as the unshuffled GEMM's do (a
+    // burst of stores after a run of tiles made the shuffle cost; docs/tuning.md).
     GemmArgs<T> gs = g;  // a group's tile into scratch, whole vectors (B's columns may be permuted)
     gs.rs_c = NR, gs.cs_c = 1, gs.n = NVU * Vec<T>::W, gs.accumulate = false, gs.stream = false;
     GemmArgs<T> gl = g;  // the last group's
@@ -204,50 +207,37 @@ static void gemm_nv(const GemmArgs<T>& g) {
     for (idx_t u = 0; u < g.ntiles; ++u) {
       for (idx_t q = 0; q < g.groups; ++q) {
         const T* const* a = g.a + q * g.a_gs + u * MR;
-        if (next && u + 1 < g.ntiles) prefetch_rows(g, a + MR);
+        if (next && u + 1 < g.ntiles) prefetch_rows<T, Tl>(g, a + MR);
         if (q + 1 == g.groups) break;
         gs.b = g.b + q * g.b_gs;
-        gemm_tile<T, NVU, false>(gs, a, g.zip_src + q * MR * NR, MR);
+        gemm_tile<T, Tl, NVU, false>(gs, a, g.zip_src + q * MR * NR, MR);
       }
-      gemm_tile<T, NVU, true>(gl, g.a + (g.groups - 1) * g.a_gs + u * MR, g.c + u * MR * g.rs_c,
+      gemm_tile<T, Tl, NVU, true>(gl, g.a + (g.groups - 1) * g.a_gs + u * MR, g.c + u * MR * g.rs_c,
                               u + 1 < g.ntiles ? MR : g.m, g.zip_src);
     }
   } else {
     for (idx_t u = 0; u + 1 < g.ntiles; ++u) {
-      if (next) prefetch_rows(g, g.a + (u + 1) * MR);
-      gemm_tile<T, NVU, false>(g, g.a + u * MR, g.c + u * MR * g.rs_c, MR);
+      if (next) prefetch_rows<T, Tl>(g, g.a + (u + 1) * MR);
+      gemm_tile<T, Tl, NVU, false>(g, g.a + u * MR, g.c + u * MR * g.rs_c, MR);
     }
-    gemm_tile<T, NVU, false>(g, g.a + (g.ntiles - 1) * MR, g.c + (g.ntiles - 1) * MR * g.rs_c, g.m);
+    gemm_tile<T, Tl, NVU, false>(g, g.a + (g.ntiles - 1) * MR, g.c + (g.ntiles - 1) * MR * g.rs_c, g.m);
   }
 }
 
 // The kernel of the fewest vectors that cover g.n columns (Z: as gemm_tile).
-template <class T, bool Z, int NVU = GemmTile<T>::NV>
+template <class T, class Tl, bool Z, int NVU = Tl::NV>
 static void gemm_fit(const GemmArgs<T>& g) {
   if constexpr (NVU > 1)
-    if (g.n <= (NVU - 1) * Vec<T>::W) return gemm_fit<T, Z, NVU - 1>(g);
-  gemm_nv<T, NVU, Z>(g);
+    if (g.n <= (NVU - 1) * Vec<T>::W) return gemm_fit<T, Tl, Z, NVU - 1>(g);
+  gemm_nv<T, Tl, NVU, Z>(g);
 }
 
-template <class T>
+template <class T, class Tl>
 static void gemm(const GemmArgs<T>& g) {
-  gemm_fit<T, false>(g);
+  gemm_fit<T, Tl, false>(g);
 }
 
-template <class T>
+template <class T, class Tl>
 static void gemm_zip(const GemmArgs<T>& g) {
-  gemm_fit<T, true>(g);
+  gemm_fit<T, Tl, true>(g);
 }
-
-template <class T>
-static constexpr GemmBlocking gemm_blocking() {
-  return {GemmTile<T>::MR, GemmTile<T>::NV * Vec<T>::W, Vec<T>::W, GemmTile<T>::KC, GemmTile<T>::L2};
-}
-
-static const KernelTable kTable = {
-    kIsaName,          &tapreduce<float>,      &tapreduce<double>,     &dot<float>,  &dot<double>,
-    &zip<float>,       &zip<double>,           &gemm<float>,           &gemm<double>, &gemm_zip<float>,
-    &gemm_zip<double>, gemm_blocking<float>(), gemm_blocking<double>(),
-};
-
-const KernelTable* table() { return &kTable; }

@@ -1,0 +1,28 @@
+// The AVX-512 (F/BW/DQ/VL) kernels, compiled with the AVX-512 flags.
+// This ISA's kernels (registry.inc), the tile it dispatches and its L2 budget;
+// everything in fastconv::avx512, so that no inline code built with these flags can be
+// merged into another ISA's.
+#include <type_traits>
+#include <vector>
+
+#include "kernels/simd/avx512.h"
+
+namespace fastconv {
+namespace avx512 {
+
+static constexpr Isa kIsa = Isa::avx512;
+static constexpr const char* kIsaName = "avx512";
+// The GEMM tiles (MR, NV) the engine runs, and the bytes of A an M block keeps in L2
+// (docs/tuning.md).
+static constexpr int kDispatchF32[2] = {8, 3}, kDispatchF64[2] = {8, 3};
+static constexpr idx_t kL2 = 192 << 10;
+
+#include "kernels/impl/tapreduce.h"
+#include "kernels/impl/dot.h"
+#include "kernels/impl/zip.h"
+#include "kernels/impl/gemm.h"
+#include "kernels/impl/pack.h"
+#include "kernels/impl/table.h"
+
+}  // namespace avx512
+}  // namespace fastconv

@@ -1,0 +1,28 @@
+// The scalar kernels: the portable baseline, compiled without ISA flags.
+// This ISA's kernels (registry.inc), the tile it dispatches and its L2 budget;
+// everything in fastconv::scalar, so that no inline code built with these flags can be
+// merged into another ISA's.
+#include <type_traits>
+#include <vector>
+
+#include "kernels/simd/scalar.h"
+
+namespace fastconv {
+namespace scalar {
+
+static constexpr Isa kIsa = Isa::scalar;
+static constexpr const char* kIsaName = "scalar";
+// The GEMM tiles (MR, NV) the engine runs, and the bytes of A an M block keeps in L2
+// (docs/tuning.md).
+static constexpr int kDispatchF32[2] = {4, 4}, kDispatchF64[2] = {4, 4};
+static constexpr idx_t kL2 = 192 << 10;
+
+#include "kernels/impl/tapreduce.h"
+#include "kernels/impl/dot.h"
+#include "kernels/impl/zip.h"
+#include "kernels/impl/gemm.h"
+#include "kernels/impl/pack.h"
+#include "kernels/impl/table.h"
+
+}  // namespace scalar
+}  // namespace fastconv

@@ -1,0 +1,183 @@
+// The tap-reduce kernel (contracts.h: TapReduceArgs): depthwise, channel conv, the
+// filter; segment sums in registers, a multi-pixel dot for one output per pixel.
+// Written once over the SIMD traits Vec<T> (simd/*.h): textually included by each
+// ISA's kernel TU (config/*.cpp) inside that ISA's namespace; includes no headers.
+//
+// Vec<T> provides: W (lanes), reg, zero(), load(p), store(p, v), fmadd(a, b, c),
+// add(a, b), maskload(p, n), maskstore(p, n, v), hsum(v), and Perm, Mask,
+// make_perm(const int*), make_mask(const bool*), permute(perm, v), permute_merge(acc,
+// mask, perm, v) (blend(acc, permute(perm, v), mask)).
+
+template <class T>
+static inline void segment_sum(const T* s, idx_t L, idx_t seg, T* out) {
+  using V = Vec<T>;
+  constexpr idx_t W = V::W;
+  if (W > 1 && seg % W == 0) {
+    for (idx_t j = 0; j < L / seg; ++j) {
+      const T* sj = s + j * seg;
+      auto v = V::load(sj);
+      for (idx_t q = W; q < seg; q += W) v = V::add(v, V::load(sj + q));
+      out[j] = V::hsum(v);
+    }
+  } else {
+    for (idx_t j = 0; j < L / seg; ++j) {
+      const T* sj = s + j * seg;
+      T acc = sj[0];
+      for (idx_t q = 1; q < seg; ++q) acc += sj[q];
+      out[j] = acc;
+    }
+  }
+}
+
+// Sums adjacent lane pairs of (a, b), in order: lanes [a0+a1, a2+a3, ..., b0+b1, ...].
+template <class T>
+struct PairSum {
+  using V = Vec<T>;
+  typename V::Perm e0, o0, e1, o1;
+  typename V::Mask hi;
+  PairSum() {
+    constexpr int W = V::W;
+    int ie0[W], io0[W], ie1[W], io1[W];
+    bool h[W];
+    for (int l = 0; l < W; ++l) {
+      h[l] = l >= W / 2;
+      const int q = h[l] ? 2 * (l - W / 2) : 2 * l;
+      ie0[l] = h[l] ? 0 : q;
+      io0[l] = h[l] ? 0 : q + 1;
+      ie1[l] = h[l] ? q : 0;
+      io1[l] = h[l] ? q + 1 : 0;
+    }
+    e0 = V::make_perm(ie0), o0 = V::make_perm(io0), e1 = V::make_perm(ie1), o1 = V::make_perm(io1);
+    hi = V::make_mask(h);
+  }
+  typename V::reg operator()(typename V::reg a, typename V::reg b) const {
+    return V::add(V::permute_merge(V::permute(e0, a), hi, e1, b),
+                  V::permute_merge(V::permute(o0, a), hi, o1, b));
+  }
+};
+
+// Reduces n consecutive vectors (n in {1, 2, 4}) in segments of seg = 2^steps lanes
+// (seg <= W) and stores the n*W/seg sums at out.
+template <class T, int n>
+static inline void store_segments(typename Vec<T>::reg (&v)[n], int steps, const PairSum<T>& ps, T* out) {
+  using V = Vec<T>;
+  int live = n;
+  for (int s = 0; s < steps; ++s) {
+    if (live > 1) {
+      for (int i = 0; i < live / 2; ++i) v[i] = ps(v[2 * i], v[2 * i + 1]);
+      live /= 2;
+    } else {
+      v[0] = ps(v[0], v[0]);  // lower half valid from here on
+    }
+  }
+  const idx_t count = idx_t(n) * V::W >> steps;
+  if (count >= V::W)
+    for (int i = 0; i < live; ++i) V::store(out + i * V::W, v[i]);
+  else
+    V::maskstore(out, count, v[0]);
+}
+
+// One output per pixel (seg == L, the filter): NP pixels at a time, two
+// accumulators each, so that enough independent FMA chains are in flight.
+template <class T, int NP>
+static inline void dot_pixels(const TapReduceArgs<T>& a, idx_t p) {
+  using V = Vec<T>;
+  constexpr idx_t W = V::W;
+  const idx_t L = a.L;
+  typename V::reg c0[NP], c1[NP];
+  for (int q = 0; q < NP; ++q) c0[q] = V::zero(), c1[q] = V::zero();
+  for (idx_t t = 0; t < a.ntaps; ++t) {
+    const T* ws = a.w + t * L;
+    const T* xs = a.x + p * a.x_pix + a.taps[t];
+    idx_t r = 0;
+    for (; r + 2 * W <= L; r += 2 * W) {
+      const auto w0 = V::load(ws + r), w1 = V::load(ws + r + W);
+      for (int q = 0; q < NP; ++q) {
+        c0[q] = V::fmadd(V::load(xs + q * a.x_pix + r), w0, c0[q]);
+        c1[q] = V::fmadd(V::load(xs + q * a.x_pix + r + W), w1, c1[q]);
+      }
+    }
+    if (r < L) {
+      const idx_t n = L - r < W ? L - r : W;
+      const auto w0 = V::maskload(ws + r, n);
+      for (int q = 0; q < NP; ++q) c0[q] = V::fmadd(V::maskload(xs + q * a.x_pix + r, n), w0, c0[q]);
+      if (r + W < L) {
+        const auto w1 = V::maskload(ws + r + W, L - r - W);
+        for (int q = 0; q < NP; ++q)
+          c1[q] = V::fmadd(V::maskload(xs + q * a.x_pix + r + W, L - r - W), w1, c1[q]);
+      }
+    }
+  }
+  for (int q = 0; q < NP; ++q) a.out[(p + q) * a.out_pix] = V::hsum(V::add(c0[q], c1[q]));
+}
+
+template <class T>
+static void tapreduce(const TapReduceArgs<T>& a) {
+  using V = Vec<T>;
+  constexpr idx_t W = V::W;
+  const idx_t L = a.L, nt = a.ntaps, seg = a.seg;
+  const idx_t* taps = a.taps;
+  if (W > 1 && seg == L && L >= W) {
+    idx_t p = 0;
+    for (; p + 4 <= a.npix; p += 4) dot_pixels<T, 4>(a, p);
+    for (; p < a.npix; ++p) dot_pixels<T, 1>(a, p);
+    return;
+  }
+  // seg a power of two <= W: segments are summed in registers.
+  int steps = -1;
+  for (int s = 0; (idx_t(1) << s) <= W; ++s)
+    if ((idx_t(1) << s) == seg) steps = s;
+  const PairSum<T> ps;
+  for (idx_t p = 0; p < a.npix; ++p) {
+    const T* xp = a.x + p * a.x_pix;
+    T* op = a.out + p * a.out_pix;
+    T* dst = seg == 1 ? op : a.scratch;
+    idx_t r = 0;
+    for (; r + 4 * W <= L; r += 4 * W) {
+      // Accumulators stay in named registers: an array passed on by reference
+      // would be kept on the stack inside the tap loop.
+      auto c0 = V::zero(), c1 = V::zero(), c2 = V::zero(), c3 = V::zero();
+      for (idx_t t = 0; t < nt; ++t) {
+        const T* xs = xp + taps[t] + r;
+        const T* ws = a.w + t * L + r;
+        c0 = V::fmadd(V::load(xs), V::load(ws), c0);
+        c1 = V::fmadd(V::load(xs + W), V::load(ws + W), c1);
+        c2 = V::fmadd(V::load(xs + 2 * W), V::load(ws + 2 * W), c2);
+        c3 = V::fmadd(V::load(xs + 3 * W), V::load(ws + 3 * W), c3);
+      }
+      if (steps > 0) {
+        typename V::reg c[4] = {c0, c1, c2, c3};
+        store_segments<T, 4>(c, steps, ps, op + r / seg);
+      } else {
+        V::store(dst + r, c0);
+        V::store(dst + r + W, c1);
+        V::store(dst + r + 2 * W, c2);
+        V::store(dst + r + 3 * W, c3);
+      }
+    }
+    for (; r + W <= L; r += W) {
+      auto c0 = V::zero();
+      for (idx_t t = 0; t < nt; ++t)
+        c0 = V::fmadd(V::load(xp + taps[t] + r), V::load(a.w + t * L + r), c0);
+      if (steps > 0) {
+        typename V::reg c[1] = {c0};
+        store_segments<T, 1>(c, steps, ps, op + r / seg);
+      } else {
+        V::store(dst + r, c0);
+      }
+    }
+    if (r < L) {
+      const idx_t n = L - r;
+      auto c0 = V::zero();
+      for (idx_t t = 0; t < nt; ++t)
+        c0 = V::fmadd(V::maskload(xp + taps[t] + r, n), V::maskload(a.w + t * L + r, n), c0);
+      if (seg == 1) {
+        V::maskstore(op + r, n, c0);
+      } else {
+        V::maskstore(a.scratch + r, n, c0);
+        if (steps > 0) segment_sum(a.scratch + r, n, seg, op + r / seg);
+      }
+    }
+    if (seg > 1 && steps < 0) segment_sum(a.scratch, L, seg, op);
+  }
+}
