@@ -94,7 +94,7 @@ def test_shuffle_zip_kernel_edges(isa, dtype):
                 a = rng.standard_normal((m, g, 5)).astype(dtype)
                 b = rng.standard_normal((g, 5, n)).astype(dtype)
                 if n > 1:  # a unit N is dropped: a dot per output
-                    assert _core.explain(a, "mgk", b, "gkn", "mng")["path"] == "gemm"
+                    assert _core.plan(a, "mgk", b, "gkn", "mng")["path"] == "gemm"
                 out = np.full((m, n, g), np.nan, dtype)
                 _core.contract(a, "mgk", b, "gkn", out, "mng")
                 a64, b64 = a.astype(np.float64), b.astype(np.float64)
@@ -223,7 +223,7 @@ def test_single_output_channel(isa, dtype):
     # Not where the vector axis would be M (a column-major A): that plan would pack K x M weights.
     a = rng.standard_normal((40, 300)).astype(dtype).T
     b = rng.standard_normal((40, 1)).astype(dtype)
-    assert _core.explain(a, "mk", b, "kn", "mn")["path"] == "gemm"
+    assert _core.plan(a, "mk", b, "kn", "mn")["path"] == "gemm"
     out = np.full((300, 1), np.nan, dtype)
     _core.contract(a, "mk", b, "kn", out, "mn")
     assert_matmul_close(out, a, b)

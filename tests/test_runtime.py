@@ -156,7 +156,7 @@ def test_core_refuses_non_arrays():
         with pytest.raises(TypeError, match="numpy.ndarray or None"):
             _core.contract(a, "ij", bad, "", out, "i")
         with pytest.raises(TypeError, match="numpy.ndarray or None"):
-            _core.explain(a, "ij", bad, "", "i")
+            _core.plan(a, "ij", bad, "", "i")
 
 
 def test_large_outputs_reuse_freed_blocks():

@@ -3,13 +3,15 @@
 Every call numpy.einsum accepts is accepted (subscripts or interleaved sublists,
 implicit or explicit output, ellipsis, repeated indices, any number of operands).
 float32/float64 ndarray operands run natively: each operand is described by its
-labels and its actual strides (no copy of the input, whatever the view), repeated
-indices become diagonal views, size-1 dimensions broadcast with stride 0. One
-operand: a permutation, or a reduction (against a zero-stride operand of ones);
-two operands: one engine contraction; more: pairwise in numpy.einsum_path's order,
-a tap-reduce step feeding a GEMM fused. Whatever the engine has no path for falls
-back to numpy.einsum, step by step, and so do other dtypes, non-ndarray operands,
-and the dtype/order/casting arguments. ``einsum_plan`` tells what will run.
+labels and its actual strides (no copy of the input, whatever the view, except a
+bounded copy of one the engine cannot read: misaligned, byte-swapped or of another
+dtype), repeated indices become diagonal views, size-1 dimensions broadcast with
+stride 0. This module parses and orders: one or two operands a step, pairwise in
+numpy.einsum_path's order; the engine plans each step (its path, which operand goes
+first, a one-operand sum, two steps fused into one chain: _core.plan, plan_chain).
+Tiny steps, and whatever the engine has no path for, run on numpy.einsum, and so do
+other dtypes, non-ndarray operands, and the dtype/order/casting arguments.
+``einsum_plan`` tells what will run, from the same decisions.
 
 As numpy.einsum: one operand with nothing summed comes back as numpy's view of it, a
 0-d result as a numpy scalar, and the output is laid out as numpy's (order='K').
@@ -55,7 +57,7 @@ class Step(NamedTuple):
 
     subscripts: str      # e.g. "bWkHlc,klc->bWHc"
     operands: tuple      # indices into the operand list of the plan at this step
-    path: str            # "permute", "reduce", "tapreduce", "gemm", "fused", "view" or "numpy"
+    path: str            # the engine's ("permute", "tapreduce", "dot", "gemm", "fused"), "view" or "numpy"
     groups: dict         # {"batch", "m", "n", "k"}: labels of each index group (native steps)
     reason: str          # why numpy, when it is
 
@@ -354,62 +356,69 @@ def _steps(labels, outl, order, sizes):
     return steps
 
 
-def _ones(dtype, labels, sizes):
-    """A read-only operand of ones over labels, with zero strides (no memory)."""
-    return np.lib.stride_tricks.as_strided(np.ones(1, dtype), tuple(sizes[c] for c in labels),
-                                           (0,) * len(labels), writeable=False)
-
-
-def _larger_first(ops, labs):
-    """The GEMM path packs its second operand per call and streams the first: the
-    bigger operand (the image) goes first."""
-    if len(ops) == 2 and ops[1].size > ops[0].size:
-        return ops[::-1], labs[::-1]
-    return ops, labs
-
-
 def _small(ops, labs, res, sizes):
     """Few enough multiply-adds and elements that numpy.einsum's lower fixed cost wins."""
     work = math.prod(sizes[c] for c in set("".join(labs)) | set(res))
     return max(work, sum(a.size for a in ops)) <= SMALL_STEP
 
 
-def _explain(ops, labs, res, sizes, dtype):
-    """(path, groups, reason) of one step on the engine."""
-    ops, labs = _larger_first(ops, labs)
-    if _small(ops, labs, res, sizes):
-        return "numpy", {g: "" for g in ("batch", "m", "n", "k")}, f"small step (<= {SMALL_STEP} multiply-adds)"
-    if len(ops) == 1:
-        summed = "".join(c for c in labs[0] if c not in res)
-        if summed:
-            e = _core.explain(ops[0], labs[0], _ones(dtype, summed, sizes), summed, res)
-            return ("reduce" if e["supported"] else "numpy"), e, e["reason"]
-        e = _core.explain(ops[0], labs[0], None, "", res)
-        return "permute", e, ""
-    e = _core.explain(ops[0], labs[0], ops[1], labs[1], res)
-    return (e["path"] if e["supported"] else "numpy"), e, e["reason"]
+class _Action(NamedTuple):
+    """What runs for one step, or for two as one fused chain: decided once (_decide), then
+    run by einsum (_execute) or shown by einsum_plan."""
+
+    kind: str        # "numpy", "engine" or "fused"
+    args: list       # the step's operands
+    labs: list       # their labels
+    res: str         # the step's result labels
+    plan: dict       # the engine's plan (_core.plan / plan_chain); None for a small step
+    chain: tuple     # "fused": (the second step's other operand, its labels, its result labels)
+    reason: str      # why numpy, when it is
 
 
-def _run_step(ops, labs, res, sizes, dtype, out):
-    """One step into out (allocated when None); numpy.einsum when the engine has no path."""
-    ops, labs = _larger_first(ops, labs)
-    if _small(ops, labs, res, sizes):  # numpy.einsum is quicker on its own result than into out=
-        r = np.asarray(_np_einsum(",".join(labs) + "->" + res, *ops))  # a 0-d result comes back a scalar
+def _decide(steps, k, ops, sizes):
+    """(the action from step k, the operands left beside its result, the steps it takes).
+    A step whose result is the second step's operand beside one other runs with it as a
+    fused chain where the engine plans one; the engine chooses each step's path."""
+    idx, labs, res = steps[k]
+    args = [ops[i] for i in idx]
+    rest = [a for i, a in enumerate(ops) if i not in idx]
+    if _small(args, labs, res, sizes):
+        return _Action("numpy", args, labs, res, None, None, f"small step (<= {SMALL_STEP} multiply-adds)"), rest, 1
+    if k + 1 < len(steps) and len(idx) == 2:
+        idx2, labs2, res2 = steps[k + 1]
+        if len(idx2) == 2 and idx2[1] == len(rest) and idx2[0] < len(rest):
+            other = rest[idx2[0]]
+            p = _core.plan_chain(args[0], labs[0], args[1], labs[1], res, other, labs2[0], res2)
+            if p["supported"]:
+                left = [a for i, a in enumerate(rest) if i != idx2[0]]
+                return _Action("fused", args, labs, res, p, (other, labs2[0], res2), ""), left, 2
+    two = len(args) == 2
+    p = _core.plan(args[0], labs[0], args[1] if two else None, labs[1] if two else "", res)
+    return _Action("engine" if p["supported"] else "numpy", args, labs, res, p, None, p["reason"]), rest, 1
+
+
+def _execute(act, sizes, dtype, out):
+    """Runs an action into out (allocated when None) and returns its result."""
+    res = act.chain[2] if act.kind == "fused" else act.res
+    expr = ",".join(act.labs) + "->" + act.res
+    if act.kind == "numpy":  # numpy.einsum is quicker on its own result than into out=
+        r = np.asarray(_np_einsum(expr, *act.args))  # a 0-d result comes back a scalar
         if out is None:
             return r
         out[...] = r
         return out
     if out is None:
         out = _core.aligned_empty(tuple(sizes[c] for c in res), dtype)
+    a, la = act.args[0], act.labs[0]
+    if act.kind == "fused":
+        other, lother, _ = act.chain
+        _core.contract_chain(a, la, act.args[1], act.labs[1], act.res, other, lother, out, res)
+        return out
     try:
-        if len(ops) == 1:
-            summed = "".join(c for c in labs[0] if c not in res)
-            b = _ones(dtype, summed, sizes) if summed else None
-            _core.contract(ops[0], labs[0], b, summed, out, res)
-        else:
-            _core.contract(ops[0], labs[0], ops[1], labs[1], out, res)
+        two = len(act.args) == 2
+        _core.contract(a, la, act.args[1] if two else None, act.labs[1] if two else "", out, res)
     except NotImplementedError:
-        _np_einsum(",".join(labs) + "->" + res, *ops, out=out)
+        _np_einsum(expr, *act.args, out=out)
     return out
 
 
@@ -432,47 +441,11 @@ def einsum(*operands, out=None, optimize=False, dtype=None, order="K", casting="
     result = out if out is not None else _empty(s)
     k = 0
     while k < len(steps):
-        idx, labs, res = steps[k]
-        last = k == len(steps) - 1
-        args = [ops[i] for i in idx]
-        ops = [a for i, a in enumerate(ops) if i not in idx]
-        if _fuse_with_next(steps, k, len(ops), args, labs, res, s.sizes):
-            idx2, labs2, res2 = steps[k + 1]
-            other = ops[idx2[0]]  # the second step pairs the appended result with one operand
-            target = result if k + 1 == len(steps) - 1 else None
-            fused = _fused(args, labs, res, other, labs2[0], res2, s.sizes, s.dtype, target)
-            if fused is not None:
-                ops = [a for i, a in enumerate(ops) if i != idx2[0]] + [fused]
-                k += 2
-                continue
-        ops.append(_run_step(args, labs, res, s.sizes, s.dtype, result if last else None))
-        k += 1
+        act, ops, taken = _decide(steps, k, ops, s.sizes)
+        k += taken
+        ops.append(_execute(act, s.sizes, s.dtype, result if k == len(steps) else None))
     # numpy.einsum's C einsum returns a 0-d result as a scalar (and out= as itself)
     return result[()] if out is None and result.ndim == 0 else result
-
-
-def _fuse_with_next(steps, k, n_rest, args, labs, res, sizes):
-    """Steps k and k + 1 may run as one fused chain: step k is a tap-reduce on the engine
-    and its result is the second operand of step k + 1, paired with one other operand
-    (n_rest operands remain besides it). The engine still refuses a chain it cannot fuse."""
-    if k + 1 >= len(steps) or len(steps[k][0]) != 2:
-        return False
-    idx2 = steps[k + 1][0]
-    if not (len(idx2) == 2 and idx2[1] == n_rest and idx2[0] < n_rest) or _small(args, labs, res, sizes):
-        return False
-    first = _core.explain(args[0], labs[0], args[1], labs[1], res)
-    # A tap-reduce with a (unit) N group is a dot per output: the chain takes none.
-    return first["path"] == "tapreduce" and first["supported"] and not first["n"]
-
-
-def _fused(args, labs, res, other, lother, res2, sizes, dtype, out):
-    """Steps k, k+1 as one fused chain (a tap-reduce feeding a GEMM), or None."""
-    target = out if out is not None else _core.aligned_empty(tuple(sizes[c] for c in res2), dtype)
-    try:
-        _core.contract_chain(args[0], labs[0], args[1], labs[1], res, other, lother, target, res2)
-    except NotImplementedError:
-        return None
-    return target
 
 
 def einsum_plan(*operands, out=None, optimize=False, dtype=None, order="K", casting="safe") -> Plan:
@@ -491,21 +464,28 @@ def einsum_plan(*operands, out=None, optimize=False, dtype=None, order="K", cast
         return Plan(False, (), "numpy.einsum: a 0-d result of optimize's path (its type is numpy's matmul step's)")
     names = [f"operand {i}" for i in range(len(ops))]
     steps = []
-    fuse = False  # the previous step feeds this one as a fused chain candidate
-    for n, (idx, labs, res) in enumerate(s.steps):
-        args = [ops[i] for i in idx]
-        path, e, reason = _explain(args, labs, res, s.sizes, s.dtype)
-        groups = {g: e[g] for g in ("batch", "m", "n", "k")}
-        step = Step(",".join(labs) + "->" + res, tuple(names[i] for i in idx), path, groups, reason)
-        if fuse and path == "gemm" and not groups["batch"]:  # what the engine fuses
-            prev = steps.pop()
-            step = Step(prev.subscripts + " ; " + step.subscripts, prev.operands + step.operands, "fused",
-                        groups, "")
-        steps.append(step)
-        ops = [a for i, a in enumerate(ops) if i not in idx]
-        fuse = _fuse_with_next(s.steps, n, len(ops), args, labs, res, s.sizes)
-        names = [nm for i, nm in enumerate(names) if i not in idx] + [f"step {n}"]
+    k = 0
+    while k < len(s.steps):
+        act, ops, taken = _decide(s.steps, k, ops, s.sizes)
+        idx = s.steps[k][0]
+        used = [names[i] for i in idx]
+        sub = ",".join(act.labs) + "->" + act.res
+        p = act.plan or {}
+        groups = {g: p.get(g, "") for g in ("batch", "m", "n", "k")}
+        if act.kind == "fused":
+            _, lother, res2 = act.chain
+            rest = [nm for i, nm in enumerate(names) if i not in idx]
+            used.append(rest[s.steps[k + 1][0][0]])
+            sub += f" ; {lother},{act.res}->{res2}"
+        steps.append(Step(sub, tuple(used), act.plan["path"] if act.kind != "numpy" else "numpy", groups,
+                          act.reason))
+        names = [nm for i, nm in enumerate(names) if i not in idx]
+        if act.kind == "fused":  # the second step's other operand leaves too
+            names = [nm for i, nm in enumerate(names) if i != s.steps[k + 1][0][0]]
+        names.append(f"step {k + taken - 1}")
+        res = act.chain[2] if act.kind == "fused" else act.res
         ops.append(_core.aligned_empty(tuple(s.sizes[c] for c in res), s.dtype))
+        k += taken
     native = all(st.path != "numpy" or st.reason.startswith("small") for st in steps)
     reason = "native" if native else "some steps run on numpy.einsum (see their reasons)"
     return Plan(native, tuple(steps), reason)

@@ -2,9 +2,9 @@
 // computed a block at a time into a buffer that stays in cache and feed the GEMM
 // tiles at once; the intermediate never goes to memory. d1 and d2 describe D as a
 // virtual C-contiguous (M..., c) operand (its strides, not its memory).
-#include "engine/gemm_driver.h"
-#include "engine/paths.h"
-#include "engine/tapreduce.h"
+#include "engine/paths/gemm/driver.h"
+#include "engine/paths/paths.h"
+#include "engine/paths/tapreduce.h"
 
 namespace fastconv {
 namespace engine {

@@ -3,8 +3,8 @@
 // element by element strided copy.
 #include <cstring>
 
-#include "engine/common.h"
-#include "engine/paths.h"
+#include "engine/dims.h"
+#include "engine/paths/paths.h"
 
 namespace fastconv {
 namespace engine {

@@ -7,7 +7,7 @@
 #include <limits>
 #include <vector>
 
-#include "engine.h"
+#include "engine/contraction.h"
 #include "engine/parallel.h"
 
 namespace fastconv {

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "engine/gemm_plan.h"
+#include "engine/paths/gemm/plan.h"
 
 namespace fastconv {
 namespace engine {

@@ -4,7 +4,7 @@
 #pragma once
 #include <string>
 
-#include "engine.h"
+#include "engine/contraction.h"
 
 namespace fastconv {
 namespace engine {

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "engine.h"
+#include "engine/contraction.h"
 #include "engine/buffer.h"
 
 namespace fastconv {

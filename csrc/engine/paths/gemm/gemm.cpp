@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cstdlib>
 
-#include "engine/gemm_driver.h"
-#include "engine/paths.h"
+#include "engine/paths/gemm/driver.h"
+#include "engine/paths/paths.h"
 
 namespace fastconv {
 namespace engine {

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <vector>
 
-#include "engine.h"
-#include "engine/common.h"
+#include "engine/contraction.h"
+#include "engine/dims.h"
 #include "engine/scratch.h"
 
 namespace fastconv {

@@ -2,14 +2,14 @@
 // vectorised along the lanes r. Short sums run with every tap's weights packed once;
 // long ones (many taps, or more weights than kMaxPackedTaps) tap chunk by tap chunk
 // over blocks of pixels and lanes, the chunks' sums added pairwise (cascade.h).
-#include "engine/tapreduce.h"
+#include "engine/paths/tapreduce.h"
 
 #include <algorithm>
 #include <cstring>
 
 #include "engine/cascade.h"
-#include "engine/common.h"
-#include "engine/paths.h"
+#include "engine/dims.h"
+#include "engine/paths/paths.h"
 #include "engine/scratch.h"
 
 namespace fastconv {

@@ -8,7 +8,7 @@
 
 #include "arch/fpenv.h"
 #include "dispatch.h"
-#include "engine/gemm_macro.h"
+#include "engine/paths/gemm/macrokernel.h"
 #include "engine/parallel.h"
 
 namespace fastconv {

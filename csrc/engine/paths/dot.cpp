@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "engine/cascade.h"
-#include "engine/common.h"
-#include "engine/paths.h"
+#include "engine/dims.h"
+#include "engine/paths/paths.h"
 #include "engine/scratch.h"
 
 namespace fastconv {

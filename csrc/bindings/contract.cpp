@@ -1,0 +1,175 @@
+// _core.contract, contract_chain, plan, plan_chain: operands checked once, one engine
+// Plan that both runs and describes a call.
+#include <pybind11/stl.h>
+
+#include <cstdint>
+#include <string>
+
+#include "bindings/common.h"
+#include "dispatch.h"
+#include "engine/plan.h"
+
+namespace fastconv {
+namespace bindings {
+
+int native_float(const py::dtype& dt) {
+  const char order = dt.byteorder();
+  constexpr char kNative = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? '<' : '>';
+  if (dt.kind() != 'f' || (order != '=' && order != '|' && order != kNative)) return 0;
+  return dt.itemsize() == 4 || dt.itemsize() == 8 ? int(dt.itemsize()) : 0;
+}
+
+engine::Operand operand(const py::array& arr, const std::string& labels, const char* fn, const char* what) {
+  engine::Operand op;
+  op.labels = labels;
+  const auto item = arr.itemsize();
+  const std::string where = std::string("_core.") + fn + ": " + what;
+  if (py::ssize_t(labels.size()) != arr.ndim())
+    throw py::value_error(where + " has " + std::to_string(arr.ndim()) + " axes but " +
+                          std::to_string(labels.size()) + " labels");
+  if (reinterpret_cast<std::uintptr_t>(arr.data()) % std::uintptr_t(item) != 0)
+    throw py::value_error(where + " is not aligned to its itemsize");
+  for (py::ssize_t i = 0; i < arr.ndim(); ++i) {
+    const bool unit = arr.shape(i) == 1;  // never stepped along: any stride will do
+    if (!unit && arr.strides(i) % item != 0)
+      throw py::value_error(where + " has a stride that is not a multiple of its itemsize");
+    op.shape.push_back(arr.shape(i));
+    op.strides.push_back(unit ? 0 : arr.strides(i) / item);
+  }
+  return op;
+}
+
+py::object optional_array(const py::object& obj, const char* fn) {
+  if (!obj.is_none() && !py::isinstance<py::array>(obj))
+    throw py::type_error(std::string("_core.") + fn + ": b must be a numpy.ndarray or None, got " +
+                         std::string(py::str(py::type::of(obj).attr("__name__"))));
+  return obj;
+}
+
+namespace {
+
+// Every operand's dtype is out's, float32 or float64; returns the itemsize.
+int common_float(const py::array& out, std::initializer_list<const py::array*> ins, const char* fn) {
+  const int item = native_float(out.dtype());
+  if (!item)
+    throw py::type_error(std::string("_core.") + fn + ": out dtype must be float32 or float64, got " +
+                         std::string(py::str(out.dtype())));
+  for (const py::array* a : ins)
+    if (a && native_float(a->dtype()) != item)
+      throw py::type_error(std::string("_core.") + fn + ": all operands must have out's dtype " +
+                           std::string(py::str(out.dtype())));
+  return item;
+}
+
+template <class T>
+void run_plan(const engine::Plan& p, const py::array& a, const py::array* b, const py::array* c, py::array& out) {
+  const T* pa = static_cast<const T*>(a.data());
+  const T* pb = b ? static_cast<const T*>(b->data()) : nullptr;
+  const T* pc = c ? static_cast<const T*>(c->data()) : nullptr;
+  T* po = static_cast<T*>(out.mutable_data());
+  const KernelTable& kt = kernels();
+  const int nt = parallel::get_num_threads();
+  const std::string err = interruptible(out, [&] { return engine::run<T>(p, pa, pb, pc, po, kt, nt); });
+  if (!err.empty()) throw std::invalid_argument("no native path: " + err);
+}
+
+void run_plan(const engine::Plan& p, int item, const py::array& a, const py::array* b, const py::array* c,
+              py::array& out) {
+  if (p.path == engine::Path::kNone) throw std::invalid_argument("no native path: " + p.reason);
+  if (item == 4) return run_plan<float>(p, a, b, c, out);
+  run_plan<double>(p, a, b, c, out);
+}
+
+void groups(py::dict& r, const engine::Contraction& d, const char* prefix = "") {
+  const std::string p = prefix;
+  r[(p + "batch").c_str()] = d.batch_labels, r[(p + "m").c_str()] = d.m_labels;
+  r[(p + "n").c_str()] = d.n_labels, r[(p + "k").c_str()] = d.k_labels;
+}
+
+py::dict describe(const engine::Plan& p) {
+  py::dict r;
+  r["path"] = engine::path_name(p.path), r["supported"] = p.path != engine::Path::kNone, r["reason"] = p.reason;
+  r["swapped"] = p.swap, r["ones"] = p.ones;
+  groups(r, p.path == engine::Path::kFused ? p.d2 : p.d);
+  if (p.path == engine::Path::kFused) groups(r, p.d, "stage_");
+  return r;
+}
+
+// contract(a, a_labels, b, b_labels, out, out_labels): out = sum over the labels missing
+// from out of a * b; b None: a permutation of a, or a sum over a's labels missing from
+// out. Raises NotImplementedError where the engine has no path.
+void contract(const py::array& a, const std::string& la, const py::object& b_obj, const std::string& lb,
+              py::array& out, const std::string& lo) {
+  const py::object bo = optional_array(b_obj, "contract");
+  const bool has_b = !bo.is_none();
+  py::array b = has_b ? py::reinterpret_borrow<py::array>(bo) : py::array();
+  const int item = common_float(out, {&a, has_b ? &b : nullptr}, "contract");
+  const engine::Operand oa = operand(a, la, "contract", "a"), oo = operand(out, lo, "contract", "out");
+  engine::Operand ob;
+  if (has_b) ob = operand(b, lb, "contract", "b");
+  std::string err;
+  const engine::Plan p = engine::plan(oa, has_b ? &ob : nullptr, oo, kernels(), err);
+  if (!err.empty()) throw py::value_error("_core.contract: " + err);
+  run_plan(p, item, a, has_b ? &b : nullptr, nullptr, out);
+}
+
+// contract_chain(a, la, b, lb, d_labels, c, lc, out, lo): D = a x b (labels d_labels,
+// never stored whole), then out = D x c. NotImplementedError where there is no fused path.
+void contract_chain(const py::array& a, const std::string& la, const py::array& b, const std::string& lb,
+                    const std::string& ld, const py::array& c, const std::string& lc, py::array& out,
+                    const std::string& lo) {
+  const int item = common_float(out, {&a, &b, &c}, "contract_chain");
+  std::string err;
+  const engine::Plan p =
+      engine::plan_chain(operand(a, la, "contract_chain", "a"), operand(b, lb, "contract_chain", "b"), ld,
+                         operand(c, lc, "contract_chain", "c"), operand(out, lo, "contract_chain", "out"), kernels(),
+                         err);
+  if (!err.empty()) throw py::value_error("_core.contract_chain: " + err);
+  run_plan(p, item, a, &b, &c, out);
+}
+
+// plan(a, la, b, lb, lo): what contract() would run for an out of labels lo: {"path",
+// "supported", "reason", "swapped", "ones", "batch", "m", "n", "k"}. Reads no data.
+py::dict plan(const py::array& a, const std::string& la, const py::object& b_obj, const std::string& lb,
+              const std::string& lo) {
+  const py::object bo = optional_array(b_obj, "plan");
+  const bool has_b = !bo.is_none();
+  const engine::Operand oa = operand(a, la, "plan", "a");
+  engine::Operand ob;
+  if (has_b) ob = operand(py::reinterpret_borrow<py::array>(bo), lb, "plan", "b");
+  std::vector<const engine::Operand*> ins{&oa};
+  if (has_b) ins.push_back(&ob);
+  std::string err;
+  const engine::Plan p = engine::plan(oa, has_b ? &ob : nullptr, engine::virtual_operand(lo, ins), kernels(), err);
+  if (!err.empty()) throw py::value_error("_core.plan: " + err);
+  return describe(p);
+}
+
+// plan_chain(a, la, b, lb, ld, c, lc, lo): what contract_chain() would run; "stage_*": the
+// tap-reduce stage's groups.
+py::dict plan_chain(const py::array& a, const std::string& la, const py::array& b, const std::string& lb,
+                    const std::string& ld, const py::array& c, const std::string& lc, const std::string& lo) {
+  const engine::Operand oa = operand(a, la, "plan_chain", "a"), ob = operand(b, lb, "plan_chain", "b"),
+                        oc = operand(c, lc, "plan_chain", "c");
+  const engine::Operand od = engine::virtual_operand(ld, {&oa, &ob});
+  std::string err;
+  const engine::Plan p = engine::plan_chain(oa, ob, ld, oc, engine::virtual_operand(lo, {&od, &oc}), kernels(), err);
+  if (!err.empty()) throw py::value_error("_core.plan_chain: " + err);
+  return describe(p);
+}
+
+}  // namespace
+
+void def_contract(py::module_& m) {
+  py::register_local_exception<std::invalid_argument>(m, "NoNativePath", PyExc_NotImplementedError);
+  m.def("contract", &contract, py::arg("a"), py::arg("a_labels"), py::arg("b"), py::arg("b_labels"),
+        py::arg("out"), py::arg("out_labels"));
+  m.def("contract_chain", &contract_chain, py::arg("a"), py::arg("a_labels"), py::arg("b"), py::arg("b_labels"),
+        py::arg("d_labels"), py::arg("c"), py::arg("c_labels"), py::arg("out"), py::arg("out_labels"));
+  m.def("plan", &plan, py::arg("a"), py::arg("a_labels"), py::arg("b"), py::arg("b_labels"), py::arg("out_labels"));
+  m.def("plan_chain", &plan_chain, py::arg("a"), py::arg("a_labels"), py::arg("b"), py::arg("b_labels"),
+        py::arg("d_labels"), py::arg("c"), py::arg("c_labels"), py::arg("out_labels"));
+}
+
+}  // namespace bindings
+}  // namespace fastconv

@@ -1,0 +1,49 @@
+// Labelled strided operands and the contraction they describe:
+//
+//   out[batch, m, n] = sum_k a[batch, m, k] * b[batch, n, k]
+//
+// An index group holds Dims: a size and one stride per operand (in elements, any
+// sign; 0 where the operand lacks the index). classify() builds the groups.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "kernels/contracts.h"
+
+namespace fastconv {
+namespace engine {
+
+struct Dim {
+  idx_t size;
+  idx_t sa, sb, so;
+};
+
+struct Contraction {
+  std::vector<Dim> batch;  // in a, b and out
+  std::vector<Dim> m;      // in a and out
+  std::vector<Dim> n;      // in b and out
+  std::vector<Dim> k;      // summed: in a and/or b, not in out
+  std::string batch_labels, m_labels, n_labels, k_labels;  // the labels of each group, in order
+};
+
+// One labelled strided operand: one label per axis, strides in elements.
+struct Operand {
+  std::string labels;
+  std::vector<idx_t> shape;
+  std::vector<idx_t> strides;
+};
+
+// Builds the descriptor from labelled operands (b may be null: one operand). Returns
+// an empty string on success, otherwise what is wrong: labels that do not match,
+// sizes that disagree, or sizes whose products overflow.
+std::string classify(const Operand& a, const Operand* b, const Operand& out, Contraction& d);
+
+// A C-contiguous operand with these labels, sizes taken from the inputs (strides, no
+// memory); a label in no input gets size -1.
+Operand virtual_operand(const std::string& labels, const std::vector<const Operand*>& inputs);
+
+// Elements an operand holds (its shape's product).
+idx_t elements(const Operand& op);
+
+}  // namespace engine
+}  // namespace fastconv

@@ -1,0 +1,45 @@
+// One Plan per call: the path a contraction (or a fused chain) takes, with its
+// operands as that path sees them. run() executes a Plan and describe() explains
+// it: the engine decides once, and what it says is what it does.
+#pragma once
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/contraction.h"
+
+namespace fastconv {
+namespace engine {
+
+enum class Path { kNone, kPermute, kTapReduce, kDot, kGemm, kFused };
+
+struct Plan {
+  Path path = Path::kNone;
+  Contraction d;       // the contraction as its path sees it; kFused: the tap-reduce stage
+  Contraction d2;      // kFused: the GEMM stage, reading the stage's result D
+  bool swap = false;   // a and b exchanged: the larger operand goes first (the GEMM
+                       // streams it and packs the other; tap-reduce vectorises along it)
+  bool ones = false;   // one operand summed: b is a virtual operand of ones
+  std::string reason;  // kNone: why there is no path
+};
+
+// out = a x b (b null: one operand: a permutation, or a sum over a's labels missing
+// from out). err: what is wrong with the operands (then no plan).
+Plan plan(const Operand& a, const Operand* b, const Operand& out, const KernelTable& kt, std::string& err);
+
+// D = a x b, then out = D x c, with D (labels ld) computed a block of rows at a time
+// and never stored whole: kFused where that chain has a path, else kNone and why.
+Plan plan_chain(const Operand& a, const Operand& b, const std::string& ld, const Operand& c, const Operand& out,
+                const KernelTable& kt, std::string& err);
+
+// The path's name ("none", "permute", "tapreduce", "dot", "gemm", "fused").
+const char* path_name(Path p);
+
+// Executes p on the operands it was planned for (a, b and c in the caller's order; c:
+// the chain's third). Returns an empty string, or why a path refused at run time
+// (having written nothing).
+template <class T>
+std::string run(const Plan& p, const T* a, const T* b, const T* c, T* out, const KernelTable& kt, int nthreads);
+
+}  // namespace engine
+}  // namespace fastconv
