@@ -1,3 +1,4 @@
+// CPU detection (once), each level's kernels and the table the engine calls, forcing a lower level.
 #include "dispatch.h"
 
 #include <unistd.h>

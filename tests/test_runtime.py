@@ -193,3 +193,20 @@ def test_cli_bench_unknown_workload():
     assert r.returncode == 2
     assert "unknown workload(s) filter_c64,shuffle_g3_240" in r.stderr and "known: " in r.stderr
     assert "filter_c64" in r.stderr.split("known: ")[1]
+
+
+def test_core_stubs_match_the_modules():
+    """_core.pyi and _kernel_tests.pyi declare exactly the functions the modules have."""
+    import re
+    from pathlib import Path
+
+    from fastconv import _kernel_tests
+
+    for mod in (_core, _kernel_tests):
+        stub = Path(mod.__file__).with_name(mod.__name__.rsplit(".", 1)[1] + ".pyi")
+        if not stub.exists():  # the source tree's copy
+            stub = Path(__file__).resolve().parent.parent / "python" / "fastconv" / stub.name
+        declared = set(re.findall(r"^def (\w+)", stub.read_text(), re.M))
+        actual = {n for n in dir(mod) if not n.startswith("_") and callable(getattr(mod, n))
+                  and not isinstance(getattr(mod, n), type)}
+        assert declared == actual, (stub.name, declared ^ actual)

@@ -128,6 +128,37 @@ void contract_chain(const py::array& a, const std::string& la, const py::array& 
   run_plan(p, item, a, &b, &c, out);
 }
 
+template <class T>
+std::string staged_typed(const engine::Operand& oa, const engine::Operand& ob, const std::string& ld,
+                         const std::string& ld2, const engine::Operand& oc, const engine::Operand& oo, char block,
+                         idx_t bytes, const py::array& a, const py::array& b, const py::array& c, py::array& out) {
+  const T* pa = static_cast<const T*>(a.data());
+  const T* pb = static_cast<const T*>(b.data());
+  const T* pc = static_cast<const T*>(c.data());
+  T* po = static_cast<T*>(out.mutable_data());
+  const KernelTable& kt = kernels();
+  const int nt = parallel::get_num_threads();
+  return interruptible(out, [&] {
+    return engine::run_staged<T>(oa, ob, ld, ld2, oc, oo, block, bytes, pa, pb, pc, po, kt, nt);
+  });
+}
+
+// contract_staged(a, la, b, lb, ld, ld2, c, lc, out, lo, block, block_bytes): D = a x b
+// (labels ld), then out = D x c reading D as ld2 (a reshape), a block of label `block`
+// at a time, D held for one block in at most block_bytes.
+void contract_staged(const py::array& a, const std::string& la, const py::array& b, const std::string& lb,
+                     const std::string& ld, const std::string& ld2, const py::array& c, const std::string& lc,
+                     py::array& out, const std::string& lo, const std::string& block, idx_t block_bytes) {
+  const char* fn = "contract_staged";
+  const int item = common_float(out, {&a, &b, &c}, fn);
+  if (block.size() != 1) throw py::value_error("_core.contract_staged: block must be one label");
+  const engine::Operand oa = operand(a, la, fn, "a"), ob = operand(b, lb, fn, "b"), oc = operand(c, lc, fn, "c"),
+                        oo = operand(out, lo, fn, "out");
+  const std::string err = item == 4 ? staged_typed<float>(oa, ob, ld, ld2, oc, oo, block[0], block_bytes, a, b, c, out)
+                                    : staged_typed<double>(oa, ob, ld, ld2, oc, oo, block[0], block_bytes, a, b, c, out);
+  if (!err.empty()) throw py::value_error("_core.contract_staged: " + err);
+}
+
 // plan(a, la, b, lb, lo): what contract() would run for an out of labels lo: {"path",
 // "supported", "reason", "swapped", "ones", "batch", "m", "n", "k"}. Reads no data.
 py::dict plan(const py::array& a, const std::string& la, const py::object& b_obj, const std::string& lb,
@@ -166,6 +197,9 @@ void def_contract(py::module_& m) {
         py::arg("out"), py::arg("out_labels"));
   m.def("contract_chain", &contract_chain, py::arg("a"), py::arg("a_labels"), py::arg("b"), py::arg("b_labels"),
         py::arg("d_labels"), py::arg("c"), py::arg("c_labels"), py::arg("out"), py::arg("out_labels"));
+  m.def("contract_staged", &contract_staged, py::arg("a"), py::arg("a_labels"), py::arg("b"), py::arg("b_labels"),
+        py::arg("d_labels"), py::arg("d2_labels"), py::arg("c"), py::arg("c_labels"), py::arg("out"),
+        py::arg("out_labels"), py::arg("block"), py::arg("block_bytes"));
   m.def("plan", &plan, py::arg("a"), py::arg("a_labels"), py::arg("b"), py::arg("b_labels"), py::arg("out_labels"));
   m.def("plan_chain", &plan_chain, py::arg("a"), py::arg("a_labels"), py::arg("b"), py::arg("b_labels"),
         py::arg("d_labels"), py::arg("c"), py::arg("c_labels"), py::arg("out_labels"));

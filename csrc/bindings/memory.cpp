@@ -19,10 +19,9 @@ namespace {
 // Large outputs freed by their arrays, kept for the next array of the same size.
 // A fresh block of many MiB comes from the OS (glibc maps it or grows the heap,
 // and gives it back on free, depending on its history): its first touch costs a
-// page fault per 4 KiB, which the kernels' stores then wait on (down2x2_96to192,
-// 2 threads, in a process whose 4.8 MB outputs faulted 784 times a call: 9.0 ms,
-// 5.7 ms without). A repeated layer reuses its block instead. Bounded: blocks of
-// at least kMinBytes, at most kMaxBlocks of them and kMaxHeld bytes, oldest out.
+// page fault per 4 KiB, which the kernels' stores then wait on (docs/tuning.md). A
+// repeated layer reuses its block instead. Bounded: blocks of at least kMinBytes, at
+// most kMaxBlocks of them and kMaxHeld bytes, oldest out.
 class BlockCache {
  public:
   static constexpr size_t kMinBytes = size_t(1) << 20, kMaxBlocks = 4, kMaxHeld = size_t(256) << 20;

@@ -1,5 +1,5 @@
-// Helpers every engine path uses: index groups (Dim lists), strided loops over them,
-// the threads' claiming of work, size arithmetic that cannot overflow.
+// Helpers every engine path uses: index groups (Dim lists), strided loops over them on
+// the threads, size arithmetic that cannot overflow.
 #pragma once
 #include <algorithm>
 #include <atomic>
@@ -121,41 +121,6 @@ void for_runs(const std::vector<Dim>& outer, const Dim& inner, idx_t p0, idx_t c
   }
 }
 
-// Work items [0, total) claimed by the threads of a team in shrinking chunks, a
-// 1/(2 n) share of what is left, between `least` and `most` items (so that a thread
-// on a slower core, or one whose core another library's threads share, takes fewer,
-// and no chunk runs long between two checks for an interrupt): f(begin, end) for
-// each chunk a thread claims, until none is left or the call stops.
-class Claims {
- public:
-  Claims(idx_t total, idx_t least, idx_t most = kIdxMax)
-      : total_(total), least_(std::max<idx_t>(1, least)), most_(std::max(least_, most)) {}
-  template <class F>
-  void run(int n, F&& f) {
-    for (idx_t r = next_.load(std::memory_order_relaxed), r1;;) {
-      do {
-        if (r >= total_) return;
-        r1 = std::min(total_, r + std::clamp((total_ - r) / (2 * n), least_, most_));
-      } while (!next_.compare_exchange_weak(r, r1, std::memory_order_relaxed));
-      if (parallel::should_stop()) return;
-      f(r, r1);
-      r = next_.load(std::memory_order_relaxed);
-    }
-  }
-
- private:
-  std::atomic<idx_t> next_{0};
-  idx_t total_, least_, most_;
-};
-
-// Elements a thread touches between two checks for an interrupt, at most (a few ms).
-constexpr idx_t kChunkWork = idx_t(1) << 22;
-
-// Threads worth using for a pass that moves `bytes`: about 64 KiB per thread at least.
-inline int threads_for(idx_t bytes, int nthreads) {
-  return int(std::max<idx_t>(1, std::min<idx_t>(nthreads, bytes / (64 << 10))));
-}
-
 // Calls f(off_a, off_o, i0, len) over the index space outer x [0, inner.size) on
 // nthreads threads, which claim chunks of it; each call covers len consecutive inner
 // indices. item_work: elements an index touches (bounds the chunks).
@@ -163,8 +128,8 @@ template <class F>
 void parallel_rows(const std::vector<Dim>& outer, const Dim& inner, int nthreads, idx_t item_work, F&& f) {
   const idx_t total = prod(outer) * inner.size;
   const int nt = int(std::max<idx_t>(1, std::min<idx_t>(nthreads, total)));
-  const idx_t most = std::max<idx_t>(1, kChunkWork / std::max<idx_t>(1, item_work));
-  Claims claims(total, std::min(most, total / (16 * nt)), most);
+  const idx_t most = std::max<idx_t>(1, parallel::kChunkWork / std::max<idx_t>(1, item_work));
+  parallel::Claims claims(total, std::min(most, total / (16 * nt)), most);
   parallel::run(nt, [&](int, int n) {
     claims.run(n, [&](idx_t begin, idx_t end) {
       for_runs(outer, inner, begin, end - begin,
@@ -193,7 +158,7 @@ void strided_copy(std::vector<Dim> dims, const T* a, T* out, int nthreads) {
     dims.erase(dims.begin() + long(q));
   }
   const idx_t bytes = sat_mul(2 * prod(dims), sat_mul(inner.size, idx_t(sizeof(T))));
-  parallel_rows(dims, inner, threads_for(bytes, nthreads), 1, [&](idx_t off_a, idx_t off_o, idx_t i0, idx_t len) {
+  parallel_rows(dims, inner, parallel::threads_for(bytes, nthreads), 1, [&](idx_t off_a, idx_t off_o, idx_t i0, idx_t len) {
     T* o = out + off_o + i0 * inner.so;
     if (!a) {
       for (idx_t i = 0; i < len; ++i) o[i * inner.so] = T(0);

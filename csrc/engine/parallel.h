@@ -9,10 +9,16 @@
 // OpenMP is still the source of the default thread count (OMP_NUM_THREADS,
 // threadpoolctl), read through omp_get_max_threads(), which starts no threads.
 #pragma once
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <limits>
 #include <type_traits>
 
 namespace fastconv {
 namespace parallel {
+
+using idx_t = std::ptrdiff_t;
 
 // CPUs this process may run on (its affinity mask).
 int hardware_threads();
@@ -71,6 +77,41 @@ class InterruptScope {
   bool interrupted_ = false;
   InterruptScope* prev_;
 };
+
+// Work items [0, total) claimed by the threads of a team in shrinking chunks, a
+// 1/(2 n) share of what is left, between `least` and `most` items (so that a thread
+// on a slower core, or one whose core another library's threads share, takes fewer,
+// and no chunk runs long between two checks for an interrupt): f(begin, end) for
+// each chunk a thread claims, until none is left or the call stops.
+class Claims {
+ public:
+  Claims(idx_t total, idx_t least, idx_t most = std::numeric_limits<idx_t>::max())
+      : total_(total), least_(std::max<idx_t>(1, least)), most_(std::max(least_, most)) {}
+  template <class F>
+  void run(int n, F&& f) {
+    for (idx_t r = next_.load(std::memory_order_relaxed), r1;;) {
+      do {
+        if (r >= total_) return;
+        r1 = std::min(total_, r + std::clamp((total_ - r) / (2 * n), least_, most_));
+      } while (!next_.compare_exchange_weak(r, r1, std::memory_order_relaxed));
+      if (should_stop()) return;
+      f(r, r1);
+      r = next_.load(std::memory_order_relaxed);
+    }
+  }
+
+ private:
+  std::atomic<idx_t> next_{0};
+  idx_t total_, least_, most_;
+};
+
+// Elements a thread touches between two checks for an interrupt, at most (a few ms).
+constexpr idx_t kChunkWork = idx_t(1) << 22;
+
+// Threads worth using for a pass that moves `bytes`: about 64 KiB per thread at least.
+inline int threads_for(idx_t bytes, int nthreads) {
+  return int(std::max<idx_t>(1, std::min<idx_t>(nthreads, bytes / (64 << 10))));
+}
 
 // Worker threads started so far (the pool grows to the largest team asked for).
 int pool_workers();

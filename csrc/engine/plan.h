@@ -41,5 +41,13 @@ const char* path_name(Path p);
 template <class T>
 std::string run(const Plan& p, const T* a, const T* b, const T* c, T* out, const KernelTable& kt, int nthreads);
 
+// D = a x b (labels ld, C-contiguous), then out = D x c reading D with labels ld2 (a
+// reshape of D: some axis split), a block of `block` indices at a time (a label of a,
+// ld, ld2 and out), D held for one block in at most block_bytes (paths/staged.cpp).
+template <class T>
+std::string run_staged(const Operand& a, const Operand& b, const std::string& ld, const std::string& ld2,
+                       const Operand& c, const Operand& out, char block, idx_t block_bytes, const T* pa,
+                       const T* pb, const T* pc, T* po, const KernelTable& kt, int nthreads);
+
 }  // namespace engine
 }  // namespace fastconv

@@ -6,7 +6,8 @@ and C output channels:
 - ``outer``: the factors' outer product is a dense (k, l, c, C) kernel, run on the
   GEMM path as ``conv``: 2*M*k*l*c*C FLOPs, the input and output moved once.
 - ``fused-staged``: the note's stages one block of output rows at a time, the
-  intermediate of a block staying in cache: spatially separable
+  intermediate of a block staying in cache (the engine's staged chain,
+  ``_core.contract_staged``): spatially separable
   2*M*l*c*C*(k + 1) FLOPs, flattened 2*M*k*l*C*(c + 1); input and output once.
 - ``staged``: the stages over the whole input, the intermediate written and read
   back (bWhcC: M*l*c*C values; flattened: M*k*l*C). Costed, never run: SPEC forbids
@@ -31,7 +32,7 @@ from ._ops import conv
 FLOP_PER_BYTE = 8
 STRATEGIES = ("outer", "fused-staged", "staged")
 RUNNABLE = ("outer", "fused-staged")
-_BLOCK_BYTES = 1 << 20  # intermediate per block of rows, fused-staged
+_BLOCK_BYTES = 1 << 20  # intermediate per block of rows, fused-staged (docs/tuning.md)
 
 
 class Plan(NamedTuple):
@@ -77,13 +78,6 @@ def _plan(op, x, K, c, C, dt, strategy):
     return Plan(op, best, costs, reason)
 
 
-def _row_blocks(x, K, per_row_bytes):
-    """Output-row blocks [W0, W1) whose intermediate stays under _BLOCK_BYTES."""
-    W = x.shape[1] // K[0]
-    step = max(1, _BLOCK_BYTES // max(1, per_row_bytes))
-    return [(i, min(W, i + step)) for i in range(0, W, step)]
-
-
 def spatially_separable_conv(x: np.ndarray, wv: np.ndarray, wh: np.ndarray, out: np.ndarray | None = None,
                              strategy: str = "auto") -> np.ndarray:
     """Spatially separable convolution (2-D, stride == kernel): exact.
@@ -106,15 +100,10 @@ def spatially_separable_conv(x: np.ndarray, wv: np.ndarray, wh: np.ndarray, out:
         return conv(x, wv[:, None] * wh[None], out=out)  # the (k, l, c, C) outer product
     b, w, h, _ = x.shape
     k, l = K
-    H = h // l
     xv, wv, wh = V.native_operand(x, dt), V.native_operand(wv, dt), V.native_operand(wh, dt)
     res = V.target(out)
-    per_row = b * h * c * C * np.dtype(dt).itemsize
-    for W0, W1 in _row_blocks(x, K, per_row):
-        n = W1 - W0
-        inter = np.empty((b, n, h, c, C), dt)
-        _core.contract(xv[:, W0 * k:W1 * k].reshape(b, n, k, h, c), "bWkhc", wv, "kcC", inter, "bWhcC")
-        _core.contract(inter.reshape(b, n, H, l, c, C), "bWHlcC", wh, "lcC", res[:, W0:W1], "bWHC")
+    _core.contract_staged(xv.reshape(b, w // k, k, h, c), "bWkhc", wv, "kcC", "bWhcC", "bWHlcC", wh, "lcC",
+                          res, "bWHC", "W", _BLOCK_BYTES)
     return V.deliver(out, res)
 
 
@@ -137,16 +126,11 @@ def flattened_conv(x: np.ndarray, wc: np.ndarray, wv: np.ndarray, wh: np.ndarray
         return conv(x, (wv[:, None] * wh[None])[:, :, None] * wc, out=out)  # (k, l, c, C)
     k, l = K
     b, w, h, _ = x.shape
-    H = h // l
-    wd = wv[:, None] * wh[None]  # vertical then horizontal depthwise = one (k, l, C) depthwise
+    wd = V.native_operand(wv[:, None] * wh[None], dt)  # vertical then horizontal depthwise: one (k, l, C) depthwise
     xv, wc = V.native_operand(x, dt), V.native_operand(wc, dt)
     res = V.target(out)
-    per_row = b * k * h * C * np.dtype(dt).itemsize
-    for W0, W1 in _row_blocks(x, K, per_row):
-        n = W1 - W0
-        y = np.empty((b, n * k, h, C), dt)
-        _core.contract(xv[:, W0 * k:W1 * k], "bwhc", wc, "cC", y, "bwhC")
-        _core.contract(y.reshape(b, n, k, H, l, C), "bWkHlC", wd, "klC", res[:, W0:W1], "bWHC")
+    _core.contract_staged(xv.reshape(b, w // k, k, h, c), "bWkhc", wc, "cC", "bWkhC", "bWkHlC", wd, "klC",
+                          res, "bWHC", "W", _BLOCK_BYTES)
     return V.deliver(out, res)
 
 

@@ -157,7 +157,7 @@ T output_sum_parallel(const DotPlan& p, const T* a, const T* b, DotFn<T> dot, in
   Cascade<T> blocks, tail;
   for (idx_t r0 = 0; r0 < nblocks; r0 += kRoundBlocks) {
     const idx_t cnt = std::min(kRoundBlocks, nblocks - r0);
-    Claims claims(cnt, 1, 4);
+    parallel::Claims claims(cnt, 1, 4);
     parallel::run(nt, [&](int, int n) {
       T* buf = scratch::get<T>(scratch::kReduce, size_t(2 * p.chunk));
       claims.run(n, [&](idx_t i0, idx_t i1) {
@@ -187,14 +187,14 @@ std::string dot_path(const Contraction& d, const T* a, const T* b, T* out, const
   if (p.swap) std::swap(a, b);
   const DotFn<T> dot = KernelOf<T>::dot(kt);
   const idx_t nout = prod(p.outs);
-  const int nt = threads_for(sat_mul(sat_mul(nout, p.terms), 2 * idx_t(sizeof(T))), nthreads);
+  const int nt = parallel::threads_for(sat_mul(sat_mul(nout, p.terms), 2 * idx_t(sizeof(T))), nthreads);
   if (nout < 4 * nt && p.nchunks >= 2 * kBlock) {  // few long sums: each split between the threads
     Odometer it(p.outs, 0);
     for (idx_t o = 0; o < nout && !parallel::should_stop(); ++o, it.next())
       out[it.o] = output_sum_parallel(p, a + it.a, b + it.b, dot, nt);
     return {};
   }
-  Claims claims(nout, 1, std::max<idx_t>(1, kChunkWork / std::max<idx_t>(1, p.terms)));
+  parallel::Claims claims(nout, 1, std::max<idx_t>(1, parallel::kChunkWork / std::max<idx_t>(1, p.terms)));
   parallel::run(std::max<int>(1, int(std::min<idx_t>(nt, nout))), [&](int, int n) {
     T* buf = scratch::get<T>(scratch::kReduce, size_t(2 * p.chunk));
     claims.run(n, [&](idx_t o0, idx_t o1) {

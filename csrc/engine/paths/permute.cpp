@@ -23,7 +23,7 @@ std::string permute_path(const Contraction& d, const T* a, T* out, const KernelT
       }
     return Dim{0, 0, 0, 0};
   };
-  const int nt = threads_for(sat_mul(2 * prod(dims), idx_t(sizeof(T))), nthreads);
+  const int nt = parallel::threads_for(sat_mul(2 * prod(dims), idx_t(sizeof(T))), nthreads);
   const Dim run = take([](const Dim& x) { return x.so == 1 && x.sa == 1; });
   if (run.size) {  // contiguous runs
     const Dim inner = dims.empty() ? Dim{1, 0, 0, 0} : take([](const Dim&) { return true; });

@@ -168,7 +168,7 @@ void tap_long(const TapShape& s, const T* a, const T* b, T* out, const KernelTab
   const idx_t items = nblocks * nslabs;
   const idx_t work = sat_mul(sat_mul(kPixelBlock, slab), s.ntaps);
   const int nt = int(std::max<idx_t>(1, std::min<idx_t>(nthreads, items)));
-  Claims claims(items, 1, std::max<idx_t>(1, kChunkWork / std::max<idx_t>(1, work)));
+  parallel::Claims claims(items, 1, std::max<idx_t>(1, parallel::kChunkWork / std::max<idx_t>(1, work)));
   parallel::run(nt, [&](int, int n) {
     // One thread's scratch: tap offsets, packed weights, a chunk's results, the cascade.
     const size_t tap_bytes = size_t(2 * kTapChunk) * sizeof(idx_t);
@@ -242,7 +242,7 @@ std::string tapreduce_path(const Contraction& d, const T* a, const T* b, T* out,
   const idx_t pix_work = sat_mul(s.ntaps + 1, s.L);
   const idx_t bytes = sat_mul(s.npix(), sat_mul(pix_work, idx_t(sizeof(T))));
   auto kernel = KernelOf<T>::tapreduce(kt);
-  parallel_rows(s.outer, s.inner, threads_for(bytes, nthreads), pix_work,
+  parallel_rows(s.outer, s.inner, parallel::threads_for(bytes, nthreads), pix_work,
                 [&](idx_t off_a, idx_t off_o, idx_t i0, idx_t len) {
                   T* scratch = scratch::get<T>(scratch::kTaps, size_t(s.L));
                   kernel(tap_args(p, a + off_a + i0 * s.inner.sa, out + off_o + i0 * s.inner.so, len, scratch));
