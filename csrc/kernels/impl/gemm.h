@@ -14,6 +14,32 @@ struct Tile {
 // accumulators per row): a 16-column tail of a 48-wide tile costs a third of it,
 // not all of it. The last vector of a row may be partial (masked stores).
 
+// Whether Vec has FMA by lane (fmadd_lane<L>(b, a, c) = c + b * a[L]: NEON's FMLA by
+// element). Then a row's W consecutive K values are one load, each lane feeding one
+// step of K; other ISAs broadcast each value (an FMA's memory operand on x86).
+template <class V, class = void>
+struct LaneFma : std::false_type {};
+template <class V>
+struct LaneFma<V, std::void_t<decltype(V::kLaneFma)>> : std::integral_constant<bool, V::kLaneFma> {};
+
+// Steps L .. W-1 of K from the rows' vectors av (their lane L each), B rows from b.
+template <class T, class Tl, int NVU, int L = 0>
+__attribute__((always_inline)) static inline void lane_steps(const T* b, const typename Vec<T>::reg (&av)[Tl::MR],
+                                                             typename Vec<T>::reg (&acc)[Tl::MR][NVU]) {
+  using V = Vec<T>;
+  if constexpr (L < V::W) {
+    constexpr int W = V::W, NR = Tl::NV * W;
+    typename V::reg bv[NVU];
+#pragma GCC unroll 8
+    for (int j = 0; j < NVU; ++j) bv[j] = V::load(b + L * NR + j * W);
+#pragma GCC unroll 32
+    for (int i = 0; i < Tl::MR; ++i)
+#pragma GCC unroll 8
+      for (int j = 0; j < NVU; ++j) acc[i][j] = V::template fmadd_lane<L>(bv[j], av[i], acc[i][j]);
+    lane_steps<T, Tl, NVU, L + 1>(b, av, acc);
+  }
+}
+
 template <class T, class Tl, int NVU, bool unit>
 static inline void gemm_segments(const GemmArgs<T>& g, const T* const* a, typename Vec<T>::reg (&acc)[Tl::MR][NVU]) {
   using V = Vec<T>;
@@ -37,8 +63,17 @@ static inline void gemm_segments(const GemmArgs<T>& g, const T* const* a, typena
       for (int i = 0; i < MR; ++i)
         for (idx_t e = 0; e < nlen; e += LINE) __builtin_prefetch(rows[i] + noff + e);
     }
+    idx_t k = 0;
+    if constexpr (unit && LaneFma<V>::value) {
+      for (; k + W <= len; k += W, b += W * NR) {
+        typename V::reg av[MR];
+#pragma GCC unroll 32
+        for (int i = 0; i < MR; ++i) av[i] = V::load(r[i] + k);
+        lane_steps<T, Tl, NVU>(b, av, acc);
+      }
+    }
 #pragma GCC unroll 4
-    for (idx_t k = 0; k < len; ++k) {
+    for (; k < len; ++k) {
       typename V::reg bv[NVU];
 #pragma GCC unroll 8
       for (int j = 0; j < NVU; ++j) bv[j] = V::load(b + j * W);

@@ -1,0 +1,27 @@
+// The NEON kernels (AArch64 Advanced SIMD, the baseline of ARMv8-A: no extra flags).
+// This ISA's kernels (registry.inc), the tile it dispatches and its L2 budget;
+// everything in fastconv::neon.
+#include <type_traits>
+#include <vector>
+
+#include "kernels/simd/neon.h"
+
+namespace fastconv {
+namespace neon {
+
+static constexpr Isa kIsa = Isa::neon;
+static constexpr const char* kIsaName = "neon";
+// The GEMM tiles (MR, NV) the engine runs, and the bytes of A an M block keeps in L2
+// (docs/tuning.md).
+static constexpr int kDispatchF32[2] = {6, 3}, kDispatchF64[2] = {6, 3};
+static constexpr idx_t kL2 = 192 << 10;
+
+#include "kernels/impl/tapreduce.h"
+#include "kernels/impl/dot.h"
+#include "kernels/impl/zip.h"
+#include "kernels/impl/gemm.h"
+#include "kernels/impl/pack.h"
+#include "kernels/impl/table.h"
+
+}  // namespace neon
+}  // namespace fastconv
