@@ -23,6 +23,7 @@ import numpy as np
 
 import fastconv
 
+from . import _peers
 from ._workloads import select
 
 
@@ -66,7 +67,11 @@ def _threads_ctx(n):
     return stack
 
 
-def implementations(w, inputs, torch):
+# Rows that are fastconv's own, not peers (the best peer is the fastest of the others).
+OWN = ("fastconv", "fc.einsum")
+
+
+def implementations(w, inputs, torch, threads):
     impls = [("fastconv", w.fastconv(*inputs)),
              ("fc.einsum", w.fastconv_einsum(*inputs)),
              ("einsum", w.einsum(*inputs, optimize=False)),
@@ -77,12 +82,14 @@ def implementations(w, inputs, torch):
         pass
     if torch is not None:
         impls += [(name, make(torch, *inputs)) for name, make in w.torch_peers().items()]
+    impls += list(_peers.peers(w, inputs, threads).items())
     return impls
 
 
 def run(threads: int | None, budget_s: float, names: list[str] | None, rounds: int = 3,
-        file=None) -> list[dict]:
-    """Time every workload in ``rounds`` rounds (see the module docstring); print and return the rows."""
+        file=None, batch: int | None = None) -> list[dict]:
+    """Time every workload in ``rounds`` rounds (see the module docstring), at batch ``batch``
+    (None: SPEC §4's); print and return the rows."""
     try:
         import torch
     except ImportError:
@@ -95,10 +102,10 @@ def run(threads: int | None, budget_s: float, names: list[str] | None, rounds: i
         if torch is not None and threads:
             torch.set_num_threads(threads)
         try:
-            for w in select(names):
+            for w in select(names, batch):
                 inputs = w.inputs()
                 nbytes = w.nbytes()
-                impls = implementations(w, inputs, torch)
+                impls = implementations(w, inputs, torch, threads or fastconv.get_num_threads())
                 peaks, times = [], {name: [] for name, _ in impls}
                 for _ in range(rounds):
                     peaks.append(copyto_gbps(nbytes, block_s) if w.kind == "memory"
@@ -116,26 +123,37 @@ def run(threads: int | None, budget_s: float, names: list[str] | None, rounds: i
         finally:
             if prev is not None:
                 fastconv.set_num_threads(prev)
-    print_table(rows, threads or fastconv.get_num_threads(), rounds, file=file)
+    print_table(rows, threads or fastconv.get_num_threads(), rounds, file=file, batch=batch)
     return rows
 
 
-def print_table(rows, threads, rounds, file=None):
+def print_table(rows, threads, rounds, file=None, batch=None):
     p = lambda *a: print(*a, file=file)  # noqa: E731
-    p(f"fastconv {fastconv.__version__}  isa={fastconv.isa()}  threads={threads}  rounds={rounds}")
+    p(f"fastconv {fastconv.__version__}  isa={fastconv.isa()}  threads={threads}  rounds={rounds}  "
+      f"batch={batch or 'SPEC'}")
     p("medians over rounds; % peak and 'fastconv x' (this impl's time / fastconv's) per round, then the median;"
       " 'won': rounds fastconv was faster")
-    p(f"{'workload':<22}{'impl':<13}{'median ms':>10}{'rate':>16}{'% peak':>8}{'fastconv x':>12}{'won':>6}")
-    last = None
-    for r in rows:
-        if r["workload"] != last:
-            peak = (f"np.copyto {r['peak']:.1f} GB/s" if r["kind"] == "memory"
-                    else f"numpy.matmul 4096^2 float32 {r['peak']:.0f} GFLOP/s")
-            p(f"{r['workload']:<22}({peak})")
-            last = r["workload"]
-        rate = f"{r['gbps']:.1f} GB/s" if r["kind"] == "memory" else f"{r['gflops']:.1f} GFLOP/s"
-        sp, won = ("", "") if r["impl"] == "fastconv" else (f"{r['speedup']:.2f}x", f"{r['won']}/{r['rounds']}")
-        p(f"{'':<22}{r['impl']:<13}{r['ms']:>10.3f}{rate:>16}{r['pct_peak']:>7.0f}%{sp:>12}{won:>6}")
+    p(f"{'workload':<22}{'impl':<22}{'median ms':>10}{'rate':>16}{'% peak':>8}{'fastconv x':>12}{'won':>6}")
+    for name in dict.fromkeys(r["workload"] for r in rows):
+        group = [r for r in rows if r["workload"] == name]
+        r0 = group[0]
+        peak = (f"np.copyto {r0['peak']:.1f} GB/s" if r0["kind"] == "memory"
+                else f"numpy.matmul 4096^2 float32 {r0['peak']:.0f} GFLOP/s")
+        p(f"{name:<22}({peak})")
+        for r in group:
+            rate = f"{r['gbps']:.1f} GB/s" if r["kind"] == "memory" else f"{r['gflops']:.1f} GFLOP/s"
+            sp, won = ("", "") if r["impl"] == "fastconv" else (f"{r['speedup']:.2f}x", f"{r['won']}/{r['rounds']}")
+            p(f"{'':<22}{r['impl']:<22}{r['ms']:>10.3f}{rate:>16}{r['pct_peak']:>7.0f}%{sp:>12}{won:>6}")
+        best = best_peer(group)
+        if best:
+            p(f"{'':<22}best peer: {best['impl']} ({best['speedup']:.2f}x fastconv's time, "
+              f"{'fastconv faster' if best['speedup'] > 1 else 'the peer faster'})")
+
+
+def best_peer(group):
+    """The fastest row that is not fastconv's own (by median time), or None."""
+    peers = [r for r in group if r["impl"] not in OWN]
+    return min(peers, key=lambda r: r["ms"]) if peers else None
 
 
 def main(argv=None) -> int:
@@ -147,6 +165,7 @@ def main(argv=None) -> int:
                    help="seconds of timed calls per implementation, over all rounds")
     b.add_argument("--rounds", type=int, default=3, help="rounds per workload (see the module docstring)")
     b.add_argument("--only", nargs="*", default=None, help="workload names to run")
+    b.add_argument("--batch", type=int, default=None, help="batch size of every workload (default: SPEC §4's)")
     sub.add_parser("config", help="print the build and runtime configuration")
     args = ap.parse_args(argv)
     if args.cmd == "bench":
@@ -154,8 +173,10 @@ def main(argv=None) -> int:
             select(args.only)
         except ValueError as e:
             ap.error(str(e))
+        if args.batch is not None and args.batch < 1:
+            ap.error("--batch must be at least 1")
     if args.cmd == "config":
         fastconv.show_config()
     else:
-        run(args.threads, args.budget, args.only, args.rounds)
+        run(args.threads, args.budget, args.only, args.rounds, batch=args.batch)
     return 0

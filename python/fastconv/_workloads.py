@@ -2,12 +2,14 @@
 
 A workload knows how to make its inputs, how fastconv computes it, its einsum
 baseline over the correct-patch views (used for numpy.einsum in both modes and
-opt_einsum), its PyTorch formulation, and the bytes and FLOPs it moves.
+opt_einsum), its PyTorch formulation, its layers for the ONNX Runtime and OpenVINO
+peers (_peers.py), and the bytes and FLOPs it moves, at batch 8 (SPEC §4; the
+separable ones at 4) or at any batch (``at_batch``).
 Only workloads whose fastconv operation exists are listed by ``available()``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -27,6 +29,15 @@ class Workload:
     flops: int
     kwargs: dict = field(default_factory=dict)
     torch: Callable | dict | None = None  # (torch, *inputs) -> callable; or {peer name: that}
+    layers: Callable | dict | None = None  # (*inputs) -> NCHW layers (_peers.py); or {suffix: that}
+
+    def at_batch(self, b: int) -> "Workload":
+        """The same workload on a batch of b images (FLOPs and bytes scale with it)."""
+        b0 = self.shapes[0][0]
+        if b == b0:
+            return self
+        return replace(self, shapes=((b, *self.shapes[0][1:]), *self.shapes[1:]),
+                       out_shape=(b, *self.out_shape[1:]), flops=self.flops * b // b0)
 
     def inputs(self, dtype=np.float32, seed=0):
         rng = np.random.default_rng(seed)
@@ -44,7 +55,8 @@ class Workload:
     def fastconv_einsum(self, *inputs):
         """The same workload as fastconv.einsum over the correct-patch views."""
         ops = self.views(*inputs)
-        return lambda: fastconv.einsum(self.expr, *ops)
+        # A pure permutation comes back as numpy's view (numpy.einsum's semantics): materialised.
+        return lambda: np.ascontiguousarray(fastconv.einsum(self.expr, *ops))
 
     def einsum(self, *inputs, optimize=False):
         ops = self.views(*inputs)
@@ -132,6 +144,46 @@ def _torch_pwgroup_shuffle(torch, x, w):
     return _torch_grouped(torch, x, w[None, None], shuffle=True)
 
 
+# Layers for the ONNX Runtime / OpenVINO peers (_peers.py): NCHW convs, OIHW weights.
+def _conv_layer(W, stride=(1, 1), groups=1):
+    return {"op": "conv", "w": np.ascontiguousarray(W), "stride": tuple(stride), "groups": groups}
+
+
+def _layers_conv(x, w):
+    k, l = w.shape[:2]
+    return [_conv_layer(w.transpose(3, 2, 0, 1), (k, l))]
+
+
+def _layers_pointwise(x, w):
+    return [_conv_layer(w.T[:, :, None, None])]
+
+
+def _layers_grouped(x, w, shuffle=False):
+    k, l, g, s, S = w.shape
+    layers = [_conv_layer(w.transpose(2, 4, 3, 0, 1).reshape(g * S, s, k, l), (k, l), g)]
+    return layers + [{"op": "shuffle", "groups": g}] if shuffle else layers
+
+
+def _layers_depthwise(x, w):
+    k, l, c = w.shape
+    return [_conv_layer(w.transpose(2, 0, 1)[:, None], (k, l), c)]
+
+
+def _layers_filter(x, w):
+    return [_conv_layer(w.reshape(1, -1, 1, 1))]
+
+
+def _layers_channel(x, w):
+    k, l, m = w.shape
+    c = x.shape[-1]
+    return [_conv_layer(np.broadcast_to(w.transpose(2, 0, 1), (c // m, m, k, l)), (k, l), c // m)]
+
+
+def _layers_outer(expr):
+    """A dense conv whose (k, l, c, C) kernel is the einsum of the weights (the outer product)."""
+    return lambda x, *ws: _layers_conv(x, np.einsum(expr, *ws))
+
+
 def _patch2(x, k, l, c_split):
     b, w, h, _ = x.shape
     return x.reshape(b, w // k, k, h // l, l, *c_split)
@@ -142,7 +194,7 @@ def _conv(name, x, w):
     k, l, _, C = w
     return Workload(name, "conv", "compute", (x, w), "bWkHlc,klcC->bWHC",
                     lambda x, w: (_patch2(x, k, l, (c,)), w), (b, W // k, H // l, C),
-                    2 * b * (W // k) * (H // l) * C * k * l * c, torch=_torch_conv)
+                    2 * b * (W // k) * (H // l) * C * k * l * c, torch=_torch_conv, layers=_layers_conv)
 
 
 WORKLOADS = [
@@ -151,25 +203,26 @@ WORKLOADS = [
     _conv("down2x2_96to192", (8, 56, 56, 96), (2, 2, 96, 192)),
     Workload("pointwise1x1_128to256", "pointwise_conv", "compute", ((8, 56, 56, 128), (128, 256)),
              "bwhc,cC->bwhC", lambda x, w: (x, w), (8, 56, 56, 256), 2 * 8 * 56 * 56 * 128 * 256,
-             torch=_torch_pointwise),
+             torch=_torch_pointwise, layers=_layers_pointwise),
     Workload("grouped2x2_g4_128", "grouped_conv", "compute", ((8, 56, 56, 128), (2, 2, 4, 32, 32)),
              "bWkHlgs,klgsS->bWHgS", lambda x, w: (_patch2(x, 2, 2, (4, 32)), w), (8, 28, 28, 128),
-             2 * 8 * 28 * 28 * 128 * 2 * 2 * 32, torch=_torch_grouped),
+             2 * 8 * 28 * 28 * 128 * 2 * 2 * 32, torch=_torch_grouped, layers=_layers_grouped),
     Workload("pwgroup1x1_g3_240", "pointwise_grouped_conv", "compute", ((8, 28, 28, 240), (3, 80, 80)),
-             "bwhgs,gsS->bwhSg", lambda x, w: (x.reshape(8, 28, 28, 3, 80), w), (8, 28, 28, 240),
-             2 * 8 * 28 * 28 * 240 * 80, kwargs={"shuffle": True}, torch=_torch_pwgroup_shuffle),
+             "bwhgs,gsS->bwhSg", lambda x, w: (x.reshape(*x.shape[:-1], 3, 80), w), (8, 28, 28, 240),
+             2 * 8 * 28 * 28 * 240 * 80, kwargs={"shuffle": True}, torch=_torch_pwgroup_shuffle,
+             layers=lambda x, w: _layers_grouped(x, w[None, None], shuffle=True)),
     Workload("depthwise2x2_c64", "depthwise_conv", "memory", ((8, 112, 112, 64), (2, 2, 64)),
              "bWkHlc,klc->bWHc", lambda x, w: (_patch2(x, 2, 2, (64,)), w), (8, 56, 56, 64),
-             2 * 8 * 56 * 56 * 64 * 4, torch=_torch_depthwise),
+             2 * 8 * 56 * 56 * 64 * 4, torch=_torch_depthwise, layers=_layers_depthwise),
     Workload("filter_c64", "pointwise_conv", "memory", ((8, 112, 112, 64), (64,)),
              "bwhc,c->bwh", lambda x, w: (x, w), (8, 112, 112),
-             2 * 8 * 112 * 112 * 64, torch=_torch_filter),
+             2 * 8 * 112 * 112 * 64, torch=_torch_filter, layers=_layers_filter),
     Workload("channelconv_2x2x4", "channel_conv", "memory", ((8, 112, 112, 64), (2, 2, 4)),
              "bWkHlCm,klm->bWHC", lambda x, w: (_patch2(x, 2, 2, (16, 4)), w), (8, 56, 56, 16),
-             2 * 8 * 56 * 56 * 16 * 16, torch=_torch_channel),
+             2 * 8 * 56 * 56 * 16 * 16, torch=_torch_channel, layers=_layers_channel),
     Workload("shuffle_g3_240", "channel_shuffle", "memory", ((8, 28, 28, 240),),
-             "bwhgn->bwhng", lambda x: (x.reshape(8, 28, 28, 3, 80),), (8, 28, 28, 240),
-             0, kwargs={"groups": 3}, torch=_torch_shuffle(3)),
+             "bwhgn->bwhng", lambda x: (x.reshape(*x.shape[:-1], 3, 80),), (8, 28, 28, 240),
+             0, kwargs={"groups": 3}, torch=_torch_shuffle(3), layers=lambda x: [{"op": "shuffle", "groups": 3}]),
 ]
 
 
@@ -218,17 +271,21 @@ FUSED = [
              "bWkHlc,klc,cC->bWHC", lambda x, wd, wp: (_patch2(x, 2, 2, (32,)), wd, wp), (8, 56, 56, 64),
              2 * 8 * 56 * 56 * 32 * (4 + 64),
              torch={"torch(chain)": _torch_dwsep_chain,
-                    "torch(outer)": lambda t, x, wd, wp: _outer_conv(t, x, np.einsum("klc,cC->klcC", wd, wp))}),
+                    "torch(outer)": lambda t, x, wd, wp: _outer_conv(t, x, np.einsum("klc,cC->klcC", wd, wp))},
+             layers={"(chain)": lambda x, wd, wp: _layers_depthwise(x, wd) + _layers_pointwise(None, wp),
+                     "(outer)": _layers_outer("klc,cC->klcC")}),
     Workload("spatialsep2x2_32to64", "spatially_separable_conv", "compute", ((4, 56, 56, 32), (2, 32, 64), (2, 32, 64)),
              "bWkHlc,kcC,lcC->bWHC", lambda x, wv, wh: (_patch2(x, 2, 2, (32,)), wv, wh), (4, 28, 28, 64),
              2 * 4 * 28 * 28 * 4 * 32 * 64,
              torch={"torch(chain)": _torch_spatialsep_chain,
-                    "torch(outer)": lambda t, x, wv, wh: _outer_conv(t, x, np.einsum("kcC,lcC->klcC", wv, wh))}),
+                    "torch(outer)": lambda t, x, wv, wh: _outer_conv(t, x, np.einsum("kcC,lcC->klcC", wv, wh))},
+             layers={"(outer)": _layers_outer("kcC,lcC->klcC")}),
     Workload("flattened2x2_32to64", "flattened_conv", "compute", ((4, 56, 56, 32), (32, 64), (2, 64), (2, 64)),
              "bWkHlc,cC,kC,lC->bWHC", lambda x, wc, wv, wh: (_patch2(x, 2, 2, (32,)), wc, wv, wh), (4, 28, 28, 64),
              2 * 4 * 28 * 28 * 4 * 32 * 64,
              torch={"torch(chain)": _torch_flattened_chain,
-                    "torch(outer)": lambda t, x, wc, wv, wh: _outer_conv(t, x, np.einsum("cC,kC,lC->klcC", wc, wv, wh))}),
+                    "torch(outer)": lambda t, x, wc, wv, wh: _outer_conv(t, x, np.einsum("cC,kC,lC->klcC", wc, wv, wh))},
+             layers={"(outer)": _layers_outer("cC,kC,lC->klcC")}),
 ]
 WORKLOADS += FUSED
 
@@ -237,8 +294,9 @@ def available() -> list[Workload]:
     return [w for w in WORKLOADS if hasattr(fastconv, w.op)]
 
 
-def select(names: list[str] | None) -> list[Workload]:
-    """The available workloads named in ``names`` (all of them for None or []).
+def select(names: list[str] | None, batch: int | None = None) -> list[Workload]:
+    """The available workloads named in ``names`` (all of them for None or []), at batch
+    ``batch`` (None: each workload's own, SPEC §4's).
 
     Raises ValueError for a name that is not a workload, listing the known ones:
     a misspelt name would otherwise give an empty table.
@@ -248,4 +306,4 @@ def select(names: list[str] | None) -> list[Workload]:
     unknown = [n for n in names or [] if n not in known]
     if unknown:
         raise ValueError(f"unknown workload(s) {', '.join(unknown)}; known: {', '.join(w.name for w in ws)}")
-    return [w for w in ws if not names or w.name in names]
+    return [w.at_batch(batch) if batch else w for w in ws if not names or w.name in names]
