@@ -9,12 +9,18 @@
 
 namespace fastconv {
 
+// The activation a kernel's epilogue applies to each output it stores, after adding
+// its bias (impl/activation.h): none, max(x, 0), min(max(x, 0), 6), x / (1 + e^-x),
+// x (1 + erf(x / sqrt 2)) / 2.
+enum class Act : int { none = 0, relu, relu6, silu, gelu };
+
 // Tap multiply-reduce (the memory-bound path: depthwise, filter, channel conv).
 // For each pixel p < npix, with xp = x + p*x_pix and op = out + p*out_pix:
 //   acc[r] = sum_{t < ntaps} xp[taps[t] + r] * w[t*L + r]       for r < L
 //   op[j]  = sum_{s < seg} acc[j*seg + s]                        for j < L/seg
 // x is unit-stride along r; w is the packed [ntaps][L] weight panel;
 // scratch holds L elements (used when seg > 1). L % seg == 0.
+// Epilogue: op[j] = act(op[j] + bias[j]) (bias null: none; act an Act).
 template <class T>
 struct TapReduceArgs {
   const T* x;
@@ -28,6 +34,8 @@ struct TapReduceArgs {
   T* out;
   idx_t out_pix;
   T* scratch;
+  const T* bias = nullptr;
+  int act = 0;
 };
 
 // Dot (the dot path's chunk sum): sum_{i < n} a[i] * b[i * b_inc], b_inc 0 or 1, in
@@ -71,6 +79,8 @@ struct ZipArgs {
 // a[u*MR .. u*MR + MR) and writing C rows from c + u*MR*rs_c; every tile has MR
 // rows but the last, which has m (a call then costs the tile loop once, not once
 // a tile: with a short K that overhead is a third of a tile).
+// Epilogue: C[i, j] = act(C[i, j] + bias[j]) as the tile is stored (bias: the panel's
+// NR values, null: none; act an Act): the engine passes it with the last K block only.
 template <class T>
 struct GemmArgs {
   const T* const* a;
@@ -92,6 +102,9 @@ struct GemmArgs {
   idx_t groups = 1;
   idx_t a_gs = 0, b_gs = 0;
   T* zip_src = nullptr;
+  const T* bias = nullptr;
+  int act = 0;
+  idx_t bias_gs = 0;  // the zip kernel: group q's bias panel at bias + q*bias_gs
 };
 
 // Group counts the zip kernel interleaves with code for that count; more go

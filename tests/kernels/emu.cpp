@@ -24,6 +24,15 @@ struct Lanes {
   static reg broadcast(const T* p) { reg r; for (int l = 0; l < N; ++l) r.v[l] = *p; return r; }
   static reg fmadd(reg a, reg b, reg c) { for (int l = 0; l < N; ++l) c.v[l] = std::fma(a.v[l], b.v[l], c.v[l]); return c; }
   static reg add(reg a, reg b) { for (int l = 0; l < N; ++l) a.v[l] += b.v[l]; return a; }
+  static reg set1(T x) { reg r; for (int l = 0; l < N; ++l) r.v[l] = x; return r; }
+  static reg mul(reg a, reg b) { for (int l = 0; l < N; ++l) a.v[l] *= b.v[l]; return a; }
+  static reg sub(reg a, reg b) { for (int l = 0; l < N; ++l) a.v[l] -= b.v[l]; return a; }
+  static reg div(reg a, reg b) { for (int l = 0; l < N; ++l) a.v[l] /= b.v[l]; return a; }
+  static reg max(reg a, reg b) { for (int l = 0; l < N; ++l) a.v[l] = a.v[l] > b.v[l] ? a.v[l] : b.v[l]; return a; }
+  static reg min(reg a, reg b) { for (int l = 0; l < N; ++l) a.v[l] = a.v[l] < b.v[l] ? a.v[l] : b.v[l]; return a; }
+  static reg round(reg a) { for (int l = 0; l < N; ++l) a.v[l] = std::nearbyint(a.v[l]); return a; }
+  static reg pow2(reg n) { for (int l = 0; l < N; ++l) n.v[l] = std::ldexp(T(1), int(n.v[l])); return n; }
+  static Mask lt(reg a, reg b) { Mask m; for (int l = 0; l < N; ++l) m[l] = a.v[l] < b.v[l]; return m; }
   static reg maskload(const T* p, idx_t n) { reg r{}; for (int l = 0; l < N && l < n; ++l) r.v[l] = p[l]; return r; }
   static void maskstore(T* p, idx_t n, reg a) { for (int l = 0; l < N && l < n; ++l) p[l] = a.v[l]; }
   static T hsum(reg a) { T s = 0; for (int l = 0; l < N; ++l) s += a.v[l]; return s; }
@@ -44,6 +53,7 @@ static constexpr const char* kIsaName = "emulated avx512";
 static constexpr int kDispatchF32[2] = {8, 3}, kDispatchF64[2] = {8, 3};
 static constexpr idx_t kL2 = 192 << 10;
 
+#include "kernels/impl/activation.h"
 #include "kernels/impl/tapreduce.h"
 #include "kernels/impl/dot.h"
 #include "kernels/impl/zip.h"

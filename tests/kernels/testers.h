@@ -33,6 +33,10 @@ struct Report {
   void close(T got, double want, double scale, const char* what, long a, long b, long c) {
     const double tol = (sizeof(T) == 4 ? 1e-4 : 1e-11) * (scale + 1.0);
     if (std::fabs(double(got) - want) <= tol) return;
+    fail(got, want, what, a, b, c);
+  }
+  template <class T>
+  void fail(T got, double want, const char* what, long a, long b, long c) {
     if (++count > kKept) return;
     char buf[200];
     std::snprintf(buf, sizeof buf, "%s (%ld, %ld, %ld): got %g want %g", what, a, b, c, double(got), want);
@@ -228,7 +232,139 @@ template <class T> void check_pack_b(Report& r, const GemmKernels<T>& k) {
         }
 }
 
+// The reference activations (contracts.h: Act), in long double.
+inline long double act_ref(long double v, int act) {
+  switch (Act(act)) {
+    case Act::relu: return v > 0 ? v : 0;
+    case Act::relu6: return v < 0 ? 0 : v > 6 ? 6 : v;
+    case Act::silu: return v / (1 + std::exp(-v));
+    case Act::gelu: return 0.5L * v * (1 + std::erf(v / std::sqrt(2.0L)));
+    case Act::none: break;
+  }
+  return v;
+}
+
+// Each activation on its own: tap-reduce of one tap with unit weights (outputs x + 0),
+// over [-20, 20] and extremes, against long double: a relative error of a few ulps.
+template <class T> void check_activations(Report& r, const MemKernels<T>& k) {
+  const idx_t L = 1000;
+  const size_t n = static_cast<size_t>(L);
+  std::vector<T> x(n), w(n, T(1)), bias(n, T(0)), out(n);
+  for (idx_t i = 0; i < L; ++i) x[i] = T(-20 + 40.0 * double(i) / double(L - 1));
+  const T extremes[] = {T(0), T(-0.0), T(1e-30), T(-1e-30), T(-100), T(100), T(-87), T(88), T(6), T(-6)};
+  for (size_t i = 0; i < sizeof extremes / sizeof extremes[0]; ++i) x[i] = extremes[i];
+  const idx_t tap = 0;
+  const double tol = sizeof(T) == 4 ? 4e-6 : 1e-13;
+  for (int act = 1; act <= 4; ++act) {
+    TapReduceArgs<T> a{x.data(), L, 1, &tap, 1, w.data(), L, 1, out.data(), L, nullptr, bias.data(), act};
+    k.tapreduce(a);
+    for (idx_t i = 0; i < L; ++i) {
+      const long double want = act_ref(x[i], act);
+      // Relative, or a few ulps of the input where the result is far smaller (GELU's
+      // 1 + erf cancels, in torch's formula as in ours).
+      const double err = std::fabs(double(out[i]) - double(want));
+      const double ulp = sizeof(T) == 4 ? 1.2e-7 : 2.3e-16;
+      if (!(err <= tol * std::fabs(double(want)) || err <= 4 * ulp * std::fmax(1.0, std::fabs(double(x[i])))))
+        r.fail(out[i], double(want), "activation", act, i, 0);
+    }
+  }
+}
+
+// The epilogue on every store path of tap-reduce: act(sum + bias[j]).
+template <class T> void check_tapreduce_epilogue(Report& r, const MemKernels<T>& k) {
+  for (idx_t L : {3, 16, 17, 64, 70})
+    for (idx_t seg : {1, 2, 4, 5, 16, 70})
+      for (int act = 0; act <= 4; ++act) {
+        if (L % seg) continue;
+        const idx_t ntaps = 3, npix = 5, x_pix = L * ntaps + 5, outs = L / seg;
+        std::vector<idx_t> taps(ntaps);
+        for (idx_t t = 0; t < ntaps; ++t) taps[t] = t * L + t;
+        auto x = r.rand<T>(size_t(npix * x_pix + ntaps * (L + 1) + 8));
+        auto w = r.rand<T>(size_t(ntaps * L));
+        auto bias = r.rand<T>(size_t(outs));
+        std::vector<T> out(size_t(npix * outs * 2), T(-7)), scratch(static_cast<size_t>(L));
+        TapReduceArgs<T> a{x.data(), x_pix, npix, taps.data(), ntaps, w.data(), L, seg, out.data(), 2 * outs,
+                           scratch.data(), bias.data(), act};
+        k.tapreduce(a);
+        for (idx_t p = 0; p < npix; ++p)
+          for (idx_t j = 0; j < outs; ++j) {
+            double sum = 0, scale = std::fabs(double(bias[j]));
+            for (idx_t q = 0; q < seg; ++q)
+              for (idx_t t = 0; t < ntaps; ++t) {
+                const double v = double(x[p * x_pix + taps[t] + j * seg + q]) * w[t * L + j * seg + q];
+                sum += v, scale += std::fabs(v);
+              }
+            r.close(out[p * 2 * outs + j], double(act_ref(sum + bias[j], act)), scale, "tapreduce epilogue", L,
+                    seg * 10 + act, p);
+            if (out[p * 2 * outs + outs + j] != T(-7)) r.close(T(1), 0, 0, "tapreduce epilogue wrote past a pixel", L, seg, p);
+          }
+      }
+}
+
+// The GEMM tile's epilogue on its store paths (plain, accumulating, strided C) and the
+// zip kernel's: act(C + sum + bias[j]).
+template <class T> void check_gemm_epilogue(Report& r, const GemmKernels<T>& k) {
+  const GemmBlocking& bl = k.blocking;
+  const idx_t MR = bl.mr, NR = bl.nr, K = 9;
+  for (idx_t n : {idx_t(1), NR - 1 > 0 ? NR - 1 : 1, NR})
+    for (idx_t cs : {1, 3})
+      for (bool acc : {false, true})
+        for (int act = 0; act <= 4; ++act) {
+          auto a = r.rand<T>(size_t(MR * K));
+          const T* rows[64];
+          for (idx_t i = 0; i < MR; ++i) rows[i] = a.data() + i * K;
+          auto b = r.rand<T>(size_t(K * NR));
+          auto bias = r.rand<T>(size_t(NR));
+          const idx_t off = 0, rs = NR * cs + 2;
+          std::vector<T> c(size_t(MR * rs), T(0.5));
+          GemmArgs<T> g{rows, &off, &K, 1, 1, b.data(), c.data(), rs, cs, MR, n, acc, false};
+          g.bias = bias.data(), g.act = act;
+          k.gemm(g);
+          for (idx_t i = 0; i < MR; ++i)
+            for (idx_t j = 0; j < n; ++j) {
+              double sum = acc ? 0.5 : 0.0, scale = 1 + std::fabs(double(bias[j]));
+              for (idx_t kk = 0; kk < K; ++kk) {
+                const double v = double(rows[i][kk]) * b[kk * NR + j];
+                sum += v, scale += std::fabs(v);
+              }
+              r.close(c[i * rs + j * cs], double(act_ref(sum + bias[j], act)), scale, "gemm epilogue", n,
+                      cs * 100 + acc * 10 + act, i);
+            }
+        }
+  // The zip kernel: every group's tile with its own bias panel, B not pre-permuted (G = 2
+  // shares a factor with every vector width but the scalar one's).
+  for (int act : {0, 1, 3}) {
+    const idx_t G = 2, n = NR, bgs = K * NR;
+    auto a = r.rand<T>(size_t(G * MR * K));
+    std::vector<const T*> rows(size_t(G * MR));
+    for (size_t q = 0; q < rows.size(); ++q) rows[q] = a.data() + q * K;
+    auto b = r.rand<T>(size_t(G * bgs));
+    auto bias = r.rand<T>(size_t(G * NR));
+    std::vector<T> scratch(size_t((G - 1) * MR * NR));
+    const idx_t off = 0, rs = G * NR;
+    std::vector<T> c(size_t(MR * rs), T(0.5));
+    GemmArgs<T> g{rows.data(), &off, &K, 1, 1, b.data(), c.data(), rs, G, MR, n, false, false};
+    g.groups = G, g.a_gs = MR, g.b_gs = bgs, g.zip_src = scratch.data();
+    g.bias = bias.data(), g.act = act, g.bias_gs = NR;
+    if (zip_prepermuted(G, bl.w)) continue;
+    k.gemm_zip(g);
+    for (idx_t i = 0; i < MR; ++i)
+      for (idx_t j = 0; j < G * n; ++j) {
+        const idx_t col = j / G, q = j % G;
+        double sum = 0, scale = 1 + std::fabs(double(bias[q * NR + col]));
+        for (idx_t kk = 0; kk < K; ++kk) {
+          const double v = double(rows[q * MR + i][kk]) * b[q * bgs + kk * NR + col];
+          sum += v, scale += std::fabs(v);
+        }
+        r.close(c[i * rs + j], double(act_ref(sum + bias[q * NR + col], act)), scale, "gemm_zip epilogue", G,
+                act, i * 1000 + j);
+      }
+  }
+}
+
 template <class T> void check_membound(Report& r, const MemKernels<T>& k) {
+  check_activations(r, k);
+  check_tapreduce_epilogue(r, k);
   check_tapreduce(r, k);
   check_dot(r, k);
   check_zip(r, k);
@@ -238,6 +374,7 @@ template <class T> void check_gemm_kernels(Report& r, const GemmKernels<T>& k) {
   check_pack_b(r, k);
   check_gemm(r, k);
   check_gemm_zip(r, k);
+  check_gemm_epilogue(r, k);
 }
 
 }  // namespace testers

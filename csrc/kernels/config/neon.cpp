@@ -1,6 +1,7 @@
 // The NEON kernels (AArch64 Advanced SIMD, the baseline of ARMv8-A: no extra flags).
 // This ISA's kernels (registry.inc), the tile it dispatches and its L2 budget;
 // everything in fastconv::neon.
+#include <cmath>
 #include <type_traits>
 #include <vector>
 
@@ -16,6 +17,7 @@ static constexpr const char* kIsaName = "neon";
 static constexpr int kDispatchF32[2] = {6, 3}, kDispatchF64[2] = {6, 3};
 static constexpr idx_t kL2 = 192 << 10;
 
+#include "kernels/impl/activation.h"
 #include "kernels/impl/tapreduce.h"
 #include "kernels/impl/dot.h"
 #include "kernels/impl/zip.h"

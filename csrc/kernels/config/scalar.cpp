@@ -2,6 +2,7 @@
 // This ISA's kernels (registry.inc), the tile it dispatches and its L2 budget;
 // everything in fastconv::scalar, so that no inline code built with these flags can be
 // merged into another ISA's.
+#include <cmath>
 #include <type_traits>
 #include <vector>
 
@@ -17,6 +18,7 @@ static constexpr const char* kIsaName = "scalar";
 static constexpr int kDispatchF32[2] = {4, 4}, kDispatchF64[2] = {4, 4};
 static constexpr idx_t kL2 = 192 << 10;
 
+#include "kernels/impl/activation.h"
 #include "kernels/impl/tapreduce.h"
 #include "kernels/impl/dot.h"
 #include "kernels/impl/zip.h"

@@ -175,12 +175,13 @@ static inline void gemm_tile(const GemmArgs<T>& g, const T* const* a, T* c, idx_
   // Streamed stores: a full tile whose rows are vector-aligned.
   const bool stream = g.stream && m == MR && g.n == NVU * W &&
                       (reinterpret_cast<size_t>(c) | size_t(g.rs_c) * sizeof(T)) % (W * sizeof(T)) == 0;
+  const Epilogue<T> epi{g.bias, g.act};  // the bias panel holds NR values: whole vectors
   if constexpr (Z) {
     alignas(64) T t[MR * Tl::NV * W];
 #pragma GCC unroll 32
     for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
-      for (int j = 0; j < NVU; ++j) V::store(t + i * Tl::NV * W + j * W, acc[i][j]);
+      for (int j = 0; j < NVU; ++j) V::store(t + i * Tl::NV * W + j * W, epi.active() ? epi(acc[i][j], j * W) : acc[i][j]);
     zip_out<T, Tl>(g, t, c, m, zs, stream);
     return;
   }
@@ -188,7 +189,7 @@ static inline void gemm_tile(const GemmArgs<T>& g, const T* const* a, T* c, idx_
 #pragma GCC unroll 32
     for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
-      for (int j = 0; j < NVU; ++j) V::stream(c + i * g.rs_c + j * W, acc[i][j]);
+      for (int j = 0; j < NVU; ++j) V::stream(c + i * g.rs_c + j * W, epi.active() ? epi(acc[i][j], j * W) : acc[i][j]);
     return;
   }
   if (g.cs_c == 1) {
@@ -198,13 +199,18 @@ static inline void gemm_tile(const GemmArgs<T>& g, const T* const* a, T* c, idx_
       if (i >= m) break;
       T* ci = c + i * g.rs_c;
 #pragma GCC unroll 8
-      for (int j = 0; j < NVU - 1; ++j)
-        V::store(ci + j * W, g.accumulate ? V::add(acc[i][j], V::load(ci + j * W)) : acc[i][j]);
+      for (int j = 0; j < NVU - 1; ++j) {
+        const auto v = g.accumulate ? V::add(acc[i][j], V::load(ci + j * W)) : acc[i][j];
+        V::store(ci + j * W, epi.active() ? epi(v, j * W) : v);
+      }
       T* cl = ci + (NVU - 1) * W;
-      if (last == W)
-        V::store(cl, g.accumulate ? V::add(acc[i][NVU - 1], V::load(cl)) : acc[i][NVU - 1]);
-      else
-        V::maskstore(cl, last, g.accumulate ? V::add(acc[i][NVU - 1], V::maskload(cl, last)) : acc[i][NVU - 1]);
+      if (last == W) {
+        const auto v = g.accumulate ? V::add(acc[i][NVU - 1], V::load(cl)) : acc[i][NVU - 1];
+        V::store(cl, epi.active() ? epi(v, (NVU - 1) * W) : v);
+      } else {
+        const auto v = g.accumulate ? V::add(acc[i][NVU - 1], V::maskload(cl, last)) : acc[i][NVU - 1];
+        V::maskstore(cl, last, epi.active() ? epi(v, (NVU - 1) * W) : v);
+      }
     }
     return;
   }
@@ -216,7 +222,10 @@ static inline void gemm_tile(const GemmArgs<T>& g, const T* const* a, T* c, idx_
   for (idx_t i = 0; i < m; ++i) {
     T* ci = c + i * g.rs_c;
     const T* bi = buf + i * NVU * W;
-    for (idx_t j = 0; j < g.n; ++j) ci[j * g.cs_c] = g.accumulate ? ci[j * g.cs_c] + bi[j] : bi[j];
+    for (idx_t j = 0; j < g.n; ++j) {
+      const T v = g.accumulate ? ci[j * g.cs_c] + bi[j] : bi[j];
+      ci[j * g.cs_c] = epi.active() ? epi.one(v, j) : v;
+    }
   }
 }
 
@@ -239,12 +248,14 @@ static void gemm_nv(const GemmArgs<T>& g) {
     gs.rs_c = NR, gs.cs_c = 1, gs.n = NVU * Vec<T>::W, gs.accumulate = false, gs.stream = false;
     GemmArgs<T> gl = g;  // the last group's
     gl.b = g.b + (g.groups - 1) * g.b_gs;
+    if (g.bias) gl.bias = g.bias + (g.groups - 1) * g.bias_gs;
     for (idx_t u = 0; u < g.ntiles; ++u) {
       for (idx_t q = 0; q < g.groups; ++q) {
         const T* const* a = g.a + q * g.a_gs + u * MR;
         if (next && u + 1 < g.ntiles) prefetch_rows<T, Tl>(g, a + MR);
         if (q + 1 == g.groups) break;
         gs.b = g.b + q * g.b_gs;
+        if (g.bias) gs.bias = g.bias + q * g.bias_gs;
         gemm_tile<T, Tl, NVU, false>(gs, a, g.zip_src + q * MR * NR, MR);
       }
       gemm_tile<T, Tl, NVU, true>(gl, g.a + (g.groups - 1) * g.a_gs + u * MR, g.c + u * MR * g.rs_c,

@@ -8,8 +8,9 @@
 // make_perm(const int*), make_mask(const bool*), permute(perm, v), permute_merge(acc,
 // mask, perm, v) (blend(acc, permute(perm, v), mask)).
 
+// out[j] = e(sum of segment j of s) for j < L / seg (output j0 + j of the row).
 template <class T>
-static inline void segment_sum(const T* s, idx_t L, idx_t seg, T* out) {
+static inline void segment_sum(const T* s, idx_t L, idx_t seg, T* out, const Epilogue<T>& e, idx_t j0) {
   using V = Vec<T>;
   constexpr idx_t W = V::W;
   if (W > 1 && seg % W == 0) {
@@ -17,14 +18,14 @@ static inline void segment_sum(const T* s, idx_t L, idx_t seg, T* out) {
       const T* sj = s + j * seg;
       auto v = V::load(sj);
       for (idx_t q = W; q < seg; q += W) v = V::add(v, V::load(sj + q));
-      out[j] = V::hsum(v);
+      out[j] = e.active() ? e.one(V::hsum(v), j0 + j) : V::hsum(v);
     }
   } else {
     for (idx_t j = 0; j < L / seg; ++j) {
       const T* sj = s + j * seg;
       T acc = sj[0];
       for (idx_t q = 1; q < seg; ++q) acc += sj[q];
-      out[j] = acc;
+      out[j] = e.active() ? e.one(acc, j0 + j) : acc;
     }
   }
 }
@@ -57,9 +58,10 @@ struct PairSum {
 };
 
 // Reduces n consecutive vectors (n in {1, 2, 4}) in segments of seg = 2^steps lanes
-// (seg <= W) and stores the n*W/seg sums at out.
+// (seg <= W) and stores the n*W/seg sums at out (outputs j0 ..., epilogue e).
 template <class T, int n>
-static inline void store_segments(typename Vec<T>::reg (&v)[n], int steps, const PairSum<T>& ps, T* out) {
+static inline void store_segments(typename Vec<T>::reg (&v)[n], int steps, const PairSum<T>& ps, T* out,
+                                  const Epilogue<T>& e, idx_t j0) {
   using V = Vec<T>;
   int live = n;
   for (int s = 0; s < steps; ++s) {
@@ -72,9 +74,9 @@ static inline void store_segments(typename Vec<T>::reg (&v)[n], int steps, const
   }
   const idx_t count = idx_t(n) * V::W >> steps;
   if (count >= V::W)
-    for (int i = 0; i < live; ++i) V::store(out + i * V::W, v[i]);
+    for (int i = 0; i < live; ++i) V::store(out + i * V::W, e.active() ? e(v[i], j0 + i * V::W) : v[i]);
   else
-    V::maskstore(out, count, v[0]);
+    V::maskstore(out, count, e.active() ? e.part(v[0], j0, count) : v[0]);
 }
 
 // One output per pixel (seg == L, the filter): NP pixels at a time, two
@@ -108,7 +110,11 @@ static inline void dot_pixels(const TapReduceArgs<T>& a, idx_t p) {
       }
     }
   }
-  for (int q = 0; q < NP; ++q) a.out[(p + q) * a.out_pix] = V::hsum(V::add(c0[q], c1[q]));
+  const Epilogue<T> e{a.bias, a.act};
+  for (int q = 0; q < NP; ++q) {
+    const T v = V::hsum(V::add(c0[q], c1[q]));
+    a.out[(p + q) * a.out_pix] = e.active() ? e.one(v, 0) : v;
+  }
 }
 
 template <class T>
@@ -128,6 +134,8 @@ static void tapreduce(const TapReduceArgs<T>& a) {
   for (int s = 0; (idx_t(1) << s) <= W; ++s)
     if ((idx_t(1) << s) == seg) steps = s;
   const PairSum<T> ps;
+  const Epilogue<T> e{a.bias, a.act};
+  const bool epi = e.active() && seg == 1;  // seg > 1: at the segment sums
   for (idx_t p = 0; p < a.npix; ++p) {
     const T* xp = a.x + p * a.x_pix;
     T* op = a.out + p * a.out_pix;
@@ -147,12 +155,12 @@ static void tapreduce(const TapReduceArgs<T>& a) {
       }
       if (steps > 0) {
         typename V::reg c[4] = {c0, c1, c2, c3};
-        store_segments<T, 4>(c, steps, ps, op + r / seg);
+        store_segments<T, 4>(c, steps, ps, op + r / seg, e, r / seg);
       } else {
-        V::store(dst + r, c0);
-        V::store(dst + r + W, c1);
-        V::store(dst + r + 2 * W, c2);
-        V::store(dst + r + 3 * W, c3);
+        V::store(dst + r, epi ? e(c0, r) : c0);
+        V::store(dst + r + W, epi ? e(c1, r + W) : c1);
+        V::store(dst + r + 2 * W, epi ? e(c2, r + 2 * W) : c2);
+        V::store(dst + r + 3 * W, epi ? e(c3, r + 3 * W) : c3);
       }
     }
     for (; r + W <= L; r += W) {
@@ -161,9 +169,9 @@ static void tapreduce(const TapReduceArgs<T>& a) {
         c0 = V::fmadd(V::load(xp + taps[t] + r), V::load(a.w + t * L + r), c0);
       if (steps > 0) {
         typename V::reg c[1] = {c0};
-        store_segments<T, 1>(c, steps, ps, op + r / seg);
+        store_segments<T, 1>(c, steps, ps, op + r / seg, e, r / seg);
       } else {
-        V::store(dst + r, c0);
+        V::store(dst + r, epi ? e(c0, r) : c0);
       }
     }
     if (r < L) {
@@ -172,12 +180,12 @@ static void tapreduce(const TapReduceArgs<T>& a) {
       for (idx_t t = 0; t < nt; ++t)
         c0 = V::fmadd(V::maskload(xp + taps[t] + r, n), V::maskload(a.w + t * L + r, n), c0);
       if (seg == 1) {
-        V::maskstore(op + r, n, c0);
+        V::maskstore(op + r, n, epi ? e.part(c0, r, n) : c0);
       } else {
         V::maskstore(a.scratch + r, n, c0);
-        if (steps > 0) segment_sum(a.scratch + r, n, seg, op + r / seg);
+        if (steps > 0) segment_sum(a.scratch + r, n, seg, op + r / seg, e, r / seg);
       }
     }
-    if (seg > 1 && steps < 0) segment_sum(a.scratch, L, seg, op);
+    if (seg > 1 && steps < 0) segment_sum(a.scratch, L, seg, op, e, 0);
   }
 }

@@ -28,6 +28,15 @@ struct Vec<float> {
   static void stream(float* p, reg v) { _mm512_stream_ps(p, v); }
   static reg fmadd(reg a, reg b, reg c) { return _mm512_fmadd_ps(a, b, c); }
   static reg add(reg a, reg b) { return _mm512_add_ps(a, b); }
+  static reg set1(float v) { return _mm512_set1_ps(v); }
+  static reg mul(reg a, reg b) { return _mm512_mul_ps(a, b); }
+  static reg sub(reg a, reg b) { return _mm512_sub_ps(a, b); }
+  static reg div(reg a, reg b) { return _mm512_div_ps(a, b); }
+  static reg max(reg a, reg b) { return _mm512_max_ps(a, b); }
+  static reg min(reg a, reg b) { return _mm512_min_ps(a, b); }
+  static reg round(reg a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static reg pow2(reg n) { return _mm512_scalef_ps(_mm512_set1_ps(1.0f), n); }
+  static Mask lt(reg a, reg b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
   static __mmask16 lanes(idx_t n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1u); }
   static reg maskload(const float* p, idx_t n) { return _mm512_maskz_loadu_ps(lanes(n), p); }
   static void maskstore(float* p, idx_t n, reg v) { _mm512_mask_storeu_ps(p, lanes(n), v); }
@@ -57,6 +66,15 @@ struct Vec<double> {
   static void stream(double* p, reg v) { _mm512_stream_pd(p, v); }
   static reg fmadd(reg a, reg b, reg c) { return _mm512_fmadd_pd(a, b, c); }
   static reg add(reg a, reg b) { return _mm512_add_pd(a, b); }
+  static reg set1(double v) { return _mm512_set1_pd(v); }
+  static reg mul(reg a, reg b) { return _mm512_mul_pd(a, b); }
+  static reg sub(reg a, reg b) { return _mm512_sub_pd(a, b); }
+  static reg div(reg a, reg b) { return _mm512_div_pd(a, b); }
+  static reg max(reg a, reg b) { return _mm512_max_pd(a, b); }
+  static reg min(reg a, reg b) { return _mm512_min_pd(a, b); }
+  static reg round(reg a) { return _mm512_roundscale_pd(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static reg pow2(reg n) { return _mm512_scalef_pd(_mm512_set1_pd(1.0), n); }
+  static Mask lt(reg a, reg b) { return _mm512_cmp_pd_mask(a, b, _CMP_LT_OQ); }
   static __mmask8 lanes(idx_t n) { return n >= 8 ? __mmask8(0xFF) : __mmask8((1u << n) - 1u); }
   static reg maskload(const double* p, idx_t n) { return _mm512_maskz_loadu_pd(lanes(n), p); }
   static void maskstore(double* p, idx_t n, reg v) { _mm512_mask_storeu_pd(p, lanes(n), v); }

@@ -30,6 +30,17 @@ struct Vec<float> {
   static reg fmadd(reg a, reg b, reg c) { return vfmaq_f32(c, a, b); }
   template <int L> static reg fmadd_lane(reg b, reg a, reg c) { return vfmaq_laneq_f32(c, b, a, L); }
   static reg add(reg a, reg b) { return vaddq_f32(a, b); }
+  static reg set1(float v) { return vdupq_n_f32(v); }
+  static reg mul(reg a, reg b) { return vmulq_f32(a, b); }
+  static reg sub(reg a, reg b) { return vsubq_f32(a, b); }
+  static reg div(reg a, reg b) { return vdivq_f32(a, b); }
+  static reg max(reg a, reg b) { return vmaxq_f32(a, b); }
+  static reg min(reg a, reg b) { return vminq_f32(a, b); }
+  static reg round(reg a) { return vrndnq_f32(a); }
+  static reg pow2(reg n) {
+    return vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23));
+  }
+  static Mask lt(reg a, reg b) { return vcltq_f32(a, b); }
   static reg maskload(const float* p, idx_t n) {
     if (n >= W) return load(p);
     float t[W] = {};
@@ -78,6 +89,17 @@ struct Vec<double> {
   static reg fmadd(reg a, reg b, reg c) { return vfmaq_f64(c, a, b); }
   template <int L> static reg fmadd_lane(reg b, reg a, reg c) { return vfmaq_laneq_f64(c, b, a, L); }
   static reg add(reg a, reg b) { return vaddq_f64(a, b); }
+  static reg set1(double v) { return vdupq_n_f64(v); }
+  static reg mul(reg a, reg b) { return vmulq_f64(a, b); }
+  static reg sub(reg a, reg b) { return vsubq_f64(a, b); }
+  static reg div(reg a, reg b) { return vdivq_f64(a, b); }
+  static reg max(reg a, reg b) { return vmaxq_f64(a, b); }
+  static reg min(reg a, reg b) { return vminq_f64(a, b); }
+  static reg round(reg a) { return vrndnq_f64(a); }
+  static reg pow2(reg n) {
+    return vreinterpretq_f64_s64(vshlq_n_s64(vaddq_s64(vcvtq_s64_f64(n), vdupq_n_s64(1023)), 52));
+  }
+  static Mask lt(reg a, reg b) { return vcltq_f64(a, b); }
   static reg maskload(const double* p, idx_t n) {
     if (n >= W) return load(p);
     return n > 0 ? vsetq_lane_f64(*p, vdupq_n_f64(0.0), 0) : zero();

@@ -1,5 +1,7 @@
 // The scalar SIMD traits (one lane): the portable baseline, compiled without ISA flags.
 #pragma once
+#include <cmath>
+
 #include "kernels/contracts.h"
 
 namespace fastconv {
@@ -18,6 +20,16 @@ struct Vec {
   static void stream(T* p, reg v) { *p = v; }
   static reg fmadd(reg a, reg b, reg c) { return a * b + c; }
   static reg add(reg a, reg b) { return a + b; }
+  // For the activations (impl/activation.h).
+  static reg set1(T v) { return v; }
+  static reg mul(reg a, reg b) { return a * b; }
+  static reg sub(reg a, reg b) { return a - b; }
+  static reg div(reg a, reg b) { return a / b; }
+  static reg max(reg a, reg b) { return a > b ? a : b; }
+  static reg min(reg a, reg b) { return a < b ? a : b; }
+  static reg round(reg a) { return std::nearbyint(a); }
+  static reg pow2(reg n) { return std::ldexp(T(1), int(n)); }  // n integral, in the normal range
+  static Mask lt(reg a, reg b) { return a < b; }
   static reg maskload(const T* p, idx_t n) { return n > 0 ? *p : T(0); }
   static void maskstore(T* p, idx_t n, reg v) { if (n > 0) *p = v; }
   static T hsum(reg v) { return v; }
