@@ -62,23 +62,54 @@ int common_float(const py::array& out, std::initializer_list<const py::array*> i
 }
 
 template <class T>
-void run_plan(const engine::Plan& p, const py::array& a, const py::array* b, const py::array* c, py::array& out) {
+void run_plan(const engine::Plan& p, const py::array& a, const py::array* b, const py::array* c, py::array& out,
+              const py::array* bias) {
   const T* pa = static_cast<const T*>(a.data());
   const T* pb = b ? static_cast<const T*>(b->data()) : nullptr;
   const T* pc = c ? static_cast<const T*>(c->data()) : nullptr;
+  const T* pbias = bias ? static_cast<const T*>(bias->data()) : nullptr;
   T* po = static_cast<T*>(out.mutable_data());
   const KernelTable& kt = kernels();
   const int nt = parallel::get_num_threads();
-  const std::string err = interruptible(out, [&] { return engine::run<T>(p, pa, pb, pc, po, kt, nt); });
+  const std::string err = interruptible(out, [&] { return engine::run<T>(p, pa, pb, pc, po, kt, nt, pbias); });
   if (!err.empty()) throw std::invalid_argument("no native path: " + err);
 }
 
 void run_plan(const engine::Plan& p, int item, const py::array& a, const py::array* b, const py::array* c,
-              py::array& out) {
+              py::array& out, const py::array* bias = nullptr) {
   if (p.path == engine::Path::kNone) throw std::invalid_argument("no native path: " + p.reason);
-  if (item == 4) return run_plan<float>(p, a, b, c, out);
-  run_plan<double>(p, a, b, c, out);
+  if (item == 4) return run_plan<float>(p, a, b, c, out, bias);
+  run_plan<double>(p, a, b, c, out, bias);
 }
+
+// The activation's Act code ("" or "none": none).
+int activation_code(const std::string& name, const char* fn) {
+  static const char* const names[] = {"none", "relu", "relu6", "silu", "gelu"};
+  if (name.empty()) return 0;
+  for (int i = 0; i < 5; ++i)
+    if (name == names[i]) return i;
+  throw py::value_error(std::string("_core.") + fn + ": unknown activation '" + name +
+                        "' (expected one of 'relu', 'relu6', 'silu', 'gelu' or none)");
+}
+
+// The epilogue's bias operand (None: none), of out's dtype.
+struct BiasArg {
+  py::array arr;
+  engine::Operand op;
+  bool has = false;
+  BiasArg(const py::object& obj, const std::string& labels, const py::array& out, const char* fn) {
+    if (obj.is_none()) return;
+    if (!py::isinstance<py::array>(obj))
+      throw py::type_error(std::string("_core.") + fn + ": bias must be a numpy.ndarray or None");
+    arr = py::reinterpret_borrow<py::array>(obj);
+    if (native_float(arr.dtype()) != native_float(out.dtype()))
+      throw py::type_error(std::string("_core.") + fn + ": bias must have out's dtype " + std::string(py::str(out.dtype())));
+    op = operand(arr, labels, fn, "bias");
+    has = true;
+  }
+  const engine::Operand* operand_or_null() const { return has ? &op : nullptr; }
+  const py::array* array_or_null() const { return has ? &arr : nullptr; }
+};
 
 void groups(py::dict& r, const engine::Contraction& d, const char* prefix = "") {
   const std::string p = prefix;
@@ -90,6 +121,8 @@ py::dict describe(const engine::Plan& p) {
   py::dict r;
   r["path"] = engine::path_name(p.path), r["supported"] = p.path != engine::Path::kNone, r["reason"] = p.reason;
   r["swapped"] = p.swap, r["ones"] = p.ones;
+  const engine::Contraction& od = p.path == engine::Path::kFused ? p.d2 : p.d;
+  r["epilogue"] = !od.epilogue() ? "none" : p.epi_fused ? "fused" : "pass";
   groups(r, p.path == engine::Path::kFused ? p.d2 : p.d);
   if (p.path == engine::Path::kFused) groups(r, p.d, "stage_");
   return r;
@@ -98,8 +131,11 @@ py::dict describe(const engine::Plan& p) {
 // contract(a, a_labels, b, b_labels, out, out_labels): out = sum over the labels missing
 // from out of a * b; b None: a permutation of a, or a sum over a's labels missing from
 // out. Raises NotImplementedError where the engine has no path.
+// bias (labels bias_labels, a subset of out's), activation: out = act(... + bias),
+// applied as the outputs are stored.
 void contract(const py::array& a, const std::string& la, const py::object& b_obj, const std::string& lb,
-              py::array& out, const std::string& lo) {
+              py::array& out, const std::string& lo, const py::object& bias_obj, const std::string& lbias,
+              const std::string& activation) {
   const py::object bo = optional_array(b_obj, "contract");
   const bool has_b = !bo.is_none();
   py::array b = has_b ? py::reinterpret_borrow<py::array>(bo) : py::array();
@@ -107,25 +143,30 @@ void contract(const py::array& a, const std::string& la, const py::object& b_obj
   const engine::Operand oa = operand(a, la, "contract", "a"), oo = operand(out, lo, "contract", "out");
   engine::Operand ob;
   if (has_b) ob = operand(b, lb, "contract", "b");
+  const BiasArg bias(bias_obj, lbias, out, "contract");
+  const int act = activation_code(activation, "contract");
   std::string err;
-  const engine::Plan p = engine::plan(oa, has_b ? &ob : nullptr, oo, kernels(), err);
+  const engine::Plan p = engine::plan(oa, has_b ? &ob : nullptr, oo, kernels(), err, bias.operand_or_null(), act);
   if (!err.empty()) throw py::value_error("_core.contract: " + err);
-  run_plan(p, item, a, has_b ? &b : nullptr, nullptr, out);
+  run_plan(p, item, a, has_b ? &b : nullptr, nullptr, out, bias.array_or_null());
 }
 
 // contract_chain(a, la, b, lb, d_labels, c, lc, out, lo): D = a x b (labels d_labels,
 // never stored whole), then out = D x c. NotImplementedError where there is no fused path.
 void contract_chain(const py::array& a, const std::string& la, const py::array& b, const std::string& lb,
                     const std::string& ld, const py::array& c, const std::string& lc, py::array& out,
-                    const std::string& lo) {
+                    const std::string& lo, const py::object& bias_obj, const std::string& lbias,
+                    const std::string& activation) {
   const int item = common_float(out, {&a, &b, &c}, "contract_chain");
+  const BiasArg bias(bias_obj, lbias, out, "contract_chain");
+  const int act = activation_code(activation, "contract_chain");
   std::string err;
   const engine::Plan p =
       engine::plan_chain(operand(a, la, "contract_chain", "a"), operand(b, lb, "contract_chain", "b"), ld,
                          operand(c, lc, "contract_chain", "c"), operand(out, lo, "contract_chain", "out"), kernels(),
-                         err);
+                         err, bias.operand_or_null(), act);
   if (!err.empty()) throw py::value_error("_core.contract_chain: " + err);
-  run_plan(p, item, a, &b, &c, out);
+  run_plan(p, item, a, &b, &c, out, bias.array_or_null());
 }
 
 template <class T>
@@ -162,7 +203,8 @@ void contract_staged(const py::array& a, const std::string& la, const py::array&
 // plan(a, la, b, lb, lo): what contract() would run for an out of labels lo: {"path",
 // "supported", "reason", "swapped", "ones", "batch", "m", "n", "k"}. Reads no data.
 py::dict plan(const py::array& a, const std::string& la, const py::object& b_obj, const std::string& lb,
-              const std::string& lo) {
+              const std::string& lo, const py::object& bias_obj, const std::string& lbias,
+              const std::string& activation) {
   const py::object bo = optional_array(b_obj, "plan");
   const bool has_b = !bo.is_none();
   const engine::Operand oa = operand(a, la, "plan", "a");
@@ -170,8 +212,13 @@ py::dict plan(const py::array& a, const std::string& la, const py::object& b_obj
   if (has_b) ob = operand(py::reinterpret_borrow<py::array>(bo), lb, "plan", "b");
   std::vector<const engine::Operand*> ins{&oa};
   if (has_b) ins.push_back(&ob);
+  const engine::Operand oo = engine::virtual_operand(lo, ins);
+  engine::Operand obias;
+  if (!bias_obj.is_none()) obias = operand(py::reinterpret_borrow<py::array>(bias_obj), lbias, "plan", "bias");
+  const int act = activation_code(activation, "plan");
   std::string err;
-  const engine::Plan p = engine::plan(oa, has_b ? &ob : nullptr, engine::virtual_operand(lo, ins), kernels(), err);
+  const engine::Plan p =
+      engine::plan(oa, has_b ? &ob : nullptr, oo, kernels(), err, bias_obj.is_none() ? nullptr : &obias, act);
   if (!err.empty()) throw py::value_error("_core.plan: " + err);
   return describe(p);
 }
@@ -194,13 +241,16 @@ py::dict plan_chain(const py::array& a, const std::string& la, const py::array& 
 void def_contract(py::module_& m) {
   py::register_local_exception<std::invalid_argument>(m, "NoNativePath", PyExc_NotImplementedError);
   m.def("contract", &contract, py::arg("a"), py::arg("a_labels"), py::arg("b"), py::arg("b_labels"),
-        py::arg("out"), py::arg("out_labels"));
+        py::arg("out"), py::arg("out_labels"), py::kw_only(), py::arg("bias") = py::none(),
+        py::arg("bias_labels") = "", py::arg("activation") = "");
   m.def("contract_chain", &contract_chain, py::arg("a"), py::arg("a_labels"), py::arg("b"), py::arg("b_labels"),
-        py::arg("d_labels"), py::arg("c"), py::arg("c_labels"), py::arg("out"), py::arg("out_labels"));
+        py::arg("d_labels"), py::arg("c"), py::arg("c_labels"), py::arg("out"), py::arg("out_labels"), py::kw_only(),
+        py::arg("bias") = py::none(), py::arg("bias_labels") = "", py::arg("activation") = "");
   m.def("contract_staged", &contract_staged, py::arg("a"), py::arg("a_labels"), py::arg("b"), py::arg("b_labels"),
         py::arg("d_labels"), py::arg("d2_labels"), py::arg("c"), py::arg("c_labels"), py::arg("out"),
         py::arg("out_labels"), py::arg("block"), py::arg("block_bytes"));
-  m.def("plan", &plan, py::arg("a"), py::arg("a_labels"), py::arg("b"), py::arg("b_labels"), py::arg("out_labels"));
+  m.def("plan", &plan, py::arg("a"), py::arg("a_labels"), py::arg("b"), py::arg("b_labels"), py::arg("out_labels"),
+        py::kw_only(), py::arg("bias") = py::none(), py::arg("bias_labels") = "", py::arg("activation") = "");
   m.def("plan_chain", &plan_chain, py::arg("a"), py::arg("a_labels"), py::arg("b"), py::arg("b_labels"),
         py::arg("d_labels"), py::arg("c"), py::arg("c_labels"), py::arg("out_labels"));
 }

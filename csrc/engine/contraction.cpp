@@ -8,9 +8,19 @@
 namespace fastconv {
 namespace engine {
 
-std::string classify(const Operand& a, const Operand* b, const Operand& out, Contraction& d) {
+std::string classify(const Operand& a, const Operand* b, const Operand& out, Contraction& d, const Operand* bias) {
   d = Contraction{};
+  d.bias = bias != nullptr;
   const Operand* ops[3] = {&a, b, &out};
+  if (bias) {  // over some of out's labels, of out's sizes
+    if (bias->labels.size() != bias->shape.size() || bias->shape.size() != bias->strides.size())
+      return "labels do not match the bias's rank";
+    for (size_t i = 0; i < bias->labels.size(); ++i) {
+      const size_t j = out.labels.find(bias->labels[i]);
+      if (j == std::string::npos) return std::string("bias label '") + bias->labels[i] + "' is not an output label";
+      if (bias->shape[i] != out.shape[j]) return std::string("bias label '") + bias->labels[i] + "' has another size";
+    }
+  }
   std::string all;
   for (const Operand* op : ops) {
     if (!op) continue;
@@ -47,6 +57,10 @@ std::string classify(const Operand& a, const Operand* b, const Operand& out, Con
       *stride[o] = ops[o]->strides[i];
     }
     if (in[2] && !in[0] && !in[1]) return std::string("output label '") + c + "' is in no input";
+    if (bias) {
+      const size_t i = bias->labels.find(c);
+      if (i != std::string::npos) dim.sbias = bias->strides[i];
+    }
     empty = empty || dim.size == 0;
     overflow = overflow || __builtin_mul_overflow(space, dim.size, &space);
     if (!in[2]) d.k.push_back(dim), d.k_labels += c;

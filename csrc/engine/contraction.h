@@ -16,6 +16,7 @@ namespace engine {
 struct Dim {
   idx_t size;
   idx_t sa, sb, so;
+  idx_t sbias = 0;  // the epilogue's bias (an operand over output labels), 0 where it lacks the index
 };
 
 struct Contraction {
@@ -24,6 +25,11 @@ struct Contraction {
   std::vector<Dim> n;      // in b and out
   std::vector<Dim> k;      // summed: in a and/or b, not in out
   std::string batch_labels, m_labels, n_labels, k_labels;  // the labels of each group, in order
+  // The epilogue: out = act(out + bias) (bias: an operand over output labels, its
+  // strides in the dims' sbias; act: an Act), applied once the sum is complete.
+  bool bias = false;
+  int act = 0;
+  bool epilogue() const { return bias || act != 0; }
 };
 
 // One labelled strided operand: one label per axis, strides in elements.
@@ -33,10 +39,12 @@ struct Operand {
   std::vector<idx_t> strides;
 };
 
-// Builds the descriptor from labelled operands (b may be null: one operand). Returns
-// an empty string on success, otherwise what is wrong: labels that do not match,
-// sizes that disagree, or sizes whose products overflow.
-std::string classify(const Operand& a, const Operand* b, const Operand& out, Contraction& d);
+// Builds the descriptor from labelled operands (b may be null: one operand; bias null:
+// no bias, else an operand over some of out's labels). Returns an empty string on
+// success, otherwise what is wrong: labels that do not match, sizes that disagree, or
+// sizes whose products overflow.
+std::string classify(const Operand& a, const Operand* b, const Operand& out, Contraction& d,
+                     const Operand* bias = nullptr);
 
 // A C-contiguous operand with these labels, sizes taken from the inputs (strides, no
 // memory); a label in no input gets size -1.

@@ -2,6 +2,8 @@
 // choice of path (engine/paths/paths.h) for run() and describe() alike.
 #include "engine/plan.h"
 
+#include <algorithm>
+
 #include "engine/dims.h"
 #include "engine/paths/gemm/plan.h"
 #include "engine/paths/paths.h"
@@ -50,6 +52,23 @@ Operand ones_for(const Operand& a, const Operand& out) {
   return b;
 }
 
+// Whether path applies d's epilogue as it stores: where the bias varies only along
+// axes a tile stores together (N and the groups for the GEMM, the lanes for tap-reduce).
+bool epilogue_fused(Path path, const Contraction& d) {
+  auto flat = [](const std::vector<Dim>& dims) {
+    return std::all_of(dims.begin(), dims.end(), [](const Dim& q) { return q.sbias == 0 || q.size == 1; });
+  };
+  switch (path) {
+    case Path::kGemm:
+    case Path::kFused: return flat(d.m);
+    case Path::kTapReduce: {
+      TapShape s;
+      return tap_shape(d, s).empty() && tap_bias_on_lanes(s);
+    }
+    default: return false;
+  }
+}
+
 }  // namespace
 
 const char* path_name(Path p) {
@@ -64,16 +83,18 @@ const char* path_name(Path p) {
   return "none";
 }
 
-Plan plan(const Operand& a, const Operand* b, const Operand& out, const KernelTable& kt, std::string& err) {
+Plan plan(const Operand& a, const Operand* b, const Operand& out, const KernelTable& kt, std::string& err,
+          const Operand* bias, int act) {
   Plan p;
   if (!b) {
     const Operand ones = ones_for(a, out);
     if (ones.labels.empty()) {
-      err = classify(a, nullptr, out, p.d);
+      err = classify(a, nullptr, out, p.d, bias);
+      p.d.act = act;
       p.path = Path::kPermute;
       return p;
     }
-    Plan q = plan(a, &ones, out, kt, err);
+    Plan q = plan(a, &ones, out, kt, err, bias, act);
     q.ones = true;
     return q;
   }
@@ -81,25 +102,29 @@ Plan plan(const Operand& a, const Operand* b, const Operand& out, const KernelTa
   // vectorises along it), unless only the other order has a vector path (a dot per
   // output is the fallback of the two).
   Contraction d1, d2, as1, as2;
-  err = classify(a, b, out, d1);
+  err = classify(a, b, out, d1, bias);
   if (!err.empty()) return p;
-  classify(*b, &a, out, d2);
+  classify(*b, &a, out, d2, bias);
   const Path p1 = choose(d1, as1), p2 = choose(d2, as2);
   p.swap = (p1 == Path::kDot) != (p2 == Path::kDot) ? p1 == Path::kDot : elements(*b) > elements(a);
   p.path = p.swap ? p2 : p1;
   p.d = p.swap ? as2 : as1;
+  p.d.act = act;
+  p.epi_fused = p.d.epilogue() && epilogue_fused(p.path, p.d);
   return p;
 }
 
 Plan plan_chain(const Operand& a, const Operand& b, const std::string& ld, const Operand& c, const Operand& out,
-                const KernelTable& kt, std::string& err) {
+                const KernelTable& kt, std::string& err, const Operand* bias, int act) {
   Plan p;
   const Operand od = virtual_operand(ld, {&a, &b});
   for (const idx_t size : od.shape)
     if (size < 0) return err = "a label of D is in no input", p;
   err = classify(a, &b, od, p.d);
-  if (err.empty()) err = classify(od, &c, out, p.d2);
+  if (err.empty()) err = classify(od, &c, out, p.d2, bias);
   if (!err.empty()) return p;
+  p.d2.act = act;
+  p.epi_fused = p.d2.epilogue() && epilogue_fused(Path::kFused, p.d2);
   if (!p.d.n.empty() || reduce_route(p.d) != Reduce::kTap)
     p.reason = "the chain's first stage is not a short tap-reduce";
   else if (p.d2.n.empty() || !p.d2.batch.empty())
@@ -112,24 +137,37 @@ Plan plan_chain(const Operand& a, const Operand& b, const std::string& ld, const
 }
 
 template <class T>
-std::string run(const Plan& p, const T* a, const T* b, const T* c, T* out, const KernelTable& kt, int nthreads) {
+std::string run(const Plan& p, const T* a, const T* b, const T* c, T* out, const KernelTable& kt, int nthreads,
+                const T* bias) {
   static const T one = T(1);
   if (p.ones) b = &one;
   if (p.swap) std::swap(a, b);
-  switch (p.path) {
-    case Path::kPermute: return permute_path(p.d, a, out, kt, nthreads);
-    case Path::kTapReduce: return tapreduce_path(p.d, a, b, out, kt, nthreads);
-    case Path::kDot: return dot_path(p.d, a, b, out, kt, nthreads);
-    case Path::kGemm: return gemm_path(p.d, a, b, out, kt, nthreads);
-    case Path::kFused: return fused_path(p.d, p.d2, a, b, c, out, kt, nthreads);
-    case Path::kNone: break;
+  const Contraction& od = p.path == Path::kFused ? p.d2 : p.d;  // the outputs' descriptor
+  const T* fb = p.epi_fused ? bias : nullptr;                    // the bias a path applies itself
+  const bool empty_sum = p.path != Path::kPermute && (prod(p.d.k) == 0 || (p.path == Path::kFused && prod(od.k) == 0));
+  if (p.path != Path::kNone && empty_sum && od.epilogue()) {  // act(bias) everywhere
+    zero_output(od, out, nthreads);
+    epilogue_pass(od, bias, out, kt, nthreads);
+    return {};
   }
-  return p.reason;
+  std::string err;
+  switch (p.path) {
+    case Path::kPermute: err = permute_path(p.d, a, out, kt, nthreads); break;
+    case Path::kTapReduce: err = tapreduce_path(p.d, a, b, fb, out, kt, nthreads); break;
+    case Path::kDot: err = dot_path(p.d, a, b, out, kt, nthreads); break;
+    case Path::kGemm: err = gemm_path(p.d, a, b, fb, out, kt, nthreads); break;
+    case Path::kFused: err = fused_path(p.d, p.d2, a, b, c, fb, out, kt, nthreads); break;
+    case Path::kNone: return p.reason;
+  }
+  if (err.empty() && od.epilogue() && !p.epi_fused && !parallel::should_stop())
+    epilogue_pass(od, bias, out, kt, nthreads);
+  return err;
 }
 
-template std::string run<float>(const Plan&, const float*, const float*, const float*, float*, const KernelTable&, int);
+template std::string run<float>(const Plan&, const float*, const float*, const float*, float*, const KernelTable&, int,
+                                const float*);
 template std::string run<double>(const Plan&, const double*, const double*, const double*, double*,
-                                 const KernelTable&, int);
+                                 const KernelTable&, int, const double*);
 
 }  // namespace engine
 }  // namespace fastconv

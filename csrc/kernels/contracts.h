@@ -159,6 +159,9 @@ struct MemKernels {
   void (*tapreduce)(const TapReduceArgs<T>&) = nullptr;
   DotFn<T> dot = nullptr;
   void (*zip)(const ZipArgs<T>&) = nullptr;
+  // x[i] = act(x[i] + bias[i]) for i < n (bias null: none; act an Act): an epilogue
+  // for outputs a path did not store through a kernel's own.
+  void (*epilogue)(T* x, idx_t n, const T* bias, int act) = nullptr;
   idx_t w = 1;  // vector lanes
 };
 

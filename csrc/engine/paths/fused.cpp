@@ -10,8 +10,8 @@ namespace fastconv {
 namespace engine {
 
 template <class T>
-std::string fused_path(const Contraction& d1, const Contraction& d2, const T* x, const T* w1, const T* w2, T* out,
-                       const KernelTable& kt, int nthreads) {
+std::string fused_path(const Contraction& d1, const Contraction& d2, const T* x, const T* w1, const T* w2,
+                       const T* bias, T* out, const KernelTable& kt, int nthreads) {
   if (!d1.n.empty() || d2.n.empty() || !d2.batch.empty())
     return "fused chain needs a tap-reduce stage then a GEMM without groups";
   if (prod(d2.m) == 0 || prod(d2.n) == 0) return {};
@@ -52,11 +52,12 @@ std::string fused_path(const Contraction& d1, const Contraction& d2, const T* x,
   }
   if (!rows_of_d) {
     Buffer<T> dmem(size_t(prod(d2.m) * c));
-    err = tapreduce_path(d1, x, w1, dmem.data(), kt, nthreads);
+    err = tapreduce_path<T>(d1, x, w1, nullptr, dmem.data(), kt, nthreads);
     if (!err.empty() || parallel::should_stop()) return err;
-    return gemm_path(d2, dmem.data(), w2, out, kt, nthreads);
+    return gemm_path(d2, dmem.data(), w2, bias, out, kt, nthreads);
   }
   GemmPlan<T> gp(d2, kt, Slab{0, 1, 0, c}, true);
+  gp.set_epilogue(d2, Slab{0, 1, 0, c}, bias, kt);
   const int nt = gemm_threads(sat_mul(2 * gp.M, sat_mul(gp.N, gp.K)), nthreads);
   gp.stream = stream_output(sat_mul(gp.M, sat_mul(gp.N, idx_t(sizeof(T)))), gp.nblocks, nt);
   // D blocks of MC rows: small enough to stay in L1/L2 between the two stages.
@@ -83,9 +84,9 @@ std::string fused_path(const Contraction& d1, const Contraction& d2, const T* x,
 }
 
 template std::string fused_path<float>(const Contraction&, const Contraction&, const float*, const float*,
-                                       const float*, float*, const KernelTable&, int);
+                                       const float*, const float*, float*, const KernelTable&, int);
 template std::string fused_path<double>(const Contraction&, const Contraction&, const double*, const double*,
-                                        const double*, double*, const KernelTable&, int);
+                                        const double*, const double*, double*, const KernelTable&, int);
 
 }  // namespace engine
 }  // namespace fastconv

@@ -9,24 +9,34 @@
 namespace fastconv {
 namespace engine {
 
+// The paths that take a bias (tapreduce, gemm, fused) apply d's epilogue as they store
+// the outputs (bias: d's bias operand, null where d has none), where it varies only
+// along the output axes that their tiles store together (plan.cpp); the others
+// leave it to epilogue_pass().
+
 // Memory-bound, N empty: vectorised along output lanes (tapreduce.cpp).
 template <class T>
-std::string tapreduce_path(const Contraction& d, const T* a, const T* b, T* out, const KernelTable& kt,
-                           int nthreads);
+std::string tapreduce_path(const Contraction& d, const T* a, const T* b, const T* bias, T* out,
+                           const KernelTable& kt, int nthreads);
 // N empty, long or strided sums: vectorised along the summed terms (dot.cpp).
 template <class T>
 std::string dot_path(const Contraction& d, const T* a, const T* b, T* out, const KernelTable& kt, int nthreads);
 
 // Batch, M, N and K: register-tile GEMM over packed B (gemm.cpp).
 template <class T>
-std::string gemm_path(const Contraction& d, const T* a, const T* b, T* out, const KernelTable& kt, int nthreads);
+std::string gemm_path(const Contraction& d, const T* a, const T* b, const T* bias, T* out, const KernelTable& kt,
+                      int nthreads);
 // One operand, nothing summed: copies, the zip of a channel shuffle (permute.cpp).
 template <class T>
 std::string permute_path(const Contraction& d, const T* a, T* out, const KernelTable& kt, int nthreads);
 // A tap-reduce stage feeding a GEMM, the intermediate a block at a time in cache (fused.cpp).
 template <class T>
-std::string fused_path(const Contraction& d1, const Contraction& d2, const T* x, const T* w1, const T* w2, T* out,
-                       const KernelTable& kt, int nthreads);
+std::string fused_path(const Contraction& d1, const Contraction& d2, const T* x, const T* w1, const T* w2,
+                       const T* bias, T* out, const KernelTable& kt, int nthreads);
+
+// out = act(out + bias) over d's outputs, after a path that does not (epilogue.cpp).
+template <class T>
+void epilogue_pass(const Contraction& d, const T* bias, T* out, const KernelTable& kt, int nthreads);
 
 }  // namespace engine
 }  // namespace fastconv

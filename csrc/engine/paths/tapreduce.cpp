@@ -97,11 +97,29 @@ Reduce reduce_route(const Contraction& d) {
   return Reduce::kTapLong;
 }
 
+bool tap_bias_on_lanes(const TapShape& s) {
+  if (s.inner.sbias != 0) return false;
+  for (const Dim& q : s.outer)
+    if (q.sbias != 0) return false;
+  return true;
+}
+
 template <class T>
-std::string make_tap_plan(const Contraction& d, const T* b, TapPlan<T>& p) {
+void tap_bias(const TapShape& s, const T* bias, Buffer<T>& out) {
+  out.resize(size_t(s.L / s.seg));
+  for (idx_t j = 0; j < s.L / s.seg; ++j) {
+    const idx_t r = j * s.seg;
+    out[size_t(j)] = bias[r / s.lane.size * s.tile.sbias + r % s.lane.size * s.lane.sbias];
+  }
+}
+
+template <class T>
+std::string make_tap_plan(const Contraction& d, const T* b, TapPlan<T>& p, const T* bias) {
   const std::string err = tap_shape(d, p.s);
   if (!err.empty() || !b) return err;
   const TapShape& s = p.s;
+  p.act = d.act;
+  if (bias) tap_bias(s, bias, p.bias);
   p.taps.assign(size_t(s.ntaps), 0);
   std::vector<idx_t> wtap(size_t(s.ntaps));
   tap_offsets(s, 0, s.ntaps, p.taps.data(), wtap.data());
@@ -158,7 +176,11 @@ class BlockCascade {
 // Long sums: items are (pixel block, lane slab) pairs; each runs every tap chunk over
 // its pixels and lanes, the chunks' results added pairwise per output.
 template <class T>
-void tap_long(const TapShape& s, const T* a, const T* b, T* out, const KernelTable& kt, int nthreads) {
+void tap_long(const TapShape& s, const T* a, const T* b, const T* bias, int act, T* out, const KernelTable& kt,
+              int nthreads) {
+  Buffer<T> brow;
+  if (bias) tap_bias(s, bias, brow);
+  const auto epi = KernelOf<T>::mem(kt).epilogue;
   const idx_t slab = s.L <= kLaneSlab ? s.L : std::max<idx_t>(1, kLaneSlab / s.seg) * s.seg;
   const idx_t nslabs = (s.L + slab - 1) / slab, npix = s.npix();
   const idx_t nblocks = (npix + kPixelBlock - 1) / kPixelBlock, chunks = (s.ntaps + kTapChunk - 1) / kTapChunk;
@@ -208,6 +230,8 @@ void tap_long(const TapShape& s, const T* a, const T* b, T* out, const KernelTab
           sum.push(chunk_out);
         }
         sum.total(chunk_out);
+        if (bias || act)
+          for (idx_t i = 0; i < np; ++i) epi(chunk_out + i * vals, vals, bias ? brow.data() + r0 / s.seg : nullptr, act);
         for (int q = 0; q < nruns; ++q) {
           const Run& u = runs[q];
           for (idx_t i = 0; i < u.len; ++i)
@@ -222,8 +246,8 @@ void tap_long(const TapShape& s, const T* a, const T* b, T* out, const KernelTab
 }  // namespace
 
 template <class T>
-std::string tapreduce_path(const Contraction& d, const T* a, const T* b, T* out, const KernelTable& kt,
-                           int nthreads) {
+std::string tapreduce_path(const Contraction& d, const T* a, const T* b, const T* bias, T* out,
+                           const KernelTable& kt, int nthreads) {
   if (prod(d.batch) == 0 || prod(d.m) == 0) return {};
   if (prod(d.k) == 0) {
     zero_output(d, out, nthreads);
@@ -232,11 +256,11 @@ std::string tapreduce_path(const Contraction& d, const T* a, const T* b, T* out,
   if (reduce_route(d) == Reduce::kTapLong) {
     TapShape s;
     const std::string err = tap_shape(d, s);
-    if (err.empty()) tap_long(s, a, b, out, kt, nthreads);
+    if (err.empty()) tap_long(s, a, b, bias, d.act, out, kt, nthreads);
     return err;
   }
   TapPlan<T> p;
-  const std::string err = make_tap_plan(d, b, p);
+  const std::string err = make_tap_plan(d, b, p, bias);
   if (!err.empty()) return err;
   const TapShape& s = p.s;
   const idx_t pix_work = sat_mul(s.ntaps + 1, s.L);
@@ -250,12 +274,12 @@ std::string tapreduce_path(const Contraction& d, const T* a, const T* b, T* out,
   return {};
 }
 
-template std::string make_tap_plan<float>(const Contraction&, const float*, TapPlan<float>&);
-template std::string make_tap_plan<double>(const Contraction&, const double*, TapPlan<double>&);
-template std::string tapreduce_path<float>(const Contraction&, const float*, const float*, float*,
+template std::string make_tap_plan<float>(const Contraction&, const float*, TapPlan<float>&, const float*);
+template std::string make_tap_plan<double>(const Contraction&, const double*, TapPlan<double>&, const double*);
+template std::string tapreduce_path<float>(const Contraction&, const float*, const float*, const float*, float*,
                                            const KernelTable&, int);
-template std::string tapreduce_path<double>(const Contraction&, const double*, const double*, double*,
-                                            const KernelTable&, int);
+template std::string tapreduce_path<double>(const Contraction&, const double*, const double*, const double*,
+                                            double*, const KernelTable&, int);
 
 }  // namespace engine
 }  // namespace fastconv

@@ -32,8 +32,16 @@ template <class T>
 struct TapPlan {
   TapShape s;
   std::vector<idx_t> taps;
-  Buffer<T> w;  // [ntaps][L]
+  Buffer<T> w;     // [ntaps][L]
+  Buffer<T> bias;  // the epilogue's bias of each output lane ([L / seg]; empty: none)
+  int act = 0;
 };
+
+// Whether d's bias varies only along the lanes (what tap-reduce's epilogue adds).
+bool tap_bias_on_lanes(const TapShape& s);
+// The bias of each output lane j < L / seg (lane index j * seg).
+template <class T>
+void tap_bias(const TapShape& s, const T* bias, Buffer<T>& out);
 
 // Sums of at most this many taps are computed in one pass (a sequential sum per
 // lane); longer ones tap chunk by tap chunk, the chunks summed pairwise.
@@ -46,11 +54,12 @@ enum class Reduce { kTap, kTapLong, kDot };
 Reduce reduce_route(const Contraction& d);
 
 template <class T>
-std::string make_tap_plan(const Contraction& d, const T* b, TapPlan<T>& p);
+std::string make_tap_plan(const Contraction& d, const T* b, TapPlan<T>& p, const T* bias = nullptr);
 
 template <class T>
 TapReduceArgs<T> tap_args(const TapPlan<T>& p, const T* a, T* out, idx_t npix, T* scratch) {
-  return {a, p.s.inner.sa, npix, p.taps.data(), p.s.ntaps, p.w.data(), p.s.L, p.s.seg, out, p.s.inner.so, scratch};
+  return {a,         p.s.inner.sa, npix,    p.taps.data(), p.s.ntaps, p.w.data(), p.s.L, p.s.seg, out,
+          p.s.inner.so, scratch,  p.bias.empty() ? nullptr : p.bias.data(), p.act};
 }
 
 }  // namespace engine

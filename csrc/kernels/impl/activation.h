@@ -115,3 +115,13 @@ struct Epilogue {
     return l[0];
   }
 };
+
+// The epilogue of a contiguous row of outputs (contracts.h: MemKernels::epilogue).
+template <class T>
+static void epilogue_row(T* x, idx_t n, const T* bias, int act) {
+  using V = Vec<T>;
+  const Epilogue<T> e{bias, act};
+  idx_t j = 0;
+  for (; j + V::W <= n; j += V::W) V::store(x + j, e(V::load(x + j), j));
+  if (j < n) V::maskstore(x + j, n - j, e.part(V::maskload(x + j, n - j), j, n - j));
+}

@@ -41,7 +41,7 @@ static_assert(vec_traits_complete<float>() && vec_traits_complete<double>(), "si
 // (I: only to make each registry line's expression depend on build_kernels' I.)
 template <class T, Isa I>
 static MemKernels<T> membound() {
-  return {&tapreduce<T>, &dot<T>, &zip<T>, Vec<T>::W};
+  return {&tapreduce<T>, &dot<T>, &zip<T>, &epilogue_row<T>, Vec<T>::W};
 }
 
 template <class T, int MR, int NV, Isa I>

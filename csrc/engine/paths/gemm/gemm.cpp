@@ -64,9 +64,10 @@ std::vector<Slab> gemm_slabs(const Contraction& d, const GemmBlocking& bl, idx_t
 namespace {
 
 template <class T>
-void gemm_slab(const Contraction& d, const Slab& sl, bool whole, const T* a, const T* b, T* out,
+void gemm_slab(const Contraction& d, const Slab& sl, bool whole, const T* a, const T* b, const T* bias, T* out,
                const KernelTable& kt, int nthreads) {
   GemmPlan<T> p(d, kt, sl, whole);
+  p.set_epilogue(d, sl, bias, kt);
   const int nt = gemm_threads(sat_mul(sat_mul(2, p.G), sat_mul(p.M, sat_mul(p.N, p.K))), nthreads);
   p.stream = whole && stream_output(sat_mul(p.G * p.M, sat_mul(p.N, idx_t(sizeof(T)))), p.nblocks, nt);
   const GemmBlocking& bl = KernelOf<T>::blocking(kt);
@@ -96,7 +97,7 @@ void gemm_slab(const Contraction& d, const Slab& sl, bool whole, const T* a, con
 }  // namespace
 
 template <class T>
-std::string gemm_path(const Contraction& d, const T* a, const T* b, T* out, const KernelTable& kt,
+std::string gemm_path(const Contraction& d, const T* a, const T* b, const T* bias, T* out, const KernelTable& kt,
                       int nthreads) {
   if (prod(d.batch) == 0 || prod(d.m) == 0 || prod(d.n) == 0) return {};
   if (prod(d.k) == 0) {
@@ -106,14 +107,14 @@ std::string gemm_path(const Contraction& d, const T* a, const T* b, T* out, cons
   const std::vector<Slab> slabs = gemm_slabs(d, KernelOf<T>::blocking(kt), idx_t(sizeof(T)));
   for (const Slab& sl : slabs) {
     if (parallel::should_stop()) break;
-    gemm_slab(d, sl, slabs.size() == 1, a, b, out, kt, nthreads);
+    gemm_slab(d, sl, slabs.size() == 1, a, b, bias, out, kt, nthreads);
   }
   return {};
 }
 
-template std::string gemm_path<float>(const Contraction&, const float*, const float*, float*, const KernelTable&,
-                                      int);
-template std::string gemm_path<double>(const Contraction&, const double*, const double*, double*,
+template std::string gemm_path<float>(const Contraction&, const float*, const float*, const float*, float*,
+                                      const KernelTable&, int);
+template std::string gemm_path<double>(const Contraction&, const double*, const double*, const double*, double*,
                                        const KernelTable&, int);
 
 }  // namespace engine

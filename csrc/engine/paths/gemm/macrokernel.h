@@ -61,6 +61,7 @@ void GemmPlan<T>::rows(const T* a, T* out, const idx_t* rows_a, const idx_t* row
     }
     const T* const* rowp = gather ? bptrs : ptrs;
     const bool steps = ahead && q + 1 == nblocks;  // the lookahead issues lines in this block
+    const bool last = epi && q + 1 == nblocks;       // the epilogue, as this block's tiles are stored
     for (idx_t jp = p0; jp < p1; ++jp) {
       const idx_t jr = pcol[jp], nn = pcol[jp + 1] - jr;
       GemmArgs<T> args{nullptr, seg.off.data() + s0, seg.len.data() + s0, ns, seg.ks, nullptr,
@@ -78,6 +79,7 @@ void GemmPlan<T>::rows(const T* a, T* out, const idx_t* rows_a, const idx_t* row
       // row whole, the groups interleaved.
       if (interleave)  // b_gs: panel()'s group stride
         args.groups = G, args.a_gs = ntiles * MR, args.b_gs = npanels * K * NR, args.zip_src = tiles;
+      if (last) args.bias = bias_panel(g0, jp), args.act = act, args.bias_gs = npanels * NR;
       auto* run_kernel = interleave ? zip_kernel : kernel;
       if (orows != 0) {
         const idx_t run = steps ? kAheadRun : ntiles;
@@ -114,21 +116,25 @@ void GemmPlan<T>::rows(const T* a, T* out, const idx_t* rows_a, const idx_t* row
           T* tile = tiles + (g - g0) * MR * NR;
           args.a = rowp + ((g - g0) * ntiles + t) * MR;
           args.b = panel(g, jp, q);
+          if (last) args.bias = bias_panel(g, jp);
           if (direct) {
             args.c = out + g_o[g] + rows_o[ir] + n_o[jr], args.rs_c = rs, args.cs_c = cs;
             args.accumulate = add, args.stream = stream;
           } else {
             args.c = tile, args.rs_c = NR, args.cs_c = 1, args.accumulate = false, args.stream = false;
+            args.bias = nullptr, args.act = 0;  // the epilogue follows the earlier blocks' sums, below
           }
           kernel(args);
           if (direct) continue;
           // Irregular output indices: scattered from the tile by offset.
           T* og = out + g_o[g];
-          for (idx_t i = 0; i < mm; ++i)
-            for (idx_t j = 0; j < nn; ++j) {
-              T& dst = og[rows_o[ir + i] + n_o[jr + j]];
-              dst = (add ? dst : T(0)) + tile[i * NR + j];
-            }
+          for (idx_t i = 0; i < mm; ++i) {
+            T* row = tile + i * NR;
+            if (add)
+              for (idx_t j = 0; j < nn; ++j) row[j] += og[rows_o[ir + i] + n_o[jr + j]];
+            if (last) epi_row(row, nn, bias_panel(g, jp), act);
+            for (idx_t j = 0; j < nn; ++j) og[rows_o[ir + i] + n_o[jr + j]] = row[j];
+          }
         }
       }
     }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "engine/buffer.h"
 #include "engine/contraction.h"
 #include "engine/dims.h"
 #include "engine/scratch.h"
@@ -95,6 +96,11 @@ struct GemmPlan {
   std::vector<idx_t> pcol;  // panel p covers columns [pcol[p], pcol[p + 1])
   KSegments seg;
   T* bp = nullptr;  // per group and panel, K rows of NR values, zero-padded (the calling thread's scratch)
+  // The epilogue (set_epilogue), applied as the last K block's tiles are stored.
+  bool epi = false;
+  int act = 0;
+  Buffer<T> biasp;  // per group and panel, NR bias values packed as B is (empty: no bias)
+  void (*epi_row)(T*, idx_t, const T*, int) = nullptr;
   void (*kernel)(const GemmArgs<T>&) = nullptr;
   void (*zip_kernel)(const GemmArgs<T>&) = nullptr;
   void (*pack)(const PackArgs<T>&) = nullptr;
@@ -138,6 +144,29 @@ struct GemmPlan {
   }
 
   idx_t packed() const { return G * npanels * K * NR; }
+
+  // d's epilogue where this slab completes the sum (its last K index is d's): the
+  // bias packed like a one-row B (with the zip kernel's column permutation), so that
+  // a tile adds whole vectors of it.
+  void set_epilogue(const Contraction& d, const Slab& sl, const T* bias, const KernelTable& kt) {
+    if (!d.epilogue() || sl.k1 != prod(d.k)) return;
+    epi = true, act = d.act, epi_row = KernelOf<T>::mem(kt).epilogue;
+    if (!bias) return;
+    std::vector<Dim> gd = d.batch;
+    for (Dim& x : gd) x.sa = x.sbias;
+    std::vector<idx_t> gb;
+    Odometer it(gd, sl.g0);
+    for (idx_t g = 0; g < G; ++g, it.next()) gb.push_back(it.a);
+    const std::vector<idx_t> nb = offsets(d.n, &Dim::sbias);
+    const idx_t k0 = 0;
+    biasp.resize(size_t(G * npanels * NR));
+    pack({bias, gb.data(), &k0, nb.data(), pcol.data(), npanels, 1, uniform_stride(nb.data(), N) == 1,
+          permute_b ? G : 0, 0, G, biasp.data()});
+  }
+  // Group g's bias panel jp, or null (no bias).
+  const T* bias_panel(idx_t g, idx_t jp) const {
+    return biasp.empty() ? nullptr : biasp.data() + (g * npanels + jp) * NR;
+  }
 
   // Packs B's rows (g, k), group-major, [G K part / parts, G K (part + 1) / parts)
   // (one thread's share), with the tile's packing kernel.
