@@ -1,62 +1,101 @@
 """The public operations: thin wrappers that validate, build strided views and
-hand them to the native engine (``fastconv._core.contract``)."""
+hand them to the native engine (``fastconv._core.contract``).
+
+The convolutions take, keyword-only: ``stride`` (None: stride == kernel, the note's
+blocked conv, where the kernel must divide each axis; else an int or one per spatial
+axis, trailing rows that no window reaches dropped as torch drops them), ``padding``
+(zeros: an int, one per axis, a ``(lo, hi)`` pair per axis, ``"valid"`` or ``"same"``,
+the latter for stride 1 with torch's rule for even kernels), ``dilation`` (an int or one
+per axis), ``bias`` (one value per output channel, cast to the result's dtype) and
+``activation`` (None, ``"relu"``, ``"relu6"``, ``"silu"`` or ``"gelu"``, erf's). The
+output's size along each axis is ``(s + lo + hi - dilation*(k-1) - 1) // stride + 1``.
+Bias and activation are applied as the outputs are stored (no second pass over them):
+``out = activation(conv + bias)``.
+"""
 from __future__ import annotations
+
+from typing import Optional, Sequence, Union
 
 import numpy as np
 
 from . import _core
 from . import _patches as P
 from . import _validate as V
+from . import _window
+
+IntOrTuple = Union[int, Sequence[int]]
+Padding = Union[int, str, Sequence[int], Sequence[Sequence[int]]]
 
 
-def depthwise_conv(x: np.ndarray, w: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """Depthwise blocked convolution (stride == kernel), channels-last.
+def _win(stride, padding, dilation):
+    return (stride, padding, dilation)
 
-    ``x``: (b, *S, c) with 1..3 spatial axes; ``w``: (*K, c), one kernel per channel.
-    Returns (b, *S/K, c) with ``out[b, P, c] = sum_K x[b, P*K + K, c] * w[K, c]``.
-    Equals ``torch.nn.functional.conv{1,2,3}d(..., stride=K, groups=c)``.
+
+def _contract(xv, xl, w, wl, res, ol, bias, bl, act):
+    _core.contract(xv, xl, w, wl, res, ol, bias=bias, bias_labels=bl, activation=act)
+
+
+def depthwise_conv(x: np.ndarray, w: np.ndarray, out: Optional[np.ndarray] = None, *,
+                   stride: Optional[IntOrTuple] = None, padding: Padding = 0, dilation: IntOrTuple = 1,
+                   bias: Optional[np.ndarray] = None, activation: Optional[str] = None) -> np.ndarray:
+    """Depthwise convolution, channels-last: one kernel per channel.
+
+    ``x``: (b, *S, c) with 1..3 spatial axes; ``w``: (*K, c); ``bias``: (c,). Returns
+    (b, *O, c) with ``out[b, P, c] = act(sum_K x[b, P*stride + K*dilation - lo, c] * w[K, c]
+    + bias[c])``, zeros outside x. By default stride == kernel (blocked). Equals
+    ``torch.nn.functional.conv{1,2,3}d(..., stride, padding, dilation, groups=c)``.
     """
     fn = "depthwise_conv"
-    x, w, n, K, dt, shape = V.depthwise(fn, x, w)
+    x, w, n, geo, dt, shape = V.depthwise(fn, x, w, win=_win(stride, padding, dilation))
     c = x.shape[-1]
+    b, act = V.bias(fn, bias, (c,), dt), V.activation(fn, activation)
     out = V.output(fn, out, shape, dt, (("x", x), ("w", w)))
     res = V.target(out)
     xs, ks, os_ = P.labels(n)
-    _core.contract(P.view(V.native_operand(x, dt), K, (c,)), "b" + xs + "c",
-                   V.native_operand(w, dt), ks + "c", res, "b" + os_ + "c")
+    wv = V.native_operand(w, dt)
+    _window.run(geo, V.native_operand(x, dt), (c,), res,
+                lambda xv, ov: _contract(xv, "b" + xs + "c", wv, ks + "c", ov, "b" + os_ + "c", b, "c", act))
     return V.deliver(out, res)
 
 
-def pointwise_conv(x: np.ndarray, w: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+def pointwise_conv(x: np.ndarray, w: np.ndarray, out: Optional[np.ndarray] = None, *,
+                   bias: Optional[np.ndarray] = None, activation: Optional[str] = None) -> np.ndarray:
     """1x1 convolution, channels-last.
 
-    ``w`` of shape (c, C): the full 1x1 conv, ``out[b, *S, C] = sum_c x[b, *S, c] w[c, C]``.
-    ``w`` of shape (c,): the filter, ``out[b, *S] = sum_c x[b, *S, c] w[c]``.
+    ``w`` of shape (c, C): the full 1x1 conv, ``out[b, *S, C] = act(sum_c x[b, *S, c] w[c, C] + bias[C])``.
+    ``w`` of shape (c,): the filter, ``out[b, *S] = act(sum_c x[b, *S, c] w[c] + bias)``
+    (``bias`` of shape () then).
     """
     fn = "pointwise_conv"
     x, w, n, _, dt, shape = V.pointwise(fn, x, w)
+    b, act = V.bias(fn, bias, w.shape[1:], dt), V.activation(fn, activation)
     out = V.output(fn, out, shape, dt, (("x", x), ("w", w)))
     s = "b" + P.OUTER[:n]
     o = "o" * (w.ndim - 1)
     res = V.target(out)
-    _core.contract(V.native_operand(x, dt), s + "c", V.native_operand(w, dt), "c" + o, res, s + o)
+    _contract(V.native_operand(x, dt), s + "c", V.native_operand(w, dt), "c" + o, res, s + o, b, o, act)
     return V.deliver(out, res)
 
 
-def channel_conv(x: np.ndarray, w: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+def channel_conv(x: np.ndarray, w: np.ndarray, out: Optional[np.ndarray] = None, *,
+                 stride: Optional[IntOrTuple] = None, padding: Padding = 0, dilation: IntOrTuple = 1,
+                 bias: Optional[np.ndarray] = None, activation: Optional[str] = None) -> np.ndarray:
     """Channel-blocked convolution: the note's ``'bWkHlCm,klm->bWHC'``.
 
-    ``x``: (b, *S, c); ``w``: (*K, m) with m dividing c. Every block of m adjacent
-    channels is reduced with the same (*K, m) kernel: returns (b, *S/K, c // m).
+    ``x``: (b, *S, c); ``w``: (*K, m) with m dividing c; ``bias``: (c // m,). Every block
+    of m adjacent channels is reduced with the same (*K, m) kernel: returns
+    (b, *O, c // m). Windows as ``conv``'s.
     """
     fn = "channel_conv"
-    x, w, n, K, dt, shape = V.channel(fn, x, w)
+    x, w, n, geo, dt, shape = V.channel(fn, x, w, win=_win(stride, padding, dilation))
     c, m = x.shape[-1], w.shape[-1]
+    b, act = V.bias(fn, bias, (c // m,), dt), V.activation(fn, activation)
     out = V.output(fn, out, shape, dt, (("x", x), ("w", w)))
     res = V.target(out)
     xs, ks, os_ = P.labels(n)
-    _core.contract(P.view(V.native_operand(x, dt), K, (c // m, m)), "b" + xs + "om",
-                   V.native_operand(w, dt), ks + "m", res, "b" + os_ + "o")
+    wv = V.native_operand(w, dt)
+    _window.run(geo, V.native_operand(x, dt), (c // m, m), res,
+                lambda xv, ov: _contract(xv, "b" + xs + "om", wv, ks + "m", ov, "b" + os_ + "o", b, "o", act))
     return V.deliver(out, res)
 
 
@@ -80,79 +119,105 @@ def channel_shuffle(x: np.ndarray, groups: int, out: np.ndarray | None = None) -
     return V.deliver(out, res)
 
 
-def conv(x: np.ndarray, w: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """Dense blocked convolution (stride == kernel), channels-last.
+def conv(x: np.ndarray, w: np.ndarray, out: Optional[np.ndarray] = None, *,
+         stride: Optional[IntOrTuple] = None, padding: Padding = 0, dilation: IntOrTuple = 1,
+         bias: Optional[np.ndarray] = None, activation: Optional[str] = None) -> np.ndarray:
+    """Dense convolution, channels-last.
 
-    ``x``: (b, *S, c) with 1..3 spatial axes; ``w``: (*K, c, C). Returns (b, *S/K, C):
-    ``out[b, P, C] = sum_{K, c} x[b, P*K + K, c] * w[K, c, C]``, the note's
-    ``'bWkHlc,klcC->bWHC'`` over the correct-patch view; equals
-    ``torch.nn.functional.conv{1,2,3}d(..., stride=K)``. Runs on the GEMM path:
-    patch rows are gathered straight from x, never materialised (no im2col).
+    ``x``: (b, *S, c) with 1..3 spatial axes; ``w``: (*K, c, C); ``bias``: (C,). Returns
+    (b, *O, C): ``out[b, P, C] = act(sum_{K, c} x[b, P*stride + K*dilation - lo, c] * w[K, c, C]
+    + bias[C])``, zeros outside x; by default stride == kernel, the note's
+    ``'bWkHlc,klcC->bWHC'`` over the correct-patch view. Equals
+    ``torch.nn.functional.conv{1,2,3}d(..., stride, padding, dilation)`` (+ the activation).
+    Runs on the GEMM path: windows are read straight from x, never materialised (no
+    im2col); the border bands of a padded conv from a zero-padded copy of their rows only.
     """
     fn = "conv"
-    x, w, n, K, dt, shape = V.conv(fn, x, w)
+    x, w, n, geo, dt, shape = V.conv(fn, x, w, win=_win(stride, padding, dilation))
+    b, act = V.bias(fn, bias, (w.shape[-1],), dt), V.activation(fn, activation)
     out = V.output(fn, out, shape, dt, (("x", x), ("w", w)))
     res = V.target(out)
     xs, ks, os_ = P.labels(n)
-    _core.contract(P.view(V.native_operand(x, dt), K, (x.shape[-1],)), "b" + xs + "c",
-                   V.native_operand(w, dt), ks + "co", res, "b" + os_ + "o")
+    wv = V.native_operand(w, dt)
+    _window.run(geo, V.native_operand(x, dt), (x.shape[-1],), res,
+                lambda xv, ov: _contract(xv, "b" + xs + "c", wv, ks + "co", ov, "b" + os_ + "o", b, "o", act))
     return V.deliver(out, res)
 
 
-def _grouped(fn, x, w, shuffle, out, pointwise):
-    x, w, n, K, dt, shape, (g, s, S) = V.grouped(fn, x, w, pointwise)
+def _grouped(fn, x, w, shuffle, out, pointwise, win, bias, activation):
+    x, w, n, geo, dt, shape, (g, s, S) = V.grouped(fn, x, w, pointwise, win)
+    b, act = V.bias(fn, bias, (g * S,), dt), V.activation(fn, activation)
     out = V.output(fn, out, shape, dt, (("x", x), ("w", w)))
     res = V.target(out)
     xs, ks, os_ = P.labels(n)
-    if pointwise:
-        xv, xl, wl = V.native_operand(x, dt).reshape(*x.shape[:-1], g, s), "b" + os_ + "gs", "gso"
-    else:
-        xv, xl, wl = P.view(V.native_operand(x, dt), K, (g, s)), "b" + xs + "gs", ks + "gso"
+    # The bias is the unshuffled conv's, per (group, output): shuffle=True moves it with
+    # the outputs.
+    bv = None if b is None else b.reshape(g, S)
+    wv = V.native_operand(w, dt)
     # shuffle=True is only another output stride: out[..., S*g + i] for group i.
     ov, ol = (res.reshape(*shape[:-1], S, g), "og") if shuffle else (res.reshape(*shape[:-1], g, S), "go")
-    _core.contract(xv, xl, V.native_operand(w, dt), wl, ov, "b" + os_ + ol)
+    if pointwise:
+        xv = V.native_operand(x, dt).reshape(*x.shape[:-1], g, s)
+        _contract(xv, "b" + os_ + "gs", wv, "gso", ov, "b" + os_ + ol, bv, "go", act)
+    else:
+        _window.run(geo, V.native_operand(x, dt), (g, s), ov,
+                    lambda xv, o: _contract(xv, "b" + xs + "gs", wv, ks + "gso", o, "b" + os_ + ol, bv, "go", act))
     return V.deliver(out, res)
 
 
-def grouped_conv(x: np.ndarray, w: np.ndarray, shuffle: bool = False, out: np.ndarray | None = None) -> np.ndarray:
-    """Group convolution (stride == kernel): ``'bWkHlgs,klgsS->bWHgS'``, channels-last.
+def grouped_conv(x: np.ndarray, w: np.ndarray, shuffle: bool = False, out: Optional[np.ndarray] = None, *,
+                 stride: Optional[IntOrTuple] = None, padding: Padding = 0, dilation: IntOrTuple = 1,
+                 bias: Optional[np.ndarray] = None, activation: Optional[str] = None) -> np.ndarray:
+    """Group convolution: ``'bWkHlgs,klgsS->bWHgS'`` by default (stride == kernel), channels-last.
 
-    ``x``: (b, *S, c); ``w``: (*K, g, c//g, C//g). Returns (b, *S/K, C) with group i's
-    outputs at channels ``i*(C//g) ... (i+1)*(C//g) - 1``. ``shuffle=True`` writes the
-    ShuffleNet order instead (``channel_shuffle(grouped_conv(x, w), g)``) directly
-    through the output strides, at no extra cost. Equals torch's ``conv(groups=g)``.
+    ``x``: (b, *S, c); ``w``: (*K, g, c//g, C//g); ``bias``: (C,). Returns (b, *O, C) with
+    group i's outputs at channels ``i*(C//g) ... (i+1)*(C//g) - 1``. ``shuffle=True`` writes
+    the ShuffleNet order instead (``channel_shuffle(grouped_conv(x, w, bias=bias), g)``)
+    directly through the output strides, at no extra cost. Windows as ``conv``'s. Equals
+    torch's ``conv(groups=g)``.
     """
-    return _grouped("grouped_conv", x, w, V.flag("grouped_conv", "shuffle", shuffle), out, pointwise=False)
+    return _grouped("grouped_conv", x, w, V.flag("grouped_conv", "shuffle", shuffle), out, False,
+                    _win(stride, padding, dilation), bias, activation)
 
 
-def pointwise_grouped_conv(x: np.ndarray, w: np.ndarray, shuffle: bool = False,
-                           out: np.ndarray | None = None) -> np.ndarray:
-    """Point-wise (1x1) group convolution: ``'bwhgs,gsS->bwhgS'``; ``w``: (g, c//g, C//g).
+def pointwise_grouped_conv(x: np.ndarray, w: np.ndarray, shuffle: bool = False, out: Optional[np.ndarray] = None,
+                           *, bias: Optional[np.ndarray] = None, activation: Optional[str] = None) -> np.ndarray:
+    """Point-wise (1x1) group convolution: ``'bwhgs,gsS->bwhgS'``; ``w``: (g, c//g, C//g); ``bias``: (C,).
 
     ``shuffle=True`` gives the shuffled group conv's channel order (as ``grouped_conv``).
     """
     return _grouped("pointwise_grouped_conv", x, w, V.flag("pointwise_grouped_conv", "shuffle", shuffle), out,
-                    pointwise=True)
+                    True, None, bias, activation)
 
 
-def depthwise_separable_conv(x: np.ndarray, wd: np.ndarray, wp: np.ndarray,
-                             out: np.ndarray | None = None) -> np.ndarray:
-    """Depthwise-separable convolution, fused: depthwise (stride == kernel) then 1x1.
+def depthwise_separable_conv(x: np.ndarray, wd: np.ndarray, wp: np.ndarray, out: Optional[np.ndarray] = None, *,
+                             stride: Optional[IntOrTuple] = None, padding: Padding = 0, dilation: IntOrTuple = 1,
+                             bias: Optional[np.ndarray] = None, activation: Optional[str] = None) -> np.ndarray:
+    """Depthwise-separable convolution, fused: depthwise then 1x1.
 
-    ``x``: (b, *S, c); ``wd``: (*K, c); ``wp``: (c, C). Returns (b, *S/K, C) equal to
-    ``pointwise_conv(depthwise_conv(x, wd), wp)``. The depthwise stage fills a block of
-    output pixels into a buffer that stays in cache and feeds the 1x1 GEMM tiles at
-    once: the (b, *S/K, c) intermediate never goes to memory.
+    ``x``: (b, *S, c); ``wd``: (*K, c); ``wp``: (c, C); ``bias``: (C,). Returns (b, *O, C)
+    equal to ``pointwise_conv(depthwise_conv(x, wd, stride=..., padding=..., dilation=...),
+    wp, bias=bias, activation=activation)``: the windows are the depthwise stage's, the
+    bias and activation the output's. The depthwise stage fills a block of output pixels
+    into a buffer that stays in cache and feeds the 1x1 GEMM tiles at once: the
+    (b, *O, c) intermediate never goes to memory.
     """
     fn = "depthwise_separable_conv"
-    x, wd, wp, n, K, dt, shape = V.depthwise_separable(fn, x, wd, wp)
+    x, wd, wp, n, geo, dt, shape = V.depthwise_separable(fn, x, wd, wp, _win(stride, padding, dilation))
+    b, act = V.bias(fn, bias, (wp.shape[1],), dt), V.activation(fn, activation)
     out = V.output(fn, out, shape, dt, (("x", x), ("wd", wd), ("wp", wp)))
     res = V.target(out)
     xs, ks, os_ = P.labels(n)
-    xv, wdv, wpv = V.native_operand(x, dt), V.native_operand(wd, dt), V.native_operand(wp, dt)
-    try:
-        _core.contract_chain(P.view(xv, K, (x.shape[-1],)), "b" + xs + "c", wdv, ks + "c", "b" + os_ + "c",
-                             wpv, "co", res, "b" + os_ + "o")
-    except NotImplementedError:  # no fused chain for these shapes (1x1 weights past the packing bound)
-        pointwise_conv(depthwise_conv(xv, wdv), wpv, out=res)
+    wdv, wpv = V.native_operand(wd, dt), V.native_operand(wp, dt)
+
+    def chain(xv, ov):
+        try:
+            _core.contract_chain(xv, "b" + xs + "c", wdv, ks + "c", "b" + os_ + "c", wpv, "co", ov, "b" + os_ + "o",
+                                 bias=b, bias_labels="o", activation=act)
+        except NotImplementedError:  # no fused chain for these shapes (1x1 weights past the packing bound)
+            mid = _core.aligned_empty((*ov.shape[:-1], x.shape[-1]), dt)
+            _contract(xv, "b" + xs + "c", wdv, ks + "c", mid, "b" + os_ + "c", None, "", "")
+            _contract(mid, "b" + os_ + "c", wpv, "co", ov, "b" + os_ + "o", b, "o", act)
+
+    _window.run(geo, V.native_operand(x, dt), (x.shape[-1],), res, chain)
     return V.deliver(out, res)

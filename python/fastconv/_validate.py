@@ -10,6 +10,7 @@ import operator
 import numpy as np
 
 from . import _core
+from . import _window
 from ._patches import out_spatial
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -162,16 +163,58 @@ def native_operand(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return compact(a, dtype)
 
 
-# ---- one signature check per operation, shared by the native op and its reference ----
-# Each returns (x, w, spatial rank, kernel, result dtype, result shape).
+ACTIVATIONS = ("relu", "relu6", "silu", "gelu")
 
-def depthwise(fn, x, w, wname="w"):
+
+def activation(fn: str, value) -> str:
+    """None or one of ACTIVATIONS (the engine's name; "" for none)."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise TypeError(f"{fn}: argument 'activation' must be None or a str, got {type(value).__name__}")
+    if value not in ACTIVATIONS:
+        raise ValueError(f"{fn}: argument 'activation' must be None or one of {', '.join(map(repr, ACTIVATIONS))}, "
+                         f"got {value!r}")
+    return value
+
+
+def bias(fn: str, value, shape: tuple, dtype: np.dtype):
+    """None, or value as a native array of dtype and the given shape (one value per
+    output channel)."""
+    if value is None:
+        return None
+    if isinstance(value, np.ndarray):
+        b = value
+    else:
+        try:
+            b = np.asarray(value)
+        except Exception as e:  # an object numpy cannot read
+            raise TypeError(f"{fn}: argument 'bias' must be None or an array, got {type(value).__name__}") from e
+    if b.dtype.kind not in "fiu" or b.dtype == np.bool_:
+        raise TypeError(f"{fn}: argument 'bias' must be a real array, got dtype {b.dtype}")
+    if b.shape != tuple(shape):
+        raise ValueError(f"{fn}: argument 'bias' must have shape {tuple(shape)} (one value per output channel), "
+                         f"got {b.shape}")
+    return native_operand(b, dtype) if b.dtype.kind == "f" else np.asarray(b, dtype)
+
+
+def window(fn, x, K, wname, win):
+    """The windows (_window.Geometry) of kernel K over x; win: (stride, padding, dilation),
+    None: the blocked conv (stride == kernel)."""
+    return _window.geometry(fn, x, K, wname, *(win or (None, 0, 1)))
+
+
+# ---- one signature check per operation, shared by the native op and its reference ----
+# Each returns (x, w, spatial rank, windows (a _window.Geometry), result dtype, result
+# shape); win: (stride, padding, dilation) or None (stride == kernel).
+
+def depthwise(fn, x, w, wname="w", win=None):
     x, w = array(fn, "x", x), array(fn, wname, w)
     n = image(fn, x)
     c = x.shape[-1]
     weight_shape(fn, wname, w, lambda: f"(*K, c) with {n} kernel axes and c = {c}", w.ndim == n + 1 and w.shape[-1] == c)
-    K = kernel(fn, x, w.shape[:n], wname)
-    return x, w, n, K, result_dtype(x, w), (x.shape[0], *out_spatial(x, K), c)
+    geo = window(fn, x, w.shape[:n], wname, win)
+    return x, w, n, geo, result_dtype(x, w), (x.shape[0], *geo.out, c)
 
 
 def pointwise(fn, x, w):
@@ -182,7 +225,7 @@ def pointwise(fn, x, w):
     return x, w, n, (1,) * n, result_dtype(x, w), (*x.shape[:-1], *w.shape[1:])
 
 
-def channel(fn, x, w):
+def channel(fn, x, w, win=None):
     x, w = array(fn, "x", x), array(fn, "w", w)
     n = image(fn, x)
     c = x.shape[-1]
@@ -191,8 +234,8 @@ def channel(fn, x, w):
     if m < 1:
         raise ValueError(f"{fn}: argument 'w' must have a channel block m >= 1, got shape {w.shape}")
     divides(fn, "the channel count of 'x'", c, "the block size m = w.shape[-1]", m)
-    K = kernel(fn, x, w.shape[:n], "w")
-    return x, w, n, K, result_dtype(x, w), (x.shape[0], *out_spatial(x, K), c // m)
+    geo = window(fn, x, w.shape[:n], "w", win)
+    return x, w, n, geo, result_dtype(x, w), (x.shape[0], *geo.out, c // m)
 
 
 def shuffle(fn, x, groups):
@@ -203,16 +246,16 @@ def shuffle(fn, x, groups):
     return x, g, n
 
 
-def conv(fn, x, w):
+def conv(fn, x, w, win=None):
     x, w = array(fn, "x", x), array(fn, "w", w)
     n = image(fn, x)
     c = x.shape[-1]
     weight_shape(fn, "w", w, lambda: f"(*K, c, C) with {n} kernel axes and c = {c}", w.ndim == n + 2 and w.shape[-2] == c)
-    K = kernel(fn, x, w.shape[:n], "w")
-    return x, w, n, K, result_dtype(x, w), (x.shape[0], *out_spatial(x, K), w.shape[-1])
+    geo = window(fn, x, w.shape[:n], "w", win)
+    return x, w, n, geo, result_dtype(x, w), (x.shape[0], *geo.out, w.shape[-1])
 
 
-def grouped(fn, x, w, pointwise):
+def grouped(fn, x, w, pointwise, win=None):
     """Returns (x, w, n, K, dtype, shape, (g, c//g, C//g)); w is (*K, g, s, S) or, pointwise, (g, s, S)."""
     x, w = array(fn, "x", x), array(fn, "w", w)
     n = image(fn, x)
@@ -223,16 +266,16 @@ def grouped(fn, x, w, pointwise):
     g, s, S = w.shape[kn:]
     if g < 1:
         raise ValueError(f"{fn}: argument 'w' must have g >= 1 groups, got shape {w.shape}")
-    K = kernel(fn, x, w.shape[:kn], "w") if kn else (1,) * n
-    return x, w, n, K, result_dtype(x, w), (x.shape[0], *out_spatial(x, K), g * S), (g, s, S)
+    geo = window(fn, x, w.shape[:kn] if kn else (1,) * n, "w", win)
+    return x, w, n, geo, result_dtype(x, w), (x.shape[0], *geo.out, g * S), (g, s, S)
 
 
-def depthwise_separable(fn, x, wd, wp):
-    x, wd, n, K, _, _ = depthwise(fn, x, wd, "wd")
+def depthwise_separable(fn, x, wd, wp, win=None):
+    x, wd, n, geo, _, _ = depthwise(fn, x, wd, "wd", win)
     wp = array(fn, "wp", wp)
     c = x.shape[-1]
     weight_shape(fn, "wp", wp, lambda: f"(c, C) with c = {c}", wp.ndim == 2 and wp.shape[0] == c)
-    return x, wd, wp, n, K, result_dtype(x, wd, wp), (x.shape[0], *out_spatial(x, K), wp.shape[1])
+    return x, wd, wp, n, geo, result_dtype(x, wd, wp), (x.shape[0], *geo.out, wp.shape[1])
 
 
 def _image2d(fn, x):

@@ -116,7 +116,7 @@ void GemmPlan<T>::rows(const T* a, T* out, const idx_t* rows_a, const idx_t* row
           T* tile = tiles + (g - g0) * MR * NR;
           args.a = rowp + ((g - g0) * ntiles + t) * MR;
           args.b = panel(g, jp, q);
-          if (last) args.bias = bias_panel(g, jp);
+          if (last) args.bias = bias_panel(g, jp), args.act = act;
           if (direct) {
             args.c = out + g_o[g] + rows_o[ir] + n_o[jr], args.rs_c = rs, args.cs_c = cs;
             args.accumulate = add, args.stream = stream;
