@@ -150,13 +150,16 @@ std::string run(const Plan& p, const T* a, const T* b, const T* c, T* out, const
     epilogue_pass(od, bias, out, kt, nthreads);
     return {};
   }
+  // The path sees the epilogue only where it applies it; else the pass below does.
+  Contraction d = p.d, d2 = p.d2;
+  if (!p.epi_fused) d.bias = d2.bias = false, d.act = d2.act = 0;
   std::string err;
   switch (p.path) {
-    case Path::kPermute: err = permute_path(p.d, a, out, kt, nthreads); break;
-    case Path::kTapReduce: err = tapreduce_path(p.d, a, b, fb, out, kt, nthreads); break;
-    case Path::kDot: err = dot_path(p.d, a, b, out, kt, nthreads); break;
-    case Path::kGemm: err = gemm_path(p.d, a, b, fb, out, kt, nthreads); break;
-    case Path::kFused: err = fused_path(p.d, p.d2, a, b, c, fb, out, kt, nthreads); break;
+    case Path::kPermute: err = permute_path(d, a, out, kt, nthreads); break;
+    case Path::kTapReduce: err = tapreduce_path(d, a, b, fb, out, kt, nthreads); break;
+    case Path::kDot: err = dot_path(d, a, b, out, kt, nthreads); break;
+    case Path::kGemm: err = gemm_path(d, a, b, fb, out, kt, nthreads); break;
+    case Path::kFused: err = fused_path(d, d2, a, b, c, fb, out, kt, nthreads); break;
     case Path::kNone: return p.reason;
   }
   if (err.empty() && od.epilogue() && !p.epi_fused && !parallel::should_stop())

@@ -16,12 +16,13 @@ struct ExpConsts<double> {
   static constexpr double ln2_hi = 0.693145751953125, ln2_lo = 1.42860682030941723212e-6;
 };
 
-// e^x, x clamped to where 2^n is a normal number (e^x then within 1 ulp or so).
+// e^x within 1 ulp or so where 2^n is a normal number; 0 below that range and +inf
+// above it (so that x / (1 + e^-x) is -0, not a tiny value, for a large negative x).
 template <class T>
-static inline typename Vec<T>::reg vexp(typename Vec<T>::reg x) {
+static inline typename Vec<T>::reg vexp(typename Vec<T>::reg x0) {
   using V = Vec<T>;
   using C = ExpConsts<T>;
-  x = V::min(V::max(x, V::set1(C::lo)), V::set1(C::hi));
+  const auto x = V::min(V::max(x0, V::set1(C::lo)), V::set1(C::hi));
   const auto n = V::round(V::mul(x, V::set1(T(1.4426950408889634))));
   auto r = V::fmadd(n, V::set1(-C::ln2_hi), x);
   r = V::fmadd(n, V::set1(-C::ln2_lo), r);
@@ -42,7 +43,9 @@ static inline typename Vec<T>::reg vexp(typename Vec<T>::reg x) {
                      T(1)};
     for (const T c : inv) p = V::fmadd(p, r, V::set1(c));
   }
-  return V::mul(p, V::pow2(n));
+  const auto e = V::mul(p, V::pow2(n));
+  return V::blend(V::blend(e, V::zero(), V::lt(x0, V::set1(C::lo))), V::set1(T(__builtin_inf())),
+                  V::lt(V::set1(C::hi), x0));
 }
 
 // x / (1 + e^-x)
