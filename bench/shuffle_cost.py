@@ -37,7 +37,7 @@ def main(argv=None):
     for threads in args.threads:
         fastconv.set_num_threads(threads)
         for w in available():
-            if w.op not in ("grouped_conv", "pointwise_grouped_conv"):
+            if w.op not in ("grouped_conv", "pointwise_grouped_conv") or w.bias:
                 continue
             x, wt = w.inputs(np.float32)
             op = getattr(fastconv, w.op)

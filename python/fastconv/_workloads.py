@@ -30,6 +30,8 @@ class Workload:
     kwargs: dict = field(default_factory=dict)
     torch: Callable | dict | None = None  # (torch, *inputs) -> callable; or {peer name: that}
     layers: Callable | dict | None = None  # (*inputs) -> NCHW layers (_peers.py); or {suffix: that}
+    bias: bool = False            # the last input is the bias (fastconv's bias=)
+    post: Callable | None = None  # (einsum result, *inputs) -> output: the baselines' bias and activation
 
     def at_batch(self, b: int) -> "Workload":
         """The same workload on a batch of b images (FLOPs and bytes scale with it)."""
@@ -50,18 +52,25 @@ class Workload:
 
     def fastconv(self, *inputs):
         fn = getattr(fastconv, self.op)
+        if self.bias:
+            *args, b = inputs
+            return lambda: fn(*args, bias=b, **self.kwargs)
         return lambda: fn(*inputs, **self.kwargs)
 
     def fastconv_einsum(self, *inputs):
         """The same workload as fastconv.einsum over the correct-patch views."""
+        return self._baseline(lambda *ops: fastconv.einsum(self.expr, *ops), inputs)
+
+    def _baseline(self, contract, inputs):
+        """contract over the views, then post (bias, activation) where the workload has one.
+        A pure permutation comes back as a view: materialised, as every baseline must."""
         ops = self.views(*inputs)
-        # A pure permutation comes back as numpy's view (numpy.einsum's semantics): materialised.
-        return lambda: np.ascontiguousarray(fastconv.einsum(self.expr, *ops))
+        if self.post is None:
+            return lambda: np.ascontiguousarray(contract(*ops))
+        return lambda: self.post(contract(*ops), *inputs)
 
     def einsum(self, *inputs, optimize=False):
-        ops = self.views(*inputs)
-        # A pure permutation comes back as a view: materialise it, as every baseline must.
-        return lambda: np.ascontiguousarray(np.einsum(self.expr, *ops, optimize=optimize))
+        return self._baseline(lambda *ops: np.einsum(self.expr, *ops, optimize=optimize), inputs)
 
     def torch_peers(self) -> dict:
         """PyTorch formulations by peer name ("torch", or "torch(chain)", "torch(outer)", ...)."""
@@ -72,8 +81,7 @@ class Workload:
     def opt_einsum(self, *inputs):
         import opt_einsum
 
-        ops = self.views(*inputs)
-        return lambda: np.ascontiguousarray(opt_einsum.contract(self.expr, *ops))
+        return self._baseline(lambda *ops: opt_einsum.contract(self.expr, *ops), inputs)
 
 
 def _nchw(torch, x):
@@ -307,3 +315,94 @@ def select(names: list[str] | None, batch: int | None = None) -> list[Workload]:
     if unknown:
         raise ValueError(f"unknown workload(s) {', '.join(unknown)}; known: {', '.join(w.name for w in ws)}")
     return [w.at_batch(batch) if batch else w for w in ws if not names or w.name in names]
+
+
+# The convolutions real networks use (issue 18): overlapping windows (stride, zero
+# padding), a bias and an activation. The einsum baselines pad a copy of x (numpy has no
+# padding), contract the window view and apply the bias and activation with numpy ops;
+# torch runs the conv, then the activation op, as users write it; the ONNX peers get the
+# bias in the Conv and the activation as its own node (ONNX Runtime and OpenVINO fuse it).
+def _window_view(x, K, stride, pad, channels):
+    from . import _window
+
+    geo = _window.geometry("bench", x, K, "w", stride, pad)
+    xp = np.pad(x, [(0, 0), *geo.pads, (0, 0)])
+    return _window.window_view(xp, geo, channels, (0,) * len(K), geo.out)
+
+
+def _torch_act(torch, act):
+    F = torch.nn.functional
+    return {"relu": F.relu, "relu6": F.relu6, "silu": F.silu, "gelu": F.gelu, None: lambda y: y}[act]
+
+
+def _torch_window_conv(stride, pad, act, groups=None):
+    """torch conv2d (dense, or depthwise where groups == "c") with bias, then the activation op."""
+    def make(torch, x, w, b):
+        xt = _nchw(torch, x)
+        if groups == "c":  # w (k, l, c)
+            g, wt = w.shape[-1], torch.from_numpy(np.ascontiguousarray(w.transpose(2, 0, 1)[:, None]))
+        else:               # w (k, l, c, C)
+            g, wt = 1, torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1))).contiguous(
+                memory_format=torch.channels_last)
+        bt, f, F = torch.from_numpy(b), _torch_act(torch, act), torch.nn.functional
+        return lambda: f(F.conv2d(xt, wt, bt, stride=stride, padding=pad, groups=g))
+
+    return make
+
+
+def _torch_window_pwgroup(act):
+    def make(torch, x, w, b):
+        g, s, S = w.shape
+        xt = _nchw(torch, x)
+        wt = torch.from_numpy(np.ascontiguousarray(w.transpose(0, 2, 1).reshape(g * S, s, 1, 1))).contiguous(
+            memory_format=torch.channels_last)
+        bt, f, F = torch.from_numpy(b), _torch_act(torch, act), torch.nn.functional
+        return lambda: F.channel_shuffle(f(F.conv2d(xt, wt, bt, groups=g)), g)
+
+    return make
+
+
+def _window_workload(name, op, kind, x, w, stride, pad, act):
+    """A 2-D conv (op "conv": w (k, l, c, C)) or depthwise conv (w (k, l, c)) with a bias of
+    the output channels, stride and symmetric padding pad, then act."""
+    b, W, H, c = x
+    k, l = w[:2]
+    C = w[-1]
+    O = tuple((s + 2 * pad - kk) // stride + 1 for s, kk in zip((W, H), (k, l)))
+    dense = op == "conv"
+    expr = "bWkHlc,klcC->bWHC" if dense else "bWkHlc,klc->bWHc"
+    taps = k * l * (c if dense else 1)
+    from .reference import activate
+
+    layer = lambda x, w, bias: [dict(_conv_layer(  # noqa: E731
+        w.transpose(3, 2, 0, 1) if dense else w.transpose(2, 0, 1)[:, None], (stride, stride), 1 if dense else c),
+        pads=(pad,) * 4, bias=bias, activation=act)]
+    return Workload(name, op, kind, (x, w, (C,)), expr,
+                    lambda x, w, bias: (_window_view(x, (k, l), stride, pad, (c,)), w), (b, *O, C),
+                    2 * b * O[0] * O[1] * C * taps,
+                    kwargs={"stride": stride, "padding": pad, "activation": act}, bias=True,
+                    post=lambda y, x, w, bias: activate(y + bias, act),
+                    torch=_torch_window_conv((stride, stride), pad, act, None if dense else "c"), layers=layer)
+
+
+WINDOWS = [
+    _window_workload("resnet3x3_c64", "conv", "compute", (8, 56, 56, 64), (3, 3, 64, 64), 1, 1, "relu"),
+    _window_workload("resnet3x3s2_c128", "conv", "compute", (8, 56, 56, 64), (3, 3, 64, 128), 2, 1, "relu"),
+    _window_workload("resnet7x7s2_stem", "conv", "compute", (8, 224, 224, 3), (7, 7, 3, 64), 2, 3, "relu"),
+    _window_workload("mbv2_dw3x3_c144", "depthwise_conv", "memory", (8, 56, 56, 144), (3, 3, 144), 1, 1, "relu6"),
+    _window_workload("mbv2_dw3x3s2_c96", "depthwise_conv", "memory", (8, 112, 112, 96), (3, 3, 96), 2, 1, "relu6"),
+    _window_workload("convnext_dw7x7_c96", "depthwise_conv", "memory", (8, 56, 56, 96), (7, 7, 96), 1, 3, None),
+    _window_workload("effnet_dw5x5_c240", "depthwise_conv", "memory", (8, 28, 28, 240), (5, 5, 240), 1, 2, "silu"),
+    Workload("shufflenet_pw_g3", "pointwise_grouped_conv", "compute", ((8, 28, 28, 240), (3, 80, 80), (240,)),
+             "bwhgs,gsS->bwhgS", lambda x, w, bias: (x.reshape(*x.shape[:-1], 3, 80), w), (8, 28, 28, 240),
+             2 * 8 * 28 * 28 * 240 * 80, kwargs={"shuffle": True, "activation": "relu"}, bias=True,
+             post=lambda y, x, w, bias: _shuffle3(np.maximum(y.reshape(*y.shape[:-2], 240) + bias, 0)),
+             torch=_torch_window_pwgroup("relu"),
+             layers=lambda x, w, bias: [dict(_layers_grouped(x, w[None, None])[0], bias=bias, activation="relu"),
+                                        {"op": "shuffle", "groups": 3}]),
+]
+WORKLOADS += WINDOWS
+
+
+def _shuffle3(y):
+    return np.ascontiguousarray(y.reshape(*y.shape[:-1], 3, 80).swapaxes(-1, -2).reshape(y.shape))
