@@ -49,7 +49,7 @@ template <class T> void check_tapreduce(Report& r, const MemKernels<T>& k) {
   for (idx_t L : {1, 3, 8, 15, 16, 17, 24, 32, 48, 63, 64, 65, 70})
     for (idx_t seg : {1, 2, 3, 4, 8, 16, 32, 64, 70}) {
       if (L % seg) continue;
-      const idx_t ntaps = 1 + L % 4, npix = 1 + L % 6, x_pix = L * ntaps + 5;
+      const idx_t ntaps = 1 + L % 4, npix = 1 + L % 6 + (seg == 1 ? 4 : 0), x_pix = L * ntaps + 5;
       std::vector<idx_t> taps(ntaps);
       for (idx_t t = 0; t < ntaps; ++t) taps[t] = t * L + t;
       auto x = r.rand<T>(size_t(npix * x_pix + ntaps * (L + 1) + 8));
@@ -276,7 +276,7 @@ template <class T> void check_tapreduce_epilogue(Report& r, const MemKernels<T>&
     for (idx_t seg : {1, 2, 4, 5, 16, 70})
       for (int act = 0; act <= 4; ++act) {
         if (L % seg) continue;
-        const idx_t ntaps = 3, npix = 5, x_pix = L * ntaps + 5, outs = L / seg;
+        const idx_t ntaps = 3, npix = 9, x_pix = L * ntaps + 5, outs = L / seg;
         std::vector<idx_t> taps(ntaps);
         for (idx_t t = 0; t < ntaps; ++t) taps[t] = t * L + t;
         auto x = r.rand<T>(size_t(npix * x_pix + ntaps * (L + 1) + 8));

@@ -117,6 +117,53 @@ static inline void dot_pixels(const TapReduceArgs<T>& a, idx_t p) {
   }
 }
 
+// One output per lane (seg == 1, depthwise): NP pixels x NV vectors of lanes from lane
+// r, each tap's NV weight vectors loaded once for the NP pixels (1 + 1/NP loads per FMA
+// where one pixel at a time takes 2). n < W: one vector of n lanes (NV == 1).
+template <class T, int NP, int NV>
+static inline void lane_pixels(const TapReduceArgs<T>& a, idx_t p, idx_t r, idx_t n, const Epilogue<T>& e) {
+  using V = Vec<T>;
+  constexpr idx_t W = V::W;
+  typename V::reg c[NP][NV];
+#pragma GCC unroll 8
+  for (int q = 0; q < NP; ++q)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) c[q][j] = V::zero();
+  const T* xp = a.x + p * a.x_pix + r;
+  const idx_t xq = a.x_pix;
+  for (idx_t t = 0; t < a.ntaps; ++t) {
+    const T* ws = a.w + t * a.L + r;
+    const T* xs = xp + a.taps[t];
+    if (n < W) {
+      const auto w0 = V::maskload(ws, n);
+#pragma GCC unroll 8
+      for (int q = 0; q < NP; ++q) c[q][0] = V::fmadd(V::maskload(xs + q * xq, n), w0, c[q][0]);
+    } else {
+      typename V::reg wv[NV];
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) wv[j] = V::load(ws + j * W);
+#pragma GCC unroll 8
+      for (int q = 0; q < NP; ++q)
+#pragma GCC unroll 4
+        for (int j = 0; j < NV; ++j) c[q][j] = V::fmadd(V::load(xs + q * xq + j * W), wv[j], c[q][j]);
+    }
+  }
+  T* op = a.out + p * a.out_pix + r;
+#pragma GCC unroll 8
+  for (int q = 0; q < NP; ++q) {
+    if (n < W) {
+      V::maskstore(op + q * a.out_pix, n, e.active() ? e.part(c[q][0], r, n) : c[q][0]);
+      continue;
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j)
+      V::store(op + q * a.out_pix + j * W, e.active() ? e(c[q][j], r + j * W) : c[q][j]);
+  }
+}
+
+// Pixels taken together by the depthwise tiles, and their vectors of lanes.
+constexpr int kTapPixels = 4, kTapVectors = 2;
+
 template <class T>
 static void tapreduce(const TapReduceArgs<T>& a) {
   using V = Vec<T>;
@@ -136,7 +183,15 @@ static void tapreduce(const TapReduceArgs<T>& a) {
   const PairSum<T> ps;
   const Epilogue<T> e{a.bias, a.act};
   const bool epi = e.active() && seg == 1;  // seg > 1: at the segment sums
-  for (idx_t p = 0; p < a.npix; ++p) {
+  idx_t p = 0;
+  if (seg == 1 && W > 1)
+    for (; p + kTapPixels <= a.npix; p += kTapPixels) {
+      idx_t r = 0;
+      for (; r + kTapVectors * W <= L; r += kTapVectors * W) lane_pixels<T, kTapPixels, kTapVectors>(a, p, r, W, e);
+      for (; r + W <= L; r += W) lane_pixels<T, kTapPixels, 1>(a, p, r, W, e);
+      if (r < L) lane_pixels<T, kTapPixels, 1>(a, p, r, L - r, e);
+    }
+  for (; p < a.npix; ++p) {
     const T* xp = a.x + p * a.x_pix;
     T* op = a.out + p * a.out_pix;
     T* dst = seg == 1 ? op : a.scratch;
