@@ -19,6 +19,8 @@ namespace {
 
 // Segments of at most this many lanes are summed out of a vector tile.
 constexpr idx_t kMaxTileSegment = 16;
+// A pixel dim shorter than this is not the kernel's pixel run where another is twice as long.
+constexpr idx_t kShortPixelRun = 8;
 // The long mode's blocks: pixels and lanes summed together tap chunk by tap chunk.
 constexpr idx_t kPixelBlock = 16, kLaneSlab = 256;
 
@@ -36,6 +38,17 @@ void pack_weights(const TapShape& s, const T* b, const idx_t* tb, idx_t count, i
       const idx_t r = r0 + i;
       w[t * lanes + i] = b[tb[t] + r / s.lane.size * s.tile.sb + r % s.lane.size * s.lane.sb];
     }
+}
+
+// The pixels the kernel walks in one call are along the smallest output stride, unless
+// that dim is short (a border band of a padded conv, a few columns wide) and another
+// is long enough for the kernel's multi-pixel tiles: then along the longest.
+void prefer_long_run(TapShape& s) {
+  if (s.inner.size >= kShortPixelRun || s.outer.empty()) return;
+  size_t q = 0;
+  for (size_t i = 1; i < s.outer.size(); ++i)
+    if (s.outer[i].size > s.outer[q].size) q = i;
+  if (s.outer[q].size >= 2 * kShortPixelRun) std::swap(s.inner, s.outer[q]);
 }
 
 }  // namespace
@@ -262,6 +275,7 @@ std::string tapreduce_path(const Contraction& d, const T* a, const T* b, const T
   TapPlan<T> p;
   const std::string err = make_tap_plan(d, b, p, bias);
   if (!err.empty()) return err;
+  prefer_long_run(p.s);
   const TapShape& s = p.s;
   const idx_t pix_work = sat_mul(s.ntaps + 1, s.L);
   const idx_t bytes = sat_mul(s.npix(), sat_mul(pix_work, idx_t(sizeof(T))));
