@@ -2,6 +2,9 @@
 #include "dispatch.h"
 
 #include <unistd.h>
+#if defined(FASTCONV_HAVE_X86)
+#include <cpuid.h>
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -23,15 +26,36 @@ struct Level {
 bool always() { return true; }
 
 #if defined(FASTCONV_HAVE_X86)
-bool has_avx2() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+// CPUID and XGETBV read here, not through __builtin_cpu_supports: that reads the
+// compiler runtime's CPU model, which zig's compiler-rt (the release wheel's
+// toolchain, .ci/zig-c++) leaves empty, so the wheel saw only "scalar". A level
+// needs its instructions (CPUID) and the OS saving their registers (XCR0: XMM and
+// YMM state for AVX2, also the opmask and ZMM state for AVX-512).
+struct X86Levels {
+  bool avx2 = false, avx512 = false;
+};
+X86Levels detect_x86() {
+  X86Levels l;
+  unsigned a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return l;
+  const bool fma = c & (1u << 12), osxsave = c & (1u << 27), avx = c & (1u << 28);
+  if (!(fma && osxsave && avx) || __get_cpuid_max(0, nullptr) < 7) return l;
+  unsigned xcr0_lo, xcr0_hi;
+  __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+  const bool os_ymm = (xcr0_lo & 0x6u) == 0x6u, os_zmm = (xcr0_lo & 0xe6u) == 0xe6u;
+  __cpuid_count(7, 0, a, b, c, d);
+  const bool avx2 = b & (1u << 5), avx512f = b & (1u << 16), avx512dq = b & (1u << 17),
+             avx512bw = b & (1u << 30), avx512vl = b & (1u << 31);
+  l.avx2 = os_ymm && avx2;
+  l.avx512 = l.avx2 && os_zmm && avx512f && avx512dq && avx512bw && avx512vl;
+  return l;
 }
-bool has_avx512() {
-  __builtin_cpu_init();
-  return has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+const X86Levels& x86_levels() {
+  static const X86Levels l = detect_x86();
+  return l;
 }
+bool has_avx2() { return x86_levels().avx2; }
+bool has_avx512() { return x86_levels().avx512; }
 const Level kLevels[] = {
     {"scalar", &scalar::kernels, &always},
     {"avx2", &avx2::kernels, &has_avx2},

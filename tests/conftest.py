@@ -11,6 +11,12 @@ from fastconv import _core
 
 ISAS = _core.supported_isas()
 
+
+def pytest_report_header(config):
+    """Which fastconv runs: the tests import the installed package (or the build on sys.path),
+    never python/ by path; .ci/wheel-check relies on this to test the wheel as installed."""
+    return f"fastconv {fastconv.__version__} from {os.path.dirname(fastconv.__file__)}, ISA {fastconv.isa()} of {ISAS}"
+
 # CI runs a fixed, reproducible set of examples; local runs draw new ones (they found
 # two real bugs in this project) and remember failures in .hypothesis/.
 settings.register_profile("ci", derandomize=True, database=None)

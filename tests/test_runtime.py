@@ -86,13 +86,63 @@ def test_num_threads_follow_omp_env():
     assert r.stdout.strip() == "3"
 
 
-def test_num_threads_follow_threadpoolctl():
-    threadpoolctl = pytest.importorskip("threadpoolctl")
+@pytest.mark.parametrize("value,want", [("3", 3), (" 3 ", 3), ("3,2,1", 3), ("0", None), ("-2", None),
+                                        ("two", None), ("3x", None), ("3 2", None), ("3,", None),
+                                        ("", None)])
+def test_num_threads_omp_env_parsed_as_openmp(value, want):
+    """OMP_NUM_THREADS read as libgomp reads it: its first level; a malformed value is ignored
+    (the count is the CPUs')."""
+    r = run_py("import fastconv; print(fastconv.get_num_threads(), fastconv._core.hardware_threads())",
+               OMP_NUM_THREADS=value)
+    assert r.returncode == 0, r.stderr
+    got, cpus = map(int, r.stdout.split())
+    assert got == (want if want is not None else cpus)
+
+
+def test_num_threads_default_is_the_cpus():
+    e = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    r = subprocess.run([sys.executable, "-c", "import fastconv; print(fastconv.get_num_threads())"], env=e,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert int(r.stdout) == _core.hardware_threads()
+
+
+def test_default_threads_per_thread():
+    """The default count is per thread, as OpenMP's nthreads-var: a limit set on one thread
+    (threadpoolctl's) leaves the others' default as it was."""
     fastconv.set_num_threads(None)
+    initial = _core.default_threads()
+    _core.set_default_threads(1)
+    try:
+        assert fastconv.get_num_threads() == 1
+        seen = []
+        t = threading.Thread(target=lambda: seen.append(fastconv.get_num_threads()))
+        t.start()
+        t.join()
+        assert seen == [min(initial, fastconv.max_threads())]
+    finally:
+        _core.set_default_threads(0)
+    assert _core.default_threads() == initial
+
+
+def test_threadpoolctl_sees_fastconv():
+    threadpoolctl = pytest.importorskip("threadpoolctl", minversion="3.5")
+    mine = [i for i in threadpoolctl.threadpool_info() if i["internal_api"] == "fastconv"]
+    assert len(mine) == 1, threadpoolctl.threadpool_info()
+    assert mine[0]["user_api"] == "openmp"
+    assert os.path.samefile(mine[0]["filepath"], _core.__file__)
+    assert mine[0]["num_threads"] == _core.default_threads()
+
+
+def test_num_threads_follow_threadpoolctl():
+    threadpoolctl = pytest.importorskip("threadpoolctl", minversion="3.5")
+    fastconv.set_num_threads(None)
+    before = fastconv.get_num_threads()
     with threadpoolctl.threadpool_limits(1):
         assert fastconv.get_num_threads() == 1
     with threadpoolctl.threadpool_limits(2, user_api="openmp"):
         assert fastconv.get_num_threads() == 2
+    assert fastconv.get_num_threads() == before
 
 
 def test_concurrent_calls_from_python_threads():

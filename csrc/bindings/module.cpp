@@ -14,6 +14,5 @@ PYBIND11_MODULE(_core, m) {
 #else
   m.attr("compiler") = "unknown";
 #endif
-  m.attr("openmp") = int(_OPENMP);
   b::init_main_thread();
 }

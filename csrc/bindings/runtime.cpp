@@ -1,11 +1,26 @@
 // Runtime control: the ISA level, threads, the denormal mode, interrupts, configuration.
 #include <pybind11/stl.h>
 
+#include <algorithm>
+#include <limits>
 #include <string>
 
 #include "arch/fpenv.h"
 #include "bindings/common.h"
 #include "dispatch.h"
+
+// threadpoolctl's controller for fastconv (python/fastconv/_config.py) calls these
+// through ctypes, as its OpenMP controller calls omp_get_max_threads and
+// omp_set_num_threads, and finds the library by them: with PyInit__core, the only
+// symbols the module exports.
+extern "C" {
+__attribute__((visibility("default"))) int fastconv_default_threads() {
+  return fastconv::parallel::default_threads();
+}
+__attribute__((visibility("default"))) void fastconv_set_default_threads(int n) {
+  fastconv::parallel::set_default_threads(n);
+}
+}
 
 namespace fastconv {
 namespace bindings {
@@ -51,7 +66,12 @@ void def_runtime(py::module_& m) {
       throw py::value_error("set_num_threads: n must be between 1 and " + std::to_string(parallel::max_threads()) +
                             ", got " + std::to_string(n));
     return parallel::set_num_threads(int(n));
-  }, py::arg("n"), "Use n threads (0: follow OpenMP's count again); returns the previous count.");
+  }, py::arg("n"), "Use n threads (0: follow default_threads() again); returns the previous count.");
+  m.def("default_threads", &parallel::default_threads,
+        "The calling thread's default count (OMP_NUM_THREADS, else the CPUs), as omp_get_max_threads().");
+  m.def("set_default_threads", [](long long n) {
+    parallel::set_default_threads(int(std::clamp<long long>(n, 0, std::numeric_limits<int>::max())));
+  }, py::arg("n"), "Set the calling thread's default count (0: the initial one), as omp_set_num_threads().");
   m.def("flush_denormal", &parallel::flush_denormal);
   m.def("set_flush_denormal", [](bool on) {
     if (on && !arch::kCanFlushDenormals) return false;

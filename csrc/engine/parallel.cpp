@@ -2,7 +2,6 @@
 // sequence number, spinning briefly then sleeping on its own condition variable.
 #include "engine/parallel.h"
 
-#include <omp.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -10,7 +9,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <climits>
+#include <cstdlib>
 #include <condition_variable>
 #include <exception>
 #include <memory>
@@ -221,9 +223,49 @@ int hardware_threads() {
 
 int max_threads() { return std::max(kMinMaxThreads, kThreadsPerCpu * hardware_threads()); }
 
+namespace {
+// OMP_NUM_THREADS as libgomp parses it: a comma-separated list of positive integers
+// (one per nesting level, spaces around each), of which the first is the count; 0
+// when unset or malformed (libgomp then ignores it too, after a warning on stderr).
+// Values beyond int's range saturate (max_threads() caps them in any case).
+int omp_num_threads_env() {
+  const char* p = std::getenv("OMP_NUM_THREADS");
+  if (!p) return 0;
+  int first = 0;
+  for (bool more = true; more;) {
+    while (*p == ' ' || *p == '\t') ++p;
+    if (*p < '0' || *p > '9') return 0;
+    errno = 0;
+    char* end = nullptr;
+    const unsigned long long v = std::strtoull(p, &end, 10);
+    if (v == 0) return 0;
+    if (first == 0) first = errno == ERANGE || v > (unsigned long long)INT_MAX ? INT_MAX : int(v);
+    for (p = end; *p == ' ' || *p == '\t';) ++p;
+    more = *p == ',';
+    if (more) ++p;
+    else if (*p) return 0;
+  }
+  return first;
+}
+
+int initial_default_threads() {
+  static const int n = [] {
+    const int env = omp_num_threads_env();
+    return env > 0 ? env : hardware_threads();
+  }();
+  return n;
+}
+
+thread_local int t_default = 0;  // set_default_threads' value on this thread (0: none)
+}  // namespace
+
+int default_threads() { return t_default > 0 ? t_default : initial_default_threads(); }
+
+void set_default_threads(int n) { t_default = std::max(n, 0); }
+
 int get_num_threads() {
   const int n = g_threads.load();
-  return std::clamp(n > 0 ? n : omp_get_max_threads(), 1, max_threads());
+  return std::clamp(n > 0 ? n : default_threads(), 1, max_threads());
 }
 
 int set_num_threads(int n) {

@@ -6,8 +6,9 @@
 // idle workers spin for milliseconds on the cores the next library's threads need.
 // Here a forked child starts a fresh pool, a thread that cannot be created means a
 // smaller team, and idle workers sleep after a short spin (docs/tuning.md).
-// OpenMP is still the source of the default thread count (OMP_NUM_THREADS,
-// threadpoolctl), read through omp_get_max_threads(), which starts no threads.
+// The default thread count follows OpenMP's conventions without linking an OpenMP
+// runtime: OMP_NUM_THREADS, else the CPUs this process may run on, per thread as
+// OpenMP's nthreads-var (threadpoolctl sets it through fastconv's controller).
 #pragma once
 #include <algorithm>
 #include <atomic>
@@ -25,9 +26,16 @@ int hardware_threads();
 // The largest count set_num_threads accepts: kThreadsPerCpu per CPU, at least kMinMaxThreads.
 constexpr int kThreadsPerCpu = 4, kMinMaxThreads = 64;
 int max_threads();
-// Threads a call uses: set_num_threads' count, else OpenMP's (at most max_threads()).
+// The default count of the calling thread, as libgomp's omp_get_max_threads(): what
+// set_default_threads gave this thread, else OMP_NUM_THREADS's first value where it
+// is a positive integer (read once, at the first call), else hardware_threads().
+int default_threads();
+// Sets the calling thread's default count (n <= 0: back to the initial value), as
+// omp_set_num_threads() does.
+void set_default_threads(int n);
+// Threads a call uses: set_num_threads' count, else default_threads() (at most max_threads()).
 int get_num_threads();
-// n in [0, max_threads()] (0: follow OpenMP again; the caller checks the range).
+// n in [0, max_threads()] (0: follow default_threads() again; the caller checks the range).
 // Returns the previous get_num_threads().
 int set_num_threads(int n);
 

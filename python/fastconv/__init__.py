@@ -3,13 +3,13 @@
 Blocked (stride == kernel) dense, 1x1, grouped (optionally shuffled), depthwise,
 channel-blocked, depthwise-separable, spatially separable and flattened convolutions,
 the ShuffleNet channel shuffle and a drop-in ``einsum``, computed by a C++ core (SIMD,
-OpenMP) as contractions over strided views of the input. ``fastconv.reference`` holds
+its own worker threads) as contractions over strided views of the input. ``fastconv.reference`` holds
 the numpy.einsum baselines of every operation.
 """
 from . import reference
 from ._config import (get_flush_denormal, get_num_threads, isa, max_threads, release_memory, set_flush_denormal,
                       set_isa, set_num_threads, show_config)
-from ._config import _apply_env
+from ._config import _apply_env, _register_threadpoolctl
 from ._core import version as __version__
 from ._einsum import einsum, einsum_plan
 from ._separable import flattened_conv, separable_plan, spatially_separable_conv
@@ -25,7 +25,8 @@ from ._ops import (
 )
 
 _apply_env()
-del _apply_env
+_register_threadpoolctl()
+del _apply_env, _register_threadpoolctl
 
 __all__ = [
     "__version__",

@@ -180,6 +180,7 @@ def best_peer(group):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m fastconv")
+    ap.add_argument("--version", action="version", version=f"fastconv {fastconv.__version__}")
     sub = ap.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("bench", help="time every available workload against its baselines")
     b.add_argument("--threads", type=int, default=None, help="threads for every library (default: all)")

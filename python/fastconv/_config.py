@@ -32,7 +32,8 @@ def set_isa(name: str) -> str:
 
 
 def get_num_threads() -> int:
-    """Threads the kernels use: set_num_threads' value, else OpenMP's (OMP_NUM_THREADS, threadpoolctl)."""
+    """Threads the kernels use: set_num_threads' value, else the default: OMP_NUM_THREADS (or
+    threadpoolctl's limit) as OpenMP reads it, else the CPUs this process may run on."""
     return _core.get_num_threads()
 
 
@@ -42,7 +43,8 @@ def max_threads() -> int:
 
 
 def set_num_threads(n: int | None) -> int:
-    """Use n threads, 1 <= n <= max_threads() (None: follow OpenMP / threadpoolctl again).
+    """Use n threads, 1 <= n <= max_threads() (None: follow the default again:
+    OMP_NUM_THREADS, threadpoolctl, the CPUs).
 
     Returns the previous value. Where the system cannot start that many threads (a
     process limit, RLIMIT_AS), calls run on as many as it could start.
@@ -91,7 +93,6 @@ def show_config(file=None) -> dict:
     cfg = {
         "version": _core.version,
         "compiler": _core.compiler,
-        "openmp": _core.openmp,
         "isa_known": _core.known_isas(),
         "isa_supported": _core.supported_isas(),
         "isa_in_use": _core.isa(),
@@ -101,6 +102,7 @@ def show_config(file=None) -> dict:
         "flush_denormal": _core.flush_denormal(),
         "l2_cache_bytes": _core.l2_cache_bytes(),
         "FASTCONV_ISA": os.environ.get("FASTCONV_ISA"),
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
     }
     width = max(map(len, cfg))
     print("\n".join(f"{k:<{width}} : {v}" for k, v in cfg.items()), file=file)
@@ -114,3 +116,36 @@ def _apply_env() -> None:
             set_isa(name)
         except ValueError as e:
             raise ValueError(f"FASTCONV_ISA={name!r}: {e}") from None
+
+
+def _register_threadpoolctl() -> None:
+    """threadpoolctl.threadpool_limits(n) (and user_api="openmp") limit fastconv's default
+    count, as they did when fastconv linked libgomp: a controller for fastconv's core,
+    registered where threadpoolctl 3.5 or later is installed (earlier releases have no
+    register() or do not check a library's symbols)."""
+    try:
+        import threadpoolctl
+    except ImportError:
+        return
+    try:
+        if tuple(int(v) for v in threadpoolctl.__version__.split(".")[:2]) < (3, 5):
+            return
+    except ValueError:
+        return
+
+    class FastconvController(threadpoolctl.LibController):
+        user_api = "openmp"
+        internal_api = "fastconv"
+        filename_prefixes = ("_core.",)
+        check_symbols = ("fastconv_default_threads", "fastconv_set_default_threads")
+
+        def get_num_threads(self):
+            return self.dynlib.fastconv_default_threads()
+
+        def set_num_threads(self, num_threads):
+            self.dynlib.fastconv_set_default_threads(int(num_threads))
+
+        def get_version(self):
+            return _core.version
+
+    threadpoolctl.register(FastconvController)
