@@ -73,8 +73,9 @@ static inline void gemm_segments(const GemmArgs<T>& g, const T* const* a, typena
     }
     idx_t k = 0;
     if constexpr (unit && LaneFma<V>::value) {
-      // U loads of each row's vector an iteration: at W = 2 (double) one is only
-      // 2 steps of K, and the loop's own instructions would be 1 in 7 (docs/neon.md).
+      // U vectors of each row an iteration: at W = 2 (double) one is only 2 steps of
+      // K, and the loop's own instructions (index steps, compare, branch) would weigh
+      // twice as much against its FMAs (docs/neon.md).
       constexpr int U = W == 2 ? 2 : 1;
       for (; k + U * W <= len; k += U * W, b += U * W * NR) {
 #pragma GCC unroll 2
