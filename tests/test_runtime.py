@@ -1,5 +1,6 @@
 """Runtime control: ISA detection and forcing, threads, configuration, the CLI."""
 import os
+import platform
 import subprocess
 import sys
 import threading
@@ -23,6 +24,27 @@ def test_isa_levels():
     assert set(supported) <= set(known)
     assert fastconv.isa() in supported
     assert all(k in ("scalar", "avx2", "avx512", "neon") for k in known)
+
+
+def test_isa_levels_of_this_architecture():
+    """Each architecture's levels: x86-64 scalar, AVX2 and AVX-512 (as the CPU has them);
+    aarch64 scalar and NEON, NEON always supported (ARMv8-A's baseline) and the default."""
+    machine = platform.machine().lower()
+    known, supported = _core.known_isas(), _core.supported_isas()
+    if machine in ("aarch64", "arm64"):
+        assert known == ["scalar", "neon"]
+        assert supported == ["scalar", "neon"]
+    elif machine in ("x86_64", "amd64"):
+        assert known == ["scalar", "avx2", "avx512"]
+        assert supported == known[:len(supported)]
+    else:
+        pytest.skip(f"no SIMD levels are built for {machine}")
+    assert _core.best_isa() == supported[-1]
+    env = {k: v for k, v in os.environ.items() if k != "FASTCONV_ISA"}  # the default, not a forced level
+    r = subprocess.run([sys.executable, "-c", "import fastconv; print(fastconv.isa())"], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == supported[-1]
 
 
 @pytest.mark.parametrize("name", _core.supported_isas())
