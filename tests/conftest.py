@@ -11,6 +11,14 @@ from fastconv import _core
 
 ISAS = _core.supported_isas()
 
+# The time limits of the tests' subprocesses (they catch hangs), scaled where the same work
+# runs several times slower: .ci/aarch64 sets FASTCONV_TEST_TIME_SCALE under QEMU.
+TIME_SCALE = float(os.environ.get("FASTCONV_TEST_TIME_SCALE", "1"))
+
+
+def time_limit(seconds):
+    return seconds * TIME_SCALE
+
 # CI runs a fixed, reproducible set of examples; local runs draw new ones (they found
 # two real bugs in this project) and remember failures in .hypothesis/.
 settings.register_profile("ci", derandomize=True, database=None)

@@ -11,11 +11,13 @@ import pytest
 import fastconv
 from fastconv import _core
 
+from conftest import time_limit
+
 
 def run_py(code, **env):
     e = dict(os.environ)
     e.update(env)
-    return subprocess.run([sys.executable, "-c", code], env=e, capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-c", code], env=e, capture_output=True, text=True, timeout=time_limit(120))
 
 
 def test_isa_levels():
@@ -42,7 +44,7 @@ def test_isa_levels_of_this_architecture():
     assert _core.best_isa() == supported[-1]
     env = {k: v for k, v in os.environ.items() if k != "FASTCONV_ISA"}  # the default, not a forced level
     r = subprocess.run([sys.executable, "-c", "import fastconv; print(fastconv.isa())"], env=env,
-                       capture_output=True, text=True, timeout=120)
+                       capture_output=True, text=True, timeout=time_limit(120))
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == supported[-1]
 
@@ -153,7 +155,7 @@ def test_show_config(capsys):
 def test_cli_bench_smoke():
     r = subprocess.run([sys.executable, "-m", "fastconv", "bench", "--budget", "0.01", "--threads", "1",
                         "--only", "shuffle_g3_240", "filter_c64"],
-                       capture_output=True, text=True, timeout=300)
+                       capture_output=True, text=True, timeout=time_limit(300))
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert lines[0].startswith("fastconv") and "threads=1" in lines[0]
@@ -211,7 +213,7 @@ def test_large_outputs_reuse_freed_blocks():
 def test_cli_bench_unknown_workload():
     # A misspelt name (or a comma-joined list) must not print an empty table.
     r = subprocess.run([sys.executable, "-m", "fastconv", "bench", "--only", "filter_c64,shuffle_g3_240"],
-                       capture_output=True, text=True, timeout=60)
+                       capture_output=True, text=True, timeout=time_limit(60))
     assert r.returncode == 2
     assert "unknown workload(s) filter_c64,shuffle_g3_240" in r.stderr and "known: " in r.stderr
     assert "filter_c64" in r.stderr.split("known: ")[1]
