@@ -106,15 +106,18 @@ static inline void dot_pixels(const TapReduceArgs<T>& a, idx_t p) {
     if (r < L) {
       const idx_t n = L - r < W ? L - r : W;
       const auto w0 = V::maskload(ws + r, n);
+#pragma GCC unroll 8
       for (int q = 0; q < NP; ++q) c0[q] = V::fmadd(V::maskload(xs + q * a.x_pix + r, n), w0, c0[q]);
       if (r + W < L) {
         const auto w1 = V::maskload(ws + r + W, L - r - W);
+#pragma GCC unroll 8
         for (int q = 0; q < NP; ++q)
           c1[q] = V::fmadd(V::maskload(xs + q * a.x_pix + r + W, L - r - W), w1, c1[q]);
       }
     }
   }
   const Epilogue<T> e{a.bias, a.act};
+#pragma GCC unroll 8
   for (int q = 0; q < NP; ++q) {
     const T v = V::hsum(V::add(c0[q], c1[q]));
     a.out[(p + q) * a.out_pix] = e.active() ? e.one(v, 0) : v;
