@@ -11,11 +11,25 @@ from fastconv import _core
 
 ISAS = _core.supported_isas()
 
+# The time limits of the tests' subprocesses (they catch hangs), scaled where the same work
+# runs several times slower: .ci/aarch64 sets FASTCONV_TEST_TIME_SCALE under QEMU.
+TIME_SCALE = float(os.environ.get("FASTCONV_TEST_TIME_SCALE", "1"))
+
+
+def time_limit(seconds):
+    return seconds * TIME_SCALE
+
+
+# Under QEMU (.ci/aarch64) a process's peak RSS includes the emulator's own memory (its
+# translation buffers): the memory bounds allow for it.
+EMULATED = bool(os.environ.get("FASTCONV_TEST_EMULATED"))
+
 
 def pytest_report_header(config):
     """Which fastconv runs: the tests import the installed package (or the build on sys.path),
     never python/ by path; .ci/wheel-check relies on this to test the wheel as installed."""
     return f"fastconv {fastconv.__version__} from {os.path.dirname(fastconv.__file__)}, ISA {fastconv.isa()} of {ISAS}"
+
 
 # CI runs a fixed, reproducible set of examples; local runs draw new ones (they found
 # two real bugs in this project) and remember failures in .hypothesis/.

@@ -15,14 +15,14 @@ import fastconv
 from fastconv import _core
 from fastconv import reference as R
 
-from conftest import num_threads
+from conftest import EMULATED, num_threads, time_limit
 
 
 def run_py(code, timeout=120, **env):
     e = dict(os.environ)
     e.update(env)
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=e, capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=time_limit(timeout))
 
 
 # ---- fork -------------------------------------------------------------------------------
@@ -153,7 +153,7 @@ def test_reductions_and_broadcasts_use_bounded_memory():
     each), a slab and scratch."""
     r = run_py(MEMORY, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert int(r.stdout.strip()) < 100, r.stdout
+    assert int(r.stdout.strip()) < (100 + 48 * EMULATED), r.stdout  # QEMU's scalar pass peaked 103
 
 
 def test_index_space_overflow_is_a_value_error():
@@ -203,6 +203,10 @@ def test_thread_creation_failure_means_fewer_threads():
         out = np.empty_like(want)
         vm = [int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmSize")][0] * 1024
         resource.setrlimit(resource.RLIMIT_AS, (vm + (48 << 20), resource.RLIM_INFINITY))
+        try:  # is the limit enforced? (QEMU's user mode accepts it and ignores it)
+            import mmap; mmap.mmap(-1, 256 << 20).close(); print("unenforced"); raise SystemExit
+        except OSError:
+            pass
         fc.set_num_threads(fc.max_threads())
         for _ in range(3):
             fc.conv(x, w, out=out)
@@ -210,6 +214,8 @@ def test_thread_creation_failure_means_fewer_threads():
         print("ok", 0 < fc._core.pool_workers() < fc.max_threads() - 1)
         """)
     assert r.returncode == 0, r.stderr[-2000:]
+    if r.stdout.strip() == "unenforced":
+        pytest.skip("RLIMIT_AS is not enforced here (a 256 MiB mapping under a 48 MiB margin succeeded)")
     assert r.stdout.strip() == "ok True"
 
 
@@ -269,14 +275,15 @@ INTERRUPT = """
 
 def test_ctrl_c_stops_a_long_call():
     """A SIGINT during a long call is acted on between blocks of work (the call's thread polls
-    for it every 50 ms): KeyboardInterrupt within a fraction of a second, and out= holds NaN, not
-    a partial result."""
+    for it every 50 ms): KeyboardInterrupt within a fraction of a second (times the time scale:
+    under emulation a block of work, a B slab's packing say, takes that much longer), and out=
+    holds NaN, not a partial result."""
     r = run_py(INTERRUPT, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     lines = dict(line.split(" ", 1) for line in r.stdout.strip().splitlines())
     for name in ("dot", "gemm"):
         delay, nan = lines[name].split()
-        assert float(delay) < 1.0 and nan == "True", r.stdout
+        assert float(delay) < time_limit(1.0) and nan == "True", r.stdout
 
 
 # ---- misaligned, byte-swapped and bad arguments ----------------------------------------------

@@ -1,5 +1,6 @@
 """Runtime control: ISA detection and forcing, threads, configuration, the CLI."""
 import os
+import platform
 import subprocess
 import sys
 import threading
@@ -10,11 +11,13 @@ import pytest
 import fastconv
 from fastconv import _core
 
+from conftest import time_limit
+
 
 def run_py(code, **env):
     e = dict(os.environ)
     e.update(env)
-    return subprocess.run([sys.executable, "-c", code], env=e, capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-c", code], env=e, capture_output=True, text=True, timeout=time_limit(120))
 
 
 def test_isa_levels():
@@ -23,6 +26,27 @@ def test_isa_levels():
     assert set(supported) <= set(known)
     assert fastconv.isa() in supported
     assert all(k in ("scalar", "avx2", "avx512", "neon") for k in known)
+
+
+def test_isa_levels_of_this_architecture():
+    """Each architecture's levels: x86-64 scalar, AVX2 and AVX-512 (as the CPU has them);
+    aarch64 scalar and NEON, NEON always supported (ARMv8-A's baseline) and the default."""
+    machine = platform.machine().lower()
+    known, supported = _core.known_isas(), _core.supported_isas()
+    if machine in ("aarch64", "arm64"):
+        assert known == ["scalar", "neon"]
+        assert supported == ["scalar", "neon"]
+    elif machine in ("x86_64", "amd64"):
+        assert known == ["scalar", "avx2", "avx512"]
+        assert supported == known[:len(supported)]
+    else:
+        pytest.skip(f"no SIMD levels are built for {machine}")
+    assert _core.best_isa() == supported[-1]
+    env = {k: v for k, v in os.environ.items() if k != "FASTCONV_ISA"}  # the default, not a forced level
+    r = subprocess.run([sys.executable, "-c", "import fastconv; print(fastconv.isa())"], env=env,
+                       capture_output=True, text=True, timeout=time_limit(120))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == supported[-1]
 
 
 @pytest.mark.parametrize("name", _core.supported_isas())
@@ -181,7 +205,7 @@ def test_show_config(capsys):
 def test_cli_bench_smoke():
     r = subprocess.run([sys.executable, "-m", "fastconv", "bench", "--budget", "0.01", "--threads", "1",
                         "--only", "shuffle_g3_240", "filter_c64"],
-                       capture_output=True, text=True, timeout=300)
+                       capture_output=True, text=True, timeout=time_limit(300))
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert lines[0].startswith("fastconv") and "threads=1" in lines[0]
@@ -239,7 +263,7 @@ def test_large_outputs_reuse_freed_blocks():
 def test_cli_bench_unknown_workload():
     # A misspelt name (or a comma-joined list) must not print an empty table.
     r = subprocess.run([sys.executable, "-m", "fastconv", "bench", "--only", "filter_c64,shuffle_g3_240"],
-                       capture_output=True, text=True, timeout=60)
+                       capture_output=True, text=True, timeout=time_limit(60))
     assert r.returncode == 2
     assert "unknown workload(s) filter_c64,shuffle_g3_240" in r.stderr and "known: " in r.stderr
     assert "filter_c64" in r.stderr.split("known: ")[1]

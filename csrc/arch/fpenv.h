@@ -35,7 +35,10 @@ class DenormalMode {
     asm volatile("mrs %0, fpcr" : "=r"(fpcr));
     saved_ = fpcr;
     const std::uint64_t want = flush ? (fpcr | kFz) : (fpcr & ~kFz);
-    if (want != fpcr) asm volatile("msr fpcr, %0" : : "r"(want)), changed_ = true;
+    if (want != fpcr) {
+      asm volatile("msr fpcr, %0" : : "r"(want));
+      changed_ = true;
+    }
 #else
     (void)flush;
 #endif

@@ -40,10 +40,18 @@ __attribute__((always_inline)) static inline void lane_steps(const T* b, const t
   }
 }
 
+// The accumulators are a local array, copied in and out: acc itself is memory the
+// loads of A and B may alias (a vector type aliases its element type), so where this
+// function is not inlined, GCC stored every accumulator back after every FMA step.
 template <class T, class Tl, int NVU, bool unit>
-static inline void gemm_segments(const GemmArgs<T>& g, const T* const* a, typename Vec<T>::reg (&acc)[Tl::MR][NVU]) {
+static inline void gemm_segments(const GemmArgs<T>& g, const T* const* a, typename Vec<T>::reg (&acc_out)[Tl::MR][NVU]) {
   using V = Vec<T>;
   constexpr int MR = Tl::MR, W = V::W, NR = Tl::NV * W;
+  typename V::reg acc[MR][NVU];
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < NVU; ++j) acc[i][j] = acc_out[i][j];
   const T* rows[MR];
 #pragma GCC unroll 32
   for (int i = 0; i < MR; ++i) rows[i] = a[i];
@@ -65,11 +73,26 @@ static inline void gemm_segments(const GemmArgs<T>& g, const T* const* a, typena
     }
     idx_t k = 0;
     if constexpr (unit && LaneFma<V>::value) {
-      for (; k + W <= len; k += W, b += W * NR) {
-        typename V::reg av[MR];
+      // U vectors of each row an iteration: at W = 2 (double) one is only 2 steps of
+      // K, and the loop's own instructions (index steps, compare, branch) would weigh
+      // twice as much against its FMAs (docs/neon.md).
+      constexpr int U = W == 2 ? 2 : 1;
+      for (; k + U * W <= len; k += U * W, b += U * W * NR) {
+#pragma GCC unroll 2
+        for (int u = 0; u < U; ++u) {
+          typename V::reg av[MR];
 #pragma GCC unroll 32
-        for (int i = 0; i < MR; ++i) av[i] = V::load(r[i] + k);
-        lane_steps<T, Tl, NVU>(b, av, acc);
+          for (int i = 0; i < MR; ++i) av[i] = V::load(r[i] + k + u * W);
+          lane_steps<T, Tl, NVU>(b + u * W * NR, av, acc);
+        }
+      }
+      if constexpr (U > 1) {
+        for (; k + W <= len; k += W, b += W * NR) {
+          typename V::reg av[MR];
+#pragma GCC unroll 32
+          for (int i = 0; i < MR; ++i) av[i] = V::load(r[i] + k);
+          lane_steps<T, Tl, NVU>(b, av, acc);
+        }
       }
     }
 #pragma GCC unroll 4
@@ -86,6 +109,10 @@ static inline void gemm_segments(const GemmArgs<T>& g, const T* const* a, typena
       b += NR;
     }
   }
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < NVU; ++j) acc_out[i][j] = acc[i][j];
 }
 
 // The zip kernel's output rows (contracts.h): row i of the last group's tile t
@@ -109,11 +136,17 @@ __attribute__((always_inline)) static inline void zip_rows_out(const GemmArgs<T>
       typename V::reg rows[G], o[G];
       for (int q = 0; q < G - 1; ++q) rows[q] = V::load(zs + (q * Tl::MR + i) * NR + j);
       rows[G - 1] = V::load(t + i * NR + j);
+      T* cj = c + i * g.rs_c + j * G;
+      if constexpr (!permuted && G <= Interleave<V>::value) {  // one interleaving store
+        if (g.n - j >= W) {
+          V::template store_interleaved<G>(cj, rows);
+          continue;
+        }
+      }
       if constexpr (permuted)
         zip_regs_permuted<T, G>(rows, o);
       else
         zip_regs<T, G>(zt->perm, zt->mask, rows, o);
-      T* cj = c + i * g.rs_c + j * G;
       const idx_t vals = G * (g.n - j < W ? g.n - j : W);  // this vector's columns, zipped
       for (int v = 0; v < G; ++v) {
         if (stream)

@@ -86,7 +86,10 @@ static inline void dot_pixels(const TapReduceArgs<T>& a, idx_t p) {
   using V = Vec<T>;
   constexpr idx_t W = V::W;
   const idx_t L = a.L;
+  // The q loops unrolled, so that c0 and c1 are registers (GCC for aarch64 kept the
+  // arrays in memory otherwise: a store of each accumulator every step).
   typename V::reg c0[NP], c1[NP];
+#pragma GCC unroll 8
   for (int q = 0; q < NP; ++q) c0[q] = V::zero(), c1[q] = V::zero();
   for (idx_t t = 0; t < a.ntaps; ++t) {
     const T* ws = a.w + t * L;
@@ -94,6 +97,7 @@ static inline void dot_pixels(const TapReduceArgs<T>& a, idx_t p) {
     idx_t r = 0;
     for (; r + 2 * W <= L; r += 2 * W) {
       const auto w0 = V::load(ws + r), w1 = V::load(ws + r + W);
+#pragma GCC unroll 8
       for (int q = 0; q < NP; ++q) {
         c0[q] = V::fmadd(V::load(xs + q * a.x_pix + r), w0, c0[q]);
         c1[q] = V::fmadd(V::load(xs + q * a.x_pix + r + W), w1, c1[q]);
@@ -102,15 +106,18 @@ static inline void dot_pixels(const TapReduceArgs<T>& a, idx_t p) {
     if (r < L) {
       const idx_t n = L - r < W ? L - r : W;
       const auto w0 = V::maskload(ws + r, n);
+#pragma GCC unroll 8
       for (int q = 0; q < NP; ++q) c0[q] = V::fmadd(V::maskload(xs + q * a.x_pix + r, n), w0, c0[q]);
       if (r + W < L) {
         const auto w1 = V::maskload(ws + r + W, L - r - W);
+#pragma GCC unroll 8
         for (int q = 0; q < NP; ++q)
           c1[q] = V::fmadd(V::maskload(xs + q * a.x_pix + r + W, L - r - W), w1, c1[q]);
       }
     }
   }
   const Epilogue<T> e{a.bias, a.act};
+#pragma GCC unroll 8
   for (int q = 0; q < NP; ++q) {
     const T v = V::hsum(V::add(c0[q], c1[q]));
     a.out[(p + q) * a.out_pix] = e.active() ? e.one(v, 0) : v;

@@ -85,6 +85,14 @@ __attribute__((always_inline)) static inline void zip_regs_permuted(const typena
   }
 }
 
+// The most rows Vec stores interleaved in one instruction (store_interleaved<R>(p, rows):
+// p[j*R + i] = rows[i][j] for j < W; NEON's ST2, ST3 and ST4), 0 where it has none.
+// Up to that many rows are zipped with no permutes or blends at all.
+template <class V, class = void>
+struct Interleave : std::integral_constant<int, 0> {};
+template <class V>
+struct Interleave<V, std::void_t<decltype(V::kInterleave)>> : std::integral_constant<int, V::kInterleave> {};
+
 template <class T, int R, bool stream, class P, class M>
 static inline void zip_block(const T* s, idx_t ld, idx_t C, T* d, const P& perm, const M& mask);
 
@@ -111,6 +119,13 @@ static inline void zip_block(const T* s, idx_t ld, idx_t C, T* d, const P& perm,
   using V = Vec<T>;
   constexpr int W = V::W;
   idx_t j = 0;
+  if constexpr (R <= Interleave<V>::value) {
+    for (; j + W <= C; j += W) {
+      typename V::reg rows[R];
+      for (int i = 0; i < R; ++i) rows[i] = V::load(s + i * ld + j);
+      V::template store_interleaved<R>(d + j * R, rows);
+    }
+  }
   for (; j + W <= C; j += W) {
     typename V::reg rows[R], o[R];
     for (int i = 0; i < R; ++i) rows[i] = V::load(s + i * ld + j);
@@ -139,7 +154,7 @@ static void zip_generic(const ZipArgs<T>& a) {
 
 template <class T, int R>
 static inline bool zip_try(const ZipArgs<T>& a) {
-  if constexpr (R <= Vec<T>::W) {
+  if constexpr (R <= Vec<T>::W || R <= Interleave<Vec<T>>::value) {
     if (a.R == R) { zip_rows<T, R>(a); return true; }
   }
   return false;

@@ -53,6 +53,14 @@ struct Vec<float> {
     store(t, v);
     if (n > 0) std::memcpy(p, t, size_t(n) * sizeof(float));
   }
+  // ST2, ST3, ST4: p[j*R + i] = rows[i][j] (impl/zip.h).
+  static constexpr int kInterleave = 4;
+  template <int R> static void store_interleaved(float* p, const reg (&r)[R]) {
+    static_assert(R >= 2 && R <= 4, "ST2 .. ST4");
+    if constexpr (R == 2) vst2q_f32(p, float32x4x2_t{{r[0], r[1]}});
+    else if constexpr (R == 3) vst3q_f32(p, float32x4x3_t{{r[0], r[1], r[2]}});
+    else vst4q_f32(p, float32x4x4_t{{r[0], r[1], r[2], r[3]}});
+  }
   static float hsum(reg v) { return vaddvq_f32(v); }
   static Perm make_perm(const int* src) {
     alignas(16) unsigned char b[16];
@@ -107,6 +115,13 @@ struct Vec<double> {
   static void maskstore(double* p, idx_t n, reg v) {
     if (n >= W) return store(p, v);
     if (n > 0) *p = vgetq_lane_f64(v, 0);
+  }
+  static constexpr int kInterleave = 4;
+  template <int R> static void store_interleaved(double* p, const reg (&r)[R]) {
+    static_assert(R >= 2 && R <= 4, "ST2 .. ST4");
+    if constexpr (R == 2) vst2q_f64(p, float64x2x2_t{{r[0], r[1]}});
+    else if constexpr (R == 3) vst3q_f64(p, float64x2x3_t{{r[0], r[1], r[2]}});
+    else vst4q_f64(p, float64x2x4_t{{r[0], r[1], r[2], r[3]}});
   }
   static double hsum(reg v) { return vaddvq_f64(v); }
   static Perm make_perm(const int* src) {
