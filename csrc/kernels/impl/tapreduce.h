@@ -168,8 +168,11 @@ static inline void lane_pixels(const TapReduceArgs<T>& a, idx_t p, idx_t r, idx_
   }
 }
 
-// Pixels taken together by the depthwise tiles, and their vectors of lanes.
+// Pixels taken together by the depthwise tiles, and their vectors of lanes; sums of
+// fewer taps than kTapPixelsMinTaps are memory-bound and run a pixel at a time, whose
+// reads stream (docs/tuning.md).
 constexpr int kTapPixels = 4, kTapVectors = 2;
+constexpr idx_t kTapPixelsMinTaps = 9;
 
 template <class T>
 static void tapreduce(const TapReduceArgs<T>& a) {
@@ -191,7 +194,7 @@ static void tapreduce(const TapReduceArgs<T>& a) {
   const Epilogue<T> e{a.bias, a.act};
   const bool epi = e.active() && seg == 1;  // seg > 1: at the segment sums
   idx_t p = 0;
-  if (seg == 1 && W > 1)
+  if (seg == 1 && W > 1 && nt >= kTapPixelsMinTaps)
     for (; p + kTapPixels <= a.npix; p += kTapPixels) {
       idx_t r = 0;
       for (; r + kTapVectors * W <= L; r += kTapVectors * W) lane_pixels<T, kTapPixels, kTapVectors>(a, p, r, W, e);
