@@ -48,6 +48,16 @@ def torch_conv(x, w, groups, stride, pads, dilation, bias):
     return np.moveaxis(y.numpy(), 1, -1)
 
 
+def on_every_isa(call):
+    """call()'s result on each SIMD level this CPU supports (forced), the level restored after."""
+    for isa in ISAS:
+        prev = fc.set_isa(isa)
+        try:
+            yield call()
+        finally:
+            fc.set_isa(prev)
+
+
 def check(got, ref, absref, nterms, act):
     assert got.shape == ref.shape, (got.shape, ref.shape)
     tol = tolerance(got.dtype, nterms, absref) * 1.2
@@ -115,13 +125,8 @@ def test_conv_against_torch(g, c, C, b, dt, act, with_bias, kind, seed):
     ref = torch_conv(x, np.moveaxis(w, (-2, -1), (1, 0)), 1, stride, pads, D, bias if with_bias else None)
     absref = torch_conv(np.abs(x), np.moveaxis(np.abs(w), (-2, -1), (1, 0)), 1, stride, pads, D,
                         np.abs(bias) if with_bias else None)
-    for isa in ISAS:
-        prev = fc.set_isa(isa)
-        try:
-            got = fc.conv(x, w, stride=stride, padding=padding, dilation=D, bias=bias if with_bias else None,
-                          activation=act)
-        finally:
-            fc.set_isa(prev)
+    kw = dict(stride=stride, padding=padding, dilation=D, bias=bias if with_bias else None, activation=act)
+    for got in on_every_isa(lambda: fc.conv(x, w, **kw)):
         check(got, act64(ref, act), absref, math.prod(K) * c, act)
 
 
@@ -133,13 +138,8 @@ def test_depthwise_against_torch(g, c, b, dt, act, with_bias, kind, seed):
     tw = lambda a: np.moveaxis(a, -1, 0)[:, None]
     ref = torch_conv(x, tw(w), c, stride, pads, D, bias if with_bias else None)
     absref = torch_conv(np.abs(x), tw(np.abs(w)), c, stride, pads, D, np.abs(bias) if with_bias else None)
-    for isa in ISAS:
-        prev = fc.set_isa(isa)
-        try:
-            got = fc.depthwise_conv(x, w, stride=stride, padding=padding, dilation=D,
-                                    bias=bias if with_bias else None, activation=act)
-        finally:
-            fc.set_isa(prev)
+    kw = dict(stride=stride, padding=padding, dilation=D, bias=bias if with_bias else None, activation=act)
+    for got in on_every_isa(lambda: fc.depthwise_conv(x, w, **kw)):
         check(got, act64(ref, act), absref, math.prod(K), act)
 
 
@@ -156,13 +156,8 @@ def test_grouped_against_torch(g, groups, s, S_out, b, dt, act, with_bias, shuff
     if shuffle:
         sh = lambda a: np.swapaxes(a.reshape(*a.shape[:-1], groups, S_out), -1, -2).reshape(a.shape)
         ref, absref = sh(ref), sh(absref)
-    for isa in ISAS:
-        prev = fc.set_isa(isa)
-        try:
-            got = fc.grouped_conv(x, w, shuffle, stride=stride, padding=padding, dilation=D,
-                                  bias=bias if with_bias else None, activation=act)
-        finally:
-            fc.set_isa(prev)
+    kw = dict(stride=stride, padding=padding, dilation=D, bias=bias if with_bias else None, activation=act)
+    for got in on_every_isa(lambda: fc.grouped_conv(x, w, shuffle, **kw)):
         check(got, act64(ref, act), absref, math.prod(K) * s, act)
 
 
@@ -176,12 +171,7 @@ def test_channel_conv_against_reference(g, m, blocks, b, dt, act, with_bias, see
     ref = R.channel_conv(x.astype(np.float64), w.astype(np.float64), **kw, activation=None)
     absref = R.channel_conv(np.abs(x).astype(np.float64), np.abs(w).astype(np.float64),
                             **{**kw, "bias": None if bias is None or not with_bias else np.abs(bias)})
-    for isa in ISAS:
-        prev = fc.set_isa(isa)
-        try:
-            got = fc.channel_conv(x, w, **kw, activation=act)
-        finally:
-            fc.set_isa(prev)
+    for got in on_every_isa(lambda: fc.channel_conv(x, w, **kw, activation=act)):
         check(got, act64(ref, act), absref, math.prod(K) * m, act)
 
 
@@ -196,13 +186,8 @@ def test_depthwise_separable_against_torch(g, c, C, b, dt, act, with_bias, seed)
     amid = torch_conv(np.abs(x), tw(np.abs(wd)), c, stride, pads, D, None)
     ref = mid @ wp.astype(np.float64) + (bias if with_bias else 0)
     absref = amid @ np.abs(wp).astype(np.float64) + (np.abs(bias) if with_bias else 0)
-    for isa in ISAS:
-        prev = fc.set_isa(isa)
-        try:
-            got = fc.depthwise_separable_conv(x, wd, wp, stride=stride, padding=padding, dilation=D,
-                                              bias=bias if with_bias else None, activation=act)
-        finally:
-            fc.set_isa(prev)
+    kw = dict(stride=stride, padding=padding, dilation=D, bias=bias if with_bias else None, activation=act)
+    for got in on_every_isa(lambda: fc.depthwise_separable_conv(x, wd, wp, **kw)):
         check(got, act64(ref, act), absref, math.prod(K) * c, act)
 
 
