@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import statistics
 import time
 
@@ -43,21 +44,22 @@ def median_ms(fn, budget_s: float, min_reps: int = 3, max_reps: int = 200, pause
     return 1e3 * statistics.median(times)
 
 
-_MATMUL = {}
+_MATMUL_WARM = set()  # thread counts whose first matmul (BLAS's warm-up) has run
+
+
+@functools.lru_cache(maxsize=1)
+def _matmul_operand():
+    return np.random.default_rng(0).standard_normal((4096, 4096)).astype(np.float32)
 
 
 def matmul_gflops(budget_s: float, min_reps: int = 3) -> float:
     """numpy.matmul 4096^2 float32 GFLOP/s. Its operand is made, and a first call warms
     BLAS up, once per process and thread count: a call takes seconds, and a peak timed in
     every round of every workload was most of a run's time."""
-    key = fastconv.get_num_threads()
-    if key not in _MATMUL:
-        a = _MATMUL.get("a")
-        if a is None:
-            a = _MATMUL["a"] = np.random.default_rng(0).standard_normal((4096, 4096)).astype(np.float32)
+    a = _matmul_operand()
+    if fastconv.get_num_threads() not in _MATMUL_WARM:
         a @ a
-        _MATMUL[key] = True
-    a = _MATMUL["a"]
+        _MATMUL_WARM.add(fastconv.get_num_threads())
     time.sleep(0.15)
     times = []
     for _ in range(max(1, min_reps)):
