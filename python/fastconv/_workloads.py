@@ -323,11 +323,11 @@ def select(names: list[str] | None, batch: int | None = None) -> list[Workload]:
 # torch runs the conv, then the activation op, as users write it; the ONNX peers get the
 # bias in the Conv and the activation as its own node (ONNX Runtime and OpenVINO fuse it).
 def _window_view(x, K, stride, pad, channels):
+    """The reference's window view of x zero-padded (a padded copy, as numpy must)."""
     from . import _window
+    from .reference import _windows
 
-    geo = _window.geometry("bench", x, K, "w", stride, pad)
-    xp = np.pad(x, [(0, 0), *geo.pads, (0, 0)])
-    return _window.window_view(xp, geo, channels, (0,) * len(K), geo.out)
+    return _windows(x, _window.geometry("bench", x, K, "w", stride, pad), channels)
 
 
 def _torch_act(torch, act):
