@@ -26,8 +26,8 @@ def test_cli_version():
 @pytest.mark.parametrize("args", [["config"], ["--version"]])
 def test_cli_closed_pipe_is_quiet(args, unbuffered):
     """Output into a pipe whose reader has gone: no BrokenPipeError traceback, and the exit
-    status a shell gives a process that SIGPIPE ended (128 + 13); or 0 where argparse's
-    --version ignored the failed write itself (it does when stdout is unbuffered)."""
+    status a shell gives a process that SIGPIPE ended (128 + 13), buffered or not, on every
+    Python (argparse's own --version swallowed the failed write on 3.11.7 and not on 3.11.2)."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     if unbuffered:
         env["PYTHONUNBUFFERED"] = unbuffered
@@ -39,7 +39,7 @@ def test_cli_closed_pipe_is_quiet(args, unbuffered):
     finally:
         os.close(wr)
     assert r.stderr == ""
-    assert r.returncode == (0 if args == ["--version"] and unbuffered else 141)
+    assert r.returncode == 141
 
 
 def test_cli_config_into_head():

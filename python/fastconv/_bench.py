@@ -180,9 +180,23 @@ def best_peer(group):
     return min(peers, key=lambda r: r["ms"]) if peers else None
 
 
+class _Version(argparse.Action):
+    """--version that lets a failed write raise (BrokenPipeError into a closed pipe, which
+    __main__ turns into status 141), where argparse's own action swallows it on some Python
+    versions and not on others."""
+
+    def __init__(self, option_strings, dest, **kw):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="print the version and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"fastconv {fastconv.__version__}")
+        parser.exit()
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m fastconv")
-    ap.add_argument("--version", action="version", version=f"fastconv {fastconv.__version__}")
+    ap.add_argument("--version", action=_Version)
     sub = ap.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("bench", help="time every available workload against its baselines")
     b.add_argument("--threads", type=int, default=None, help="threads for every library (default: all)")
