@@ -57,9 +57,9 @@ struct Vec<float> {
   static constexpr int kInterleave = 4;
   template <int R> static void store_interleaved(float* p, const reg (&r)[R]) {
     static_assert(R >= 2 && R <= 4, "ST2 .. ST4");
-    if constexpr (R == 2) vst2q_f32(p, float32x4x2_t{{r[0], r[1]}});
-    else if constexpr (R == 3) vst3q_f32(p, float32x4x3_t{{r[0], r[1], r[2]}});
-    else vst4q_f32(p, float32x4x4_t{{r[0], r[1], r[2], r[3]}});
+    if constexpr (R == 2) vst2q_f32(p, (float32x4x2_t{{r[0], r[1]}}));
+    else if constexpr (R == 3) vst3q_f32(p, (float32x4x3_t{{r[0], r[1], r[2]}}));
+    else vst4q_f32(p, (float32x4x4_t{{r[0], r[1], r[2], r[3]}}));
   }
   static float hsum(reg v) { return vaddvq_f32(v); }
   static Perm make_perm(const int* src) {
@@ -119,9 +119,9 @@ struct Vec<double> {
   static constexpr int kInterleave = 4;
   template <int R> static void store_interleaved(double* p, const reg (&r)[R]) {
     static_assert(R >= 2 && R <= 4, "ST2 .. ST4");
-    if constexpr (R == 2) vst2q_f64(p, float64x2x2_t{{r[0], r[1]}});
-    else if constexpr (R == 3) vst3q_f64(p, float64x2x3_t{{r[0], r[1], r[2]}});
-    else vst4q_f64(p, float64x2x4_t{{r[0], r[1], r[2], r[3]}});
+    if constexpr (R == 2) vst2q_f64(p, (float64x2x2_t{{r[0], r[1]}}));
+    else if constexpr (R == 3) vst3q_f64(p, (float64x2x3_t{{r[0], r[1], r[2]}}));
+    else vst4q_f64(p, (float64x2x4_t{{r[0], r[1], r[2], r[3]}}));
   }
   static double hsum(reg v) { return vaddvq_f64(v); }
   static Perm make_perm(const int* src) {
