@@ -14,7 +14,11 @@ static constexpr Isa kIsa = Isa::neon;
 static constexpr const char* kIsaName = "neon";
 // The GEMM tiles (MR, NV) the engine runs, and the bytes of A an M block keeps in L2
 // (docs/tuning.md).
+#if defined(__clang__)
+static constexpr int kDispatchF32[2] = {6, 3}, kDispatchF64[2] = {3, 6};
+#else
 static constexpr int kDispatchF32[2] = {6, 3}, kDispatchF64[2] = {5, 4};
+#endif
 static constexpr idx_t kL2 = 192 << 10;
 
 #include "kernels/impl/activation.h"
