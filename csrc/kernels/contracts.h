@@ -36,6 +36,10 @@ struct TapReduceArgs {
   T* scratch;
   const T* bias = nullptr;
   int act = 0;
+  // Rows of stride-1 windows along the pixels (0: none): the taps come in rows of `row`
+  // consecutive taps, each one pixel on from the last (taps[t + j] == taps[t] + j * x_pix
+  // for every row start t = i * row), so neighbouring pixels share a row's inputs.
+  idx_t row = 0;
 };
 
 // Dot (the dot path's chunk sum): sum_{i < n} a[i] * b[i * b_inc], b_inc 0 or 1, in

@@ -362,10 +362,45 @@ template <class T> void check_gemm_epilogue(Report& r, const GemmKernels<T>& k) 
   }
 }
 
+// Rows of stride-1 windows (args.row = K: the sliding tiles): K in {3, 5, 7}, 1 to 3
+// rows, lane tails and pixel tails of every tile, with and without bias and activation.
+template <class T> void check_tapreduce_rows(Report& r, const MemKernels<T>& k) {
+  for (idx_t K : {3, 5, 7})
+    for (idx_t rows : {1, 3})
+      for (idx_t L : {1, 5, 8, 16, 17, 35, 64, 70})
+        for (idx_t npix : {1, 4, 8, 11, 19})
+          for (int act : {0, 2}) {
+            const idx_t ntaps = rows * K, x_pix = L + 3, row_off = (npix + K) * x_pix + 1;
+            std::vector<idx_t> taps(static_cast<size_t>(ntaps));
+            for (idx_t i = 0; i < rows; ++i)
+              for (idx_t j = 0; j < K; ++j) taps[size_t(i * K + j)] = i * row_off + j * x_pix;
+            auto x = r.rand<T>(size_t(rows * row_off + L + 8));
+            auto w = r.rand<T>(size_t(ntaps * L));
+            auto bias = r.rand<T>(size_t(L));
+            std::vector<T> out(size_t(npix * L * 2), T(-7));
+            TapReduceArgs<T> a{x.data(), x_pix, npix, taps.data(), ntaps, w.data(), L, 1, out.data(), 2 * L,
+                               nullptr, act ? bias.data() : nullptr, act, K};
+            k.tapreduce(a);
+            for (idx_t p = 0; p < npix; ++p)
+              for (idx_t j = 0; j < L; ++j) {
+                double sum = act ? double(bias[size_t(j)]) : 0, scale = std::fabs(sum);
+                for (idx_t t = 0; t < ntaps; ++t) {
+                  const double v = double(x[size_t(p * x_pix + taps[size_t(t)] + j)]) * w[size_t(t * L + j)];
+                  sum += v, scale += std::fabs(v);
+                }
+                r.close(out[size_t(p * 2 * L + j)], double(act_ref(sum, act)), scale, "tapreduce rows",
+                        K * 100 + rows * 10 + act, L, p);
+                if (out[size_t(p * 2 * L + L + j)] != T(-7))
+                  r.close(T(1), 0, 0, "tapreduce rows wrote past a pixel", K, L, p);
+              }
+          }
+}
+
 template <class T> void check_membound(Report& r, const MemKernels<T>& k) {
   check_activations(r, k);
   check_tapreduce_epilogue(r, k);
   check_tapreduce(r, k);
+  check_tapreduce_rows(r, k);
   check_dot(r, k);
   check_zip(r, k);
 }

@@ -126,10 +126,31 @@ void tap_bias(const TapShape& s, const T* bias, Buffer<T>& out) {
   }
 }
 
+namespace {
+
+// Kernel sizes the kernel's sliding tiles are built for (tapreduce.h: slide_pixels).
+bool slides(idx_t k) { return k == 3 || k == 5 || k == 7; }
+
+// A tap dim that steps one pixel along the pixels the kernel walks (a stride-1 window
+// along them) is made the last, fastest-varying one: its taps form the kernel's rows.
+idx_t order_rows(TapShape& s) {
+  if (s.seg != 1 || s.inner.size < 2) return 0;
+  for (size_t q = 0; q < s.ks.size(); ++q)
+    if (s.ks[q].sa == s.inner.sa && slides(s.ks[q].size)) {
+      std::rotate(s.ks.begin() + long(q), s.ks.begin() + long(q) + 1, s.ks.end());
+      return s.ks.back().size;
+    }
+  return 0;
+}
+
+}  // namespace
+
 template <class T>
-std::string make_tap_plan(const Contraction& d, const T* b, TapPlan<T>& p, const T* bias) {
+std::string make_tap_plan(const Contraction& d, const T* b, TapPlan<T>& p, const T* bias, bool long_run) {
   const std::string err = tap_shape(d, p.s);
   if (!err.empty() || !b) return err;
+  if (long_run) prefer_long_run(p.s);
+  p.row = order_rows(p.s);
   const TapShape& s = p.s;
   p.act = d.act;
   if (bias) tap_bias(s, bias, p.bias);
@@ -273,9 +294,8 @@ std::string tapreduce_path(const Contraction& d, const T* a, const T* b, const T
     return err;
   }
   TapPlan<T> p;
-  const std::string err = make_tap_plan(d, b, p, bias);
+  const std::string err = make_tap_plan(d, b, p, bias, true);
   if (!err.empty()) return err;
-  prefer_long_run(p.s);
   const TapShape& s = p.s;
   const idx_t pix_work = sat_mul(s.ntaps + 1, s.L);
   const idx_t bytes = sat_mul(s.npix(), sat_mul(pix_work, idx_t(sizeof(T))));
@@ -288,8 +308,9 @@ std::string tapreduce_path(const Contraction& d, const T* a, const T* b, const T
   return {};
 }
 
-template std::string make_tap_plan<float>(const Contraction&, const float*, TapPlan<float>&, const float*);
-template std::string make_tap_plan<double>(const Contraction&, const double*, TapPlan<double>&, const double*);
+template std::string make_tap_plan<float>(const Contraction&, const float*, TapPlan<float>&, const float*, bool);
+template std::string make_tap_plan<double>(const Contraction&, const double*, TapPlan<double>&, const double*,
+                                           bool);
 template std::string tapreduce_path<float>(const Contraction&, const float*, const float*, const float*, float*,
                                            const KernelTable&, int);
 template std::string tapreduce_path<double>(const Contraction&, const double*, const double*, const double*,

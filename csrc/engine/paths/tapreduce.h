@@ -35,6 +35,7 @@ struct TapPlan {
   Buffer<T> w;     // [ntaps][L]
   Buffer<T> bias;  // the epilogue's bias of each output lane ([L / seg]; empty: none)
   int act = 0;
+  idx_t row = 0;   // the kernel's rows of stride-1 windows (contracts.h; 0: none)
 };
 
 // Whether d's bias varies only along the lanes (what tap-reduce's epilogue adds).
@@ -53,13 +54,16 @@ constexpr idx_t kMaxPackedTaps = idx_t(1) << 18;
 enum class Reduce { kTap, kTapLong, kDot };
 Reduce reduce_route(const Contraction& d);
 
+// long_run: the pixels the kernel walks may be along the longest pixel dim where the
+// innermost is short (tapreduce.cpp: prefer_long_run).
 template <class T>
-std::string make_tap_plan(const Contraction& d, const T* b, TapPlan<T>& p, const T* bias = nullptr);
+std::string make_tap_plan(const Contraction& d, const T* b, TapPlan<T>& p, const T* bias = nullptr,
+                          bool long_run = false);
 
 template <class T>
 TapReduceArgs<T> tap_args(const TapPlan<T>& p, const T* a, T* out, idx_t npix, T* scratch) {
   return {a,         p.s.inner.sa, npix,    p.taps.data(), p.s.ntaps, p.w.data(), p.s.L, p.s.seg, out,
-          p.s.inner.so, scratch,  p.bias.empty() ? nullptr : p.bias.data(), p.act};
+          p.s.inner.so, scratch,  p.bias.empty() ? nullptr : p.bias.data(), p.act, p.row};
 }
 
 }  // namespace engine
