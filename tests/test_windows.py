@@ -143,6 +143,36 @@ def test_depthwise_against_torch(g, c, b, dt, act, with_bias, kind, seed):
         check(got, act64(ref, act), absref, math.prod(K), act)
 
 
+@pytest.mark.parametrize("S, K, stride, padding, dilation", [
+    ((23, 29), (7, 7), 1, 3, 1),        # ConvNeXt's: the sliding rows of 7, cut windows at every border
+    ((19, 26), (5, 5), 1, 2, 1),        # EfficientNet's
+    ((25, 21), (3, 3), 2, 1, 1),        # MobileNet's stride 2
+    ((12, 30), (3, 5), 1, (6, 2), 1),   # rows and pixels whose windows lie wholly in the padding
+    ((17, 22), (3, 3), 1, 4, (3, 2)),   # dilated, cut along both axes
+    ((40,), (7,), 1, ((3, 9),), 1),     # 1-D
+    ((5, 9, 11), (3, 3, 5), 1, 2, 1),   # 3-D: the outer ranges cut on two axes
+])
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_depthwise_padded_wide_against_torch(S, K, stride, padding, dilation, dt):
+    """Padded depthwise convs read in place, wide enough for the sliding tiles (pixel
+    runs of 8 and more, channel tails of every ISA's vector), on every ISA, with bias
+    and activation, and on a view with negative strides."""
+    rng = np.random.default_rng(3)
+    c, n = 37, len(S)
+    x = rng.standard_normal((2, *S, c)).astype(dt)
+    w = rng.standard_normal((*K, c)).astype(dt)
+    bias = rng.standard_normal(c).astype(dt)
+    geo = fc._window.geometry("test", x, K, "w", stride, padding, dilation)
+    tw = lambda a: np.moveaxis(a, -1, 0)[:, None]
+    ref = torch_conv(x, tw(w), c, stride, geo.pads, dilation, bias)
+    absref = torch_conv(np.abs(x), tw(np.abs(w)), c, stride, geo.pads, dilation, np.abs(bias))
+    flipped = x[:, ::-1].copy()[:, ::-1]  # the same values through a negative stride
+    for xin in (x, flipped):
+        for got in on_every_isa(lambda: fc.depthwise_conv(xin, w, stride=stride, padding=padding,
+                                                           dilation=dilation, bias=bias, activation="relu6")):
+            check(got, act64(ref, "relu6"), absref, math.prod(K), "relu6")
+
+
 @common
 @given(geometry(max_rank=2), st.integers(1, 4), st.integers(1, 5), st.integers(1, 5), st.integers(0, 2), dtypes, acts,
        st.booleans(), st.booleans(), st.integers(0, 2**31))

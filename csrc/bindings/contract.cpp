@@ -7,6 +7,7 @@
 
 #include "bindings/common.h"
 #include "dispatch.h"
+#include "engine/paths/window.h"
 #include "engine/plan.h"
 
 namespace fastconv {
@@ -236,6 +237,58 @@ py::dict plan_chain(const py::array& a, const std::string& la, const py::array& 
   return describe(p);
 }
 
+// depthwise_window(x, w, out, stride, dilation, pad_lo): the padded depthwise conv read
+// in place (engine/paths/window.h): x (b, *S, c), w (*K, c), out (b, *O, c), 1 to 3
+// spatial axes, channels unit-stride in all three; the taps outside x are zeros.
+void depthwise_window(const py::array& x, const py::array& w, py::array& out, const std::vector<idx_t>& stride,
+                      const std::vector<idx_t>& dilation, const std::vector<idx_t>& pad_lo, const py::object& bias_obj,
+                      const std::string& activation) {
+  const char* fn = "depthwise_window";
+  const int item = common_float(out, {&x, &w}, fn);
+  const py::ssize_t n = x.ndim() - 2;
+  const auto fail = [&](const std::string& why) { throw py::value_error(std::string("_core.") + fn + ": " + why); };
+  if (n < 1 || n > engine::WindowConv::kMaxAxes) fail("x must have 1 to 3 spatial axes");
+  if (w.ndim() != n + 1 || out.ndim() != n + 2) fail("w must be (*K, c) and out (b, *O, c)");
+  if (py::ssize_t(stride.size()) != n || py::ssize_t(dilation.size()) != n || py::ssize_t(pad_lo.size()) != n)
+    fail("stride, dilation and pad_lo need one value per spatial axis");
+  const std::string labels = "abcdefgh";
+  const engine::Operand ox = operand(x, labels.substr(0, size_t(n + 2)), fn, "x"),
+                        ow = operand(w, labels.substr(0, size_t(n + 1)), fn, "w"),
+                        oo = operand(out, labels.substr(0, size_t(n + 2)), fn, "out");
+  engine::WindowConv g;
+  g.n = int(n), g.batch = ox.shape[0], g.c = ox.shape[size_t(n + 1)];
+  if (oo.shape[0] != g.batch || oo.shape[size_t(n + 1)] != g.c || ow.shape[size_t(n)] != g.c)
+    fail("x, w and out must agree in batch and channels");
+  if (g.c > 1 && (ox.strides[size_t(n + 1)] != 1 || ow.strides[size_t(n)] != 1 || oo.strides[size_t(n + 1)] != 1))
+    fail("the channels of x, w and out must be unit-stride");
+  g.xb = ox.strides[0], g.ob = oo.strides[0];
+  for (py::ssize_t i = 0; i < n; ++i) {
+    const size_t s = size_t(i);
+    g.S[s] = ox.shape[s + 1], g.K[s] = ow.shape[s], g.O[s] = oo.shape[s + 1];
+    g.stride[s] = stride[s], g.dilation[s] = dilation[s], g.lo[s] = pad_lo[s];
+    if (g.stride[s] < 1 || g.dilation[s] < 1 || g.lo[s] < 0) fail("stride and dilation must be >= 1, pad_lo >= 0");
+    if (g.K[s] < 1) fail("kernel sizes must be >= 1");
+    g.xs[s] = ox.strides[s + 1], g.ws[s] = ow.strides[s], g.os[s] = oo.strides[s + 1];
+  }
+  const BiasArg bias(bias_obj, "a", out, fn);
+  if (bias.has && (bias.op.shape[0] != g.c || (g.c > 1 && bias.op.strides[0] != 1)))
+    fail("bias must be (c,), unit-stride");
+  g.act = activation_code(activation, fn);
+  const KernelTable& kt = kernels();
+  const int nt = parallel::get_num_threads();
+  const void* pb = bias.has ? bias.arr.data() : nullptr;
+  void* po = out.mutable_data();
+  interruptible(out, [&] {
+    if (item == 4)
+      engine::depthwise_window<float>(g, static_cast<const float*>(x.data()), static_cast<const float*>(w.data()),
+                                      static_cast<const float*>(pb), static_cast<float*>(po), kt, nt);
+    else
+      engine::depthwise_window<double>(g, static_cast<const double*>(x.data()), static_cast<const double*>(w.data()),
+                                       static_cast<const double*>(pb), static_cast<double*>(po), kt, nt);
+    return std::string();
+  });
+}
+
 }  // namespace
 
 void def_contract(py::module_& m) {
@@ -251,6 +304,9 @@ void def_contract(py::module_& m) {
         py::arg("out_labels"), py::arg("block"), py::arg("block_bytes"));
   m.def("plan", &plan, py::arg("a"), py::arg("a_labels"), py::arg("b"), py::arg("b_labels"), py::arg("out_labels"),
         py::kw_only(), py::arg("bias") = py::none(), py::arg("bias_labels") = "", py::arg("activation") = "");
+  m.def("depthwise_window", &depthwise_window, py::arg("x"), py::arg("w"), py::arg("out"), py::arg("stride"),
+        py::arg("dilation"), py::arg("pad_lo"), py::kw_only(), py::arg("bias") = py::none(),
+        py::arg("activation") = "");
   m.def("plan_chain", &plan_chain, py::arg("a"), py::arg("a_labels"), py::arg("b"), py::arg("b_labels"),
         py::arg("d_labels"), py::arg("c"), py::arg("c_labels"), py::arg("out_labels"));
 }

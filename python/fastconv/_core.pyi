@@ -1,5 +1,5 @@
 """fastconv's native core (private): contractions, runtime control, outputs' memory."""
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -17,6 +17,8 @@ def contract_chain(a: np.ndarray, a_labels: str, b: np.ndarray, b_labels: str, d
 def contract_staged(a: np.ndarray, a_labels: str, b: np.ndarray, b_labels: str, d_labels: str, d2_labels: str,
                     c: np.ndarray, c_labels: str, out: np.ndarray, out_labels: str, block: str,
                     block_bytes: int) -> None: ...
+def depthwise_window(x: np.ndarray, w: np.ndarray, out: np.ndarray, stride: Sequence[int], dilation: Sequence[int],
+                     pad_lo: Sequence[int], *, bias: Optional[np.ndarray] = None, activation: str = "") -> None: ...
 def plan(a: np.ndarray, a_labels: str, b: Optional[np.ndarray], b_labels: str, out_labels: str, *,
          bias: Optional[np.ndarray] = None, bias_labels: str = "", activation: str = "") -> dict: ...
 def plan_chain(a: np.ndarray, a_labels: str, b: np.ndarray, b_labels: str, d_labels: str, c: np.ndarray,

@@ -1,0 +1,168 @@
+// The padded depthwise path (window.h). Output rows (a batch index and the output
+// indices of every spatial axis but the last) are claimed by the threads; a row's
+// window range along the outer axes (the taps inside x) picks its taps, packed with
+// their weights once per range a thread meets (rows of the same range share them).
+// Along the last axis the pixels whose windows lie inside x run as one kernel call
+// (with the sliding rows where stride and dilation are 1); each border pixel, whose
+// window is cut, is a call over the taps it has.
+#include "engine/paths/window.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "engine/buffer.h"
+#include "engine/dims.h"
+#include "engine/parallel.h"
+
+namespace fastconv {
+namespace engine {
+
+namespace {
+
+// floor(a / b) for b > 0.
+idx_t floor_div(idx_t a, idx_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+// The kernel indices [k0, k1) of output o's window inside an axis of size s.
+void window_range(const WindowConv& g, int i, idx_t o, idx_t& k0, idx_t& k1) {
+  const idx_t first = o * g.stride[i] - g.lo[i], d = g.dilation[i];
+  k0 = std::max<idx_t>(0, -floor_div(first, d));                   // first + k * d >= 0
+  k1 = std::min<idx_t>(g.K[i], floor_div(g.S[i] - 1 - first, d) + 1);  // first + k * d < s
+  if (k1 < k0) k1 = k0;
+}
+
+// The tap kernel sizes the sliding tiles serve (impl/tapreduce.h: slide_pixels).
+bool slides(idx_t k) { return k == 3 || k == 5 || k == 7; }
+
+// Taps of one window range, row-major over the axes (the last fastest), offsets from
+// the range's first tap, and their packed weights [ntaps][c].
+template <class T>
+struct Taps {
+  idx_t r0[WindowConv::kMaxAxes] = {}, r1[WindowConv::kMaxAxes] = {};
+  std::vector<idx_t> off;
+  Buffer<T> w;
+  bool valid = false;
+
+  bool is(const idx_t* k0, const idx_t* k1, int n) const {
+    if (!valid) return false;
+    for (int i = 0; i < n; ++i)
+      if (r0[i] != k0[i] || r1[i] != k1[i]) return false;
+    return true;
+  }
+  void pack(const WindowConv& g, const T* wt, const idx_t* k0, const idx_t* k1) {
+    idx_t count = 1;
+    for (int i = 0; i < g.n; ++i) r0[i] = k0[i], r1[i] = k1[i], count *= k1[i] - k0[i];
+    off.assign(size_t(count), 0);
+    w.resize(size_t(count * g.c));
+    idx_t k[WindowConv::kMaxAxes];
+    for (int i = 0; i < g.n; ++i) k[i] = k0[i];
+    for (idx_t t = 0; t < count; ++t) {
+      idx_t o = 0, wo = 0;
+      for (int i = 0; i < g.n; ++i) o += (k[i] - k0[i]) * g.dilation[i] * g.xs[i], wo += k[i] * g.ws[i];
+      off[size_t(t)] = o;
+      std::copy(wt + wo, wt + wo + g.c, w.data() + t * g.c);
+      for (int i = g.n; i-- > 0;) {  // the odometer, last axis fastest
+        if (++k[i] < k1[i]) break;
+        k[i] = k0[i];
+      }
+    }
+    valid = true;
+  }
+  idx_t count() const { return idx_t(off.size()); }
+};
+
+}  // namespace
+
+template <class T>
+void depthwise_window(const WindowConv& g, const T* x, const T* w, const T* bias, T* out, const KernelTable& kt,
+                      int nthreads) {
+  const int n = g.n, q = n - 1;  // q: the last spatial axis, the kernel's pixels
+  idx_t rows = g.batch;
+  for (int i = 0; i < q; ++i) rows *= g.O[i];
+  const idx_t width = g.O[q];
+  if (rows == 0 || width == 0 || g.c == 0) return;
+  // Each pixel's window range along the last axis; the pixels whose windows it holds
+  // whole are one run [a, b) (ranges along an axis only grow, then shrink).
+  std::vector<idx_t> x0(static_cast<size_t>(width)), x1(static_cast<size_t>(width));
+  idx_t a = width, b = width;
+  for (idx_t o = 0; o < width; ++o) {
+    window_range(g, q, o, x0[size_t(o)], x1[size_t(o)]);
+    if (x0[size_t(o)] == 0 && x1[size_t(o)] == g.K[q]) a = std::min(a, o), b = o + 1;
+  }
+  idx_t ntaps = 1;
+  for (int i = 0; i < n; ++i) ntaps *= g.K[i];
+  const idx_t row_work = sat_mul(sat_mul(width, ntaps + 1), g.c);
+  const idx_t bytes = sat_mul(sat_mul(rows, row_work / std::max<idx_t>(1, ntaps)), idx_t(sizeof(T)));
+  const int nt = int(std::max<idx_t>(1, std::min<idx_t>(parallel::threads_for(bytes, nthreads), rows)));
+  const idx_t most = std::max<idx_t>(1, parallel::kChunkWork / std::max<idx_t>(1, row_work));
+  parallel::Claims claims(rows, std::min(most, rows / (16 * nt)), most);
+  auto kernel = KernelOf<T>::tapreduce(kt);
+  const idx_t x_pix = g.stride[q] * g.xs[q];
+  const idx_t row = g.stride[q] == 1 && g.dilation[q] == 1 && slides(g.K[q]) ? g.K[q] : 0;
+  parallel::run(nt, [&](int, int team) {
+    // This thread's taps: the whole last axis, and each cut range of a border pixel,
+    // for the outer range of the rows it last ran.
+    Taps<T> whole;
+    std::vector<Taps<T>> cut;
+    claims.run(team, [&](idx_t r0, idx_t r1) {
+      for (idx_t r = r0; r < r1; ++r) {
+        idx_t o[WindowConv::kMaxAxes] = {}, k0[WindowConv::kMaxAxes] = {}, k1[WindowConv::kMaxAxes] = {};
+        idx_t rest = r;
+        for (int i = q; i-- > 0;) o[i] = rest % g.O[i], rest /= g.O[i];
+        const idx_t bi = rest;
+        const T* xr = x + bi * g.xb;
+        T* orow = out + bi * g.ob;
+        bool inside = true;  // some tap of the outer axes lies inside x
+        for (int i = 0; i < q; ++i) {
+          window_range(g, i, o[i], k0[i], k1[i]);
+          inside = inside && k1[i] > k0[i];
+          xr += (o[i] * g.stride[i] - g.lo[i] + k0[i] * g.dilation[i]) * g.xs[i];
+          orow += o[i] * g.os[i];
+        }
+        k0[q] = 0, k1[q] = g.K[q];
+        if (!whole.is(k0, k1, n)) {
+          whole.pack(g, w, k0, k1);
+          for (auto& t : cut) t.valid = false;
+        }
+        // Pixels [p0, p1) with the last-axis range [s0, s1) (their windows' first tap
+        // inside x at s0) over the taps t.
+        auto call = [&](idx_t p0, idx_t p1, idx_t s0, const Taps<T>& t, idx_t rows_of) {
+          const bool any = inside && t.count() > 0;
+          const T* base = any ? xr + (p0 * g.stride[q] - g.lo[q] + s0 * g.dilation[q]) * g.xs[q] : x;
+          kernel({base, x_pix, p1 - p0, t.off.data(), any ? t.count() : 0, t.w.data(), g.c, 1, orow + p0 * g.os[q],
+                  g.os[q], nullptr, bias, g.act, any ? rows_of : 0});
+        };
+        if (b > a) call(a, b, 0, whole, row);
+        for (idx_t p = 0; p < width;) {
+          if (p == a && b > a) {
+            p = b;
+            continue;
+          }
+          idx_t e = p + 1;  // a run of border pixels of the same range
+          while (e < width && e != a && x0[size_t(e)] == x0[size_t(p)] && x1[size_t(e)] == x1[size_t(p)]) ++e;
+          k0[q] = x0[size_t(p)], k1[q] = x1[size_t(p)];
+          Taps<T>* t = nullptr;
+          for (auto& c : cut)
+            if (c.is(k0, k1, n)) t = &c;
+          if (!t) {
+            Taps<T>* slot = nullptr;
+            for (auto& c : cut)
+              if (!c.valid) slot = &c;
+            if (!slot) slot = &cut.emplace_back();
+            slot->pack(g, w, k0, k1);
+            t = slot;
+          }
+          call(p, e, k0[q], *t, 0);
+          p = e;
+        }
+      }
+    });
+  });
+}
+
+template void depthwise_window<float>(const WindowConv&, const float*, const float*, const float*, float*,
+                                      const KernelTable&, int);
+template void depthwise_window<double>(const WindowConv&, const double*, const double*, const double*, double*,
+                                       const KernelTable&, int);
+
+}  // namespace engine
+}  // namespace fastconv
