@@ -49,7 +49,9 @@ template <class T> void check_tapreduce(Report& r, const MemKernels<T>& k) {
   for (idx_t L : {1, 3, 8, 15, 16, 17, 24, 32, 48, 63, 64, 65, 70})
     for (idx_t seg : {1, 2, 3, 4, 8, 16, 32, 64, 70}) {
       if (L % seg) continue;
-      const idx_t ntaps = 1 + L % 4, npix = 1 + L % 6 + (seg == 1 ? 4 : 0), x_pix = L * ntaps + 5;
+      // seg == L: past the dot's blocks of 4 pixels, and a tail.
+      const idx_t ntaps = 1 + L % 4, x_pix = L * ntaps + 5;
+      const idx_t npix = seg == L ? 2 * k.w + 1 + L % 6 : 1 + L % 6 + (seg == 1 ? 4 : 0);
       std::vector<idx_t> taps(ntaps);
       for (idx_t t = 0; t < ntaps; ++t) taps[t] = t * L + t;
       auto x = r.rand<T>(size_t(npix * x_pix + ntaps * (L + 1) + 8));
@@ -69,6 +71,14 @@ template <class T> void check_tapreduce(Report& r, const MemKernels<T>& k) {
           r.close(out[p * 2 * (L / seg) + j], want, scale, "tapreduce", L, seg, p);
           if (out[p * 2 * (L / seg) + L / seg + j] != T(-7)) r.close(T(1), 0, 0, "tapreduce wrote past a pixel", L, seg, p);
         }
+      if (seg != L) continue;
+      // One output per pixel, contiguous: as above, nothing past the end.
+      std::vector<T> packed(size_t(npix + 1), T(-7));
+      a.out = packed.data(), a.out_pix = 1;
+      fn(a);
+      for (idx_t p = 0; p < npix; ++p)
+        if (packed[size_t(p)] != out[size_t(p * 2)]) r.fail(packed[size_t(p)], double(out[size_t(p * 2)]), "tapreduce contiguous", L, seg, p);
+      if (packed[size_t(npix)] != T(-7)) r.fail(packed[size_t(npix)], -7.0, "tapreduce contiguous wrote past the end", L, seg, npix);
     }
 }
 
@@ -276,7 +286,7 @@ template <class T> void check_tapreduce_epilogue(Report& r, const MemKernels<T>&
     for (idx_t seg : {1, 2, 4, 5, 16, 70})
       for (int act = 0; act <= 4; ++act) {
         if (L % seg) continue;
-        const idx_t ntaps = 3, npix = 9, x_pix = L * ntaps + 5, outs = L / seg;
+        const idx_t ntaps = 3, npix = seg == L ? k.w + 9 : 9, x_pix = L * ntaps + 5, outs = L / seg;
         std::vector<idx_t> taps(ntaps);
         for (idx_t t = 0; t < ntaps; ++t) taps[t] = t * L + t;
         auto x = r.rand<T>(size_t(npix * x_pix + ntaps * (L + 1) + 8));
