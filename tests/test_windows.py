@@ -273,14 +273,34 @@ def test_epilogue_is_fused_on_the_api_paths():
     p = _core.plan(v, "bPiQjc", rng.standard_normal((3, 3, 2, 4, 8)), "ijgso", "bPQgo",
                    bias=b16.reshape(2, 8), bias_labels="go", activation="gelu")
     assert (p["path"], p["epilogue"]) == ("gemm", "fused")
-    # a bias over an output pixel axis: applied by a pass after the GEMM
+    # a bias over an output pixel axis: the order whose tiles hold the pixels along N
+    # (the weights' rows first) stores it fused
     w = rng.standard_normal((8, 5))
     bm = rng.standard_normal(9)
     out = np.empty((2, 9, 9, 5))
     p = _core.plan(x, "bpqc", w, "co", "bpqo", bias=bm, bias_labels="p", activation="relu6")
-    assert p["epilogue"] == "pass"
+    assert (p["epilogue"], p["swapped"]) == ("fused", True)
     _core.contract(x, "bpqc", w, "co", out, "bpqo", bias=bm, bias_labels="p", activation="relu6")
     ref = np.clip(np.einsum("bpqc,co->bpqo", x, w) + bm[None, :, None, None], 0, 6)
+    np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-12)
+    # a conv's border band (patches a little smaller than the weights): fused, not
+    # swapped for the size; weights far larger than the output: swapped, a pass
+    band = np.zeros((1, 3, 58, 64))
+    bv = np.lib.stride_tricks.as_strided(band, (1, 1, 3, 56, 3, 64), (band.strides[0], 0, band.strides[1],
+                                                                     band.strides[2], band.strides[2], 8))
+    p = _core.plan(bv, "byYxXc", np.zeros((3, 3, 64, 64)), "YXcC", "byxC", bias=np.zeros(64), bias_labels="C",
+                   activation="relu")
+    assert (p["path"], p["swapped"], p["epilogue"]) == ("gemm", False, "fused")
+    p = _core.plan(np.zeros((1, 2, 2, 512)), "bpqc", np.zeros((512, 2048)), "co", "bpqo", bias=np.zeros(2048),
+                   bias_labels="o", activation="relu")
+    assert (p["path"], p["swapped"], p["epilogue"]) == ("gemm", True, "pass")
+    # a bias over both the pixels and the channels varies along M in either order:
+    # applied by a pass after the GEMM
+    bpo = rng.standard_normal((9, 5))
+    p = _core.plan(x, "bpqc", w, "co", "bpqo", bias=bpo, bias_labels="po", activation="relu6")
+    assert p["epilogue"] == "pass"
+    _core.contract(x, "bpqc", w, "co", out, "bpqo", bias=bpo, bias_labels="po", activation="relu6")
+    ref = np.clip(np.einsum("bpqc,co->bpqo", x, w) + bpo[None, :, None, :], 0, 6)
     np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-12)
     # the dot path (a strided sum with no unit-stride axis) takes the pass too
     xs = x[..., ::2]

@@ -106,11 +106,21 @@ Plan plan(const Operand& a, const Operand* b, const Operand& out, const KernelTa
   if (!err.empty()) return p;
   classify(*b, &a, out, d2, bias);
   const Path p1 = choose(d1, as1), p2 = choose(d2, as2);
-  p.swap = (p1 == Path::kDot) != (p2 == Path::kDot) ? p1 == Path::kDot : elements(*b) > elements(a);
+  as1.act = as2.act = act;
+  // Where only one order stores the epilogue in its tiles, that one, unless it packs
+  // more than twice the output's elements beyond what the other packs: the other
+  // order's separate pass reads and writes the output once more.
+  const bool f1 = as1.epilogue() && epilogue_fused(p1, as1), f2 = as2.epilogue() && epilogue_fused(p2, as2);
+  const idx_t ea = elements(a), eb = elements(*b), pass = sat_mul(2, elements(out));
+  if ((p1 == Path::kDot) != (p2 == Path::kDot))
+    p.swap = p1 == Path::kDot;
+  else if (f1 != f2 && (f1 ? eb - ea : ea - eb) <= pass)
+    p.swap = f2;
+  else
+    p.swap = eb > ea;
   p.path = p.swap ? p2 : p1;
   p.d = p.swap ? as2 : as1;
-  p.d.act = act;
-  p.epi_fused = p.d.epilogue() && epilogue_fused(p.path, p.d);
+  p.epi_fused = p.swap ? f2 : f1;
   return p;
 }
 
