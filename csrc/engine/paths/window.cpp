@@ -30,6 +30,9 @@ void window_range(const WindowConv& g, int i, idx_t o, idx_t& k0, idx_t& k1) {
   if (k1 < k0) k1 = k0;
 }
 
+// Packed window ranges a thread keeps at most (then it starts again).
+constexpr size_t kMaxPacks = 64;
+
 // The tap kernel sizes the sliding tiles serve (impl/tapreduce.h: slide_pixels).
 bool slides(idx_t k) { return k == 3 || k == 5 || k == 7; }
 
@@ -40,10 +43,8 @@ struct Taps {
   idx_t r0[WindowConv::kMaxAxes] = {}, r1[WindowConv::kMaxAxes] = {};
   std::vector<idx_t> off;
   Buffer<T> w;
-  bool valid = false;
 
   bool is(const idx_t* k0, const idx_t* k1, int n) const {
-    if (!valid) return false;
     for (int i = 0; i < n; ++i)
       if (r0[i] != k0[i] || r1[i] != k1[i]) return false;
     return true;
@@ -65,7 +66,6 @@ struct Taps {
         k[i] = k0[i];
       }
     }
-    valid = true;
   }
   idx_t count() const { return idx_t(off.size()); }
 };
@@ -99,10 +99,16 @@ void depthwise_window(const WindowConv& g, const T* x, const T* w, const T* bias
   const idx_t x_pix = g.stride[q] * g.xs[q];
   const idx_t row = g.stride[q] == 1 && g.dilation[q] == 1 && slides(g.K[q]) ? g.K[q] : 0;
   parallel::run(nt, [&](int, int team) {
-    // This thread's taps: the whole last axis, and each cut range of a border pixel,
-    // for the outer range of the rows it last ran.
-    Taps<T> whole;
-    std::vector<Taps<T>> cut;
+    // This thread's packed taps, one per window range it has met (a 2-D conv has
+    // (1 + padding / stride)^2 or so on each side): each packed once per call.
+    std::vector<Taps<T>> packs;
+    auto taps_of = [&](const idx_t* k0, const idx_t* k1) -> const Taps<T>& {
+      for (const auto& t : packs)
+        if (t.is(k0, k1, n)) return t;
+      if (packs.size() >= kMaxPacks) packs.clear();
+      packs.emplace_back().pack(g, w, k0, k1);
+      return packs.back();
+    };
     claims.run(team, [&](idx_t r0, idx_t r1) {
       for (idx_t r = r0; r < r1; ++r) {
         idx_t o[WindowConv::kMaxAxes] = {}, k0[WindowConv::kMaxAxes] = {}, k1[WindowConv::kMaxAxes] = {};
@@ -118,11 +124,6 @@ void depthwise_window(const WindowConv& g, const T* x, const T* w, const T* bias
           xr += (o[i] * g.stride[i] - g.lo[i] + k0[i] * g.dilation[i]) * g.xs[i];
           orow += o[i] * g.os[i];
         }
-        k0[q] = 0, k1[q] = g.K[q];
-        if (!whole.is(k0, k1, n)) {
-          whole.pack(g, w, k0, k1);
-          for (auto& t : cut) t.valid = false;
-        }
         // Pixels [p0, p1) with the last-axis range [s0, s1) (their windows' first tap
         // inside x at s0) over the taps t.
         auto call = [&](idx_t p0, idx_t p1, idx_t s0, const Taps<T>& t, idx_t rows_of) {
@@ -131,7 +132,10 @@ void depthwise_window(const WindowConv& g, const T* x, const T* w, const T* bias
           kernel({base, x_pix, p1 - p0, t.off.data(), any ? t.count() : 0, t.w.data(), g.c, 1, orow + p0 * g.os[q],
                   g.os[q], nullptr, bias, g.act, any ? rows_of : 0});
         };
-        if (b > a) call(a, b, 0, whole, row);
+        if (b > a) {
+          k0[q] = 0, k1[q] = g.K[q];
+          call(a, b, 0, taps_of(k0, k1), row);
+        }
         for (idx_t p = 0; p < width;) {
           if (p == a && b > a) {
             p = b;
@@ -140,18 +144,7 @@ void depthwise_window(const WindowConv& g, const T* x, const T* w, const T* bias
           idx_t e = p + 1;  // a run of border pixels of the same range
           while (e < width && e != a && x0[size_t(e)] == x0[size_t(p)] && x1[size_t(e)] == x1[size_t(p)]) ++e;
           k0[q] = x0[size_t(p)], k1[q] = x1[size_t(p)];
-          Taps<T>* t = nullptr;
-          for (auto& c : cut)
-            if (c.is(k0, k1, n)) t = &c;
-          if (!t) {
-            Taps<T>* slot = nullptr;
-            for (auto& c : cut)
-              if (!c.valid) slot = &c;
-            if (!slot) slot = &cut.emplace_back();
-            slot->pack(g, w, k0, k1);
-            t = slot;
-          }
-          call(p, e, k0[q], *t, 0);
+          call(p, e, k0[q], taps_of(k0, k1), 0);
           p = e;
         }
       }
