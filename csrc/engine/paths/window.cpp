@@ -98,6 +98,32 @@ void depthwise_window(const WindowConv& g, const T* x, const T* w, const T* bias
   auto kernel = KernelOf<T>::tapreduce(kt);
   const idx_t x_pix = g.stride[q] * g.xs[q];
   const idx_t row = g.stride[q] == 1 && g.dilation[q] == 1 && slides(g.K[q]) ? g.K[q] : 0;
+  // Consecutive rows of a run step along the last outer axis (the batch in 1-D).
+  const idx_t row_x = q > 0 ? g.stride[q - 1] * g.xs[q - 1] : g.xb, row_o = q > 0 ? g.os[q - 1] : g.ob;
+  // Row r: its batch index and outer output indices, their window ranges, where its
+  // windows' first taps are in x (from the outer ranges' first taps) and its outputs.
+  struct Row {
+    idx_t b = 0, o[WindowConv::kMaxAxes] = {}, k0[WindowConv::kMaxAxes] = {}, k1[WindowConv::kMaxAxes] = {};
+    const T* x = nullptr;
+    T* out = nullptr;
+    bool inside = true;  // some tap of the outer axes lies inside x
+    bool same_range(const Row& s, int axes) const {
+      for (int i = 0; i < axes; ++i)
+        if (s.k0[i] != k0[i] || s.k1[i] != k1[i]) return false;
+      return true;
+    }
+  };
+  auto row_at = [&](idx_t r, Row& R) {
+    idx_t rest = r;
+    for (int i = q; i-- > 0;) R.o[i] = rest % g.O[i], rest /= g.O[i];
+    R.b = rest, R.x = x + rest * g.xb, R.out = out + rest * g.ob, R.inside = true;
+    for (int i = 0; i < q; ++i) {
+      window_range(g, i, R.o[i], R.k0[i], R.k1[i]);
+      R.inside = R.inside && R.k1[i] > R.k0[i];
+      R.x += (R.o[i] * g.stride[i] - g.lo[i] + R.k0[i] * g.dilation[i]) * g.xs[i];
+      R.out += R.o[i] * g.os[i];
+    }
+  };
   parallel::run(nt, [&](int, int team) {
     // This thread's packed taps, one per window range it has met (a 2-D conv has
     // (1 + padding / stride)^2 or so on each side): each packed once per call.
@@ -110,43 +136,51 @@ void depthwise_window(const WindowConv& g, const T* x, const T* w, const T* bias
       return packs.back();
     };
     claims.run(team, [&](idx_t r0, idx_t r1) {
-      for (idx_t r = r0; r < r1; ++r) {
-        idx_t o[WindowConv::kMaxAxes] = {}, k0[WindowConv::kMaxAxes] = {}, k1[WindowConv::kMaxAxes] = {};
-        idx_t rest = r;
-        for (int i = q; i-- > 0;) o[i] = rest % g.O[i], rest /= g.O[i];
-        const idx_t bi = rest;
-        const T* xr = x + bi * g.xb;
-        T* orow = out + bi * g.ob;
-        bool inside = true;  // some tap of the outer axes lies inside x
-        for (int i = 0; i < q; ++i) {
-          window_range(g, i, o[i], k0[i], k1[i]);
-          inside = inside && k1[i] > k0[i];
-          xr += (o[i] * g.stride[i] - g.lo[i] + k0[i] * g.dilation[i]) * g.xs[i];
-          orow += o[i] * g.os[i];
+      for (idx_t r = r0; r < r1;) {
+        // A run of rows [r, re) one after the other along the last outer axis (or the
+        // batch, in 1-D) with the same outer window range: a border column of the run
+        // is one kernel call down its rows.
+        Row R;
+        row_at(r, R);
+        idx_t re = r + 1;
+        for (Row S; re < r1; ++re) {
+          row_at(re, S);
+          if (!R.same_range(S, n - 1) || (q > 0 && (S.b != R.b || S.o[q - 1] != R.o[q - 1] + (re - r)))) break;
         }
-        // Pixels [p0, p1) with the last-axis range [s0, s1) (their windows' first tap
-        // inside x at s0) over the taps t.
-        auto call = [&](idx_t p0, idx_t p1, idx_t s0, const Taps<T>& t, idx_t rows_of) {
+        const idx_t nrows = re - r;
+        const bool inside = R.inside;
+        // Pixels [p0, p1) of rows [r + i0, r + i0 + count) (the pixel and row steps
+        // x_step, o_step) whose windows start at last-axis tap s0, over the taps t.
+        auto call = [&](idx_t i0, idx_t p0, idx_t npix, idx_t step_x, idx_t step_o, idx_t s0, const Taps<T>& t,
+                        idx_t rows_of) {
           const bool any = inside && t.count() > 0;
-          const T* base = any ? xr + (p0 * g.stride[q] - g.lo[q] + s0 * g.dilation[q]) * g.xs[q] : x;
-          kernel({base, x_pix, p1 - p0, t.off.data(), any ? t.count() : 0, t.w.data(), g.c, 1, orow + p0 * g.os[q],
-                  g.os[q], nullptr, bias, g.act, any ? rows_of : 0});
+          const T* base = any ? R.x + i0 * row_x + (p0 * g.stride[q] - g.lo[q] + s0 * g.dilation[q]) * g.xs[q] : x;
+          kernel({base, step_x, npix, t.off.data(), any ? t.count() : 0, t.w.data(), g.c, 1,
+                  R.out + i0 * row_o + p0 * g.os[q], step_o, nullptr, bias, g.act, any ? rows_of : 0});
         };
+        idx_t k0[WindowConv::kMaxAxes], k1[WindowConv::kMaxAxes];
+        std::copy(R.k0, R.k0 + q, k0), std::copy(R.k1, R.k1 + q, k1);
         if (b > a) {
           k0[q] = 0, k1[q] = g.K[q];
-          call(a, b, 0, taps_of(k0, k1), row);
+          const Taps<T>& t = taps_of(k0, k1);
+          for (idx_t i = 0; i < nrows; ++i) call(i, a, b - a, x_pix, g.os[q], 0, t, row);
         }
         for (idx_t p = 0; p < width;) {
           if (p == a && b > a) {
             p = b;
             continue;
           }
-          idx_t e = p + 1;  // a run of border pixels of the same range
+          idx_t e = p + 1;  // border pixels of the same range
           while (e < width && e != a && x0[size_t(e)] == x0[size_t(p)] && x1[size_t(e)] == x1[size_t(p)]) ++e;
           k0[q] = x0[size_t(p)], k1[q] = x1[size_t(p)];
-          call(p, e, k0[q], taps_of(k0, k1), 0);
+          const Taps<T>& t = taps_of(k0, k1);
+          if (e - p == 1)
+            call(0, p, nrows, row_x, row_o, k0[q], t, 0);
+          else
+            for (idx_t i = 0; i < nrows; ++i) call(i, p, e - p, x_pix, g.os[q], k0[q], t, 0);
           p = e;
         }
+        r = re;
       }
     });
   });
