@@ -58,6 +58,26 @@ def test_channel_shuffle(isa, data):
     np.testing.assert_array_equal(out, got)
 
 
+# Padded depthwise convs read in place, against the reference without PyTorch (so that
+# the aarch64 run, which has none, checks them too): wide enough for the sliding tiles,
+# cut windows at every border, windows wholly in the padding, dilation, 1 to 3 axes.
+@pytest.mark.parametrize("S, K, kw", [
+    ((23, 29), (7, 7), dict(stride=1, padding=3)),
+    ((19, 26), (5, 5), dict(stride=1, padding=2)),
+    ((25, 21), (3, 3), dict(stride=2, padding=1)),
+    ((12, 30), (3, 5), dict(stride=1, padding=(6, 2))),
+    ((17, 22), (3, 3), dict(stride=1, padding=4, dilation=(3, 2))),
+    ((40,), (7,), dict(stride=1, padding=((3, 9),))),
+    ((5, 9, 11), (3, 3, 5), dict(stride=1, padding=2)),
+])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_depthwise_padded(isa, S, K, kw, dtype):
+    rng = np.random.default_rng(len(S) + K[0])
+    x = rng.standard_normal((2, *S, 37)).astype(dtype)
+    w = rng.standard_normal((*K, 37)).astype(dtype)
+    check(fastconv.depthwise_conv, R.depthwise_conv, x, w, int(np.prod(K)), **kw)
+
+
 # Tile-keyed edge cases: channels around the 8- and 16-lane vectors, kernels 1..3.
 @pytest.mark.parametrize("c", [1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65])
 @pytest.mark.parametrize("dtype", DTYPES)
