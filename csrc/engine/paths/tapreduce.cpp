@@ -128,15 +128,12 @@ void tap_bias(const TapShape& s, const T* bias, Buffer<T>& out) {
 
 namespace {
 
-// Kernel sizes the kernel's sliding tiles are built for (tapreduce.h: slide_pixels).
-bool slides(idx_t k) { return k == 3 || k == 5 || k == 7; }
-
 // A tap dim that steps one pixel along the pixels the kernel walks (a stride-1 window
 // along them) is made the last, fastest-varying one: its taps form the kernel's rows.
 idx_t order_rows(TapShape& s) {
   if (s.seg != 1 || s.inner.size < 2) return 0;
   for (size_t q = 0; q < s.ks.size(); ++q)
-    if (s.ks[q].sa == s.inner.sa && slides(s.ks[q].size)) {
+    if (s.ks[q].sa == s.inner.sa && tap_row_slides(s.ks[q].size)) {
       std::rotate(s.ks.begin() + long(q), s.ks.begin() + long(q) + 1, s.ks.end());
       return s.ks.back().size;
     }

@@ -50,6 +50,10 @@ constexpr idx_t kTapChunk = 256;
 // Weights of at most this many elements are packed once for the whole call.
 constexpr idx_t kMaxPackedTaps = idx_t(1) << 18;
 
+// Rows of this many taps have the kernel's sliding tiles (TapReduceArgs::row;
+// kernels/impl/tapreduce.h: slide_pixels).
+inline bool tap_row_slides(idx_t k) { return k == 3 || k == 5 || k == 7; }
+
 // Which path serves a contraction without an N group.
 enum class Reduce { kTap, kTapLong, kDot };
 Reduce reduce_route(const Contraction& d);

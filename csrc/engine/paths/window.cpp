@@ -13,6 +13,7 @@
 #include "engine/buffer.h"
 #include "engine/dims.h"
 #include "engine/parallel.h"
+#include "engine/paths/tapreduce.h"
 
 namespace fastconv {
 namespace engine {
@@ -32,9 +33,6 @@ void window_range(const WindowConv& g, int i, idx_t o, idx_t& k0, idx_t& k1) {
 
 // Packed window ranges a thread keeps at most (then it starts again).
 constexpr size_t kMaxPacks = 64;
-
-// The tap kernel sizes the sliding tiles serve (impl/tapreduce.h: slide_pixels).
-bool slides(idx_t k) { return k == 3 || k == 5 || k == 7; }
 
 // Taps of one window range, row-major over the axes (the last fastest), offsets from
 // the range's first tap, and their packed weights [ntaps][c].
@@ -97,7 +95,7 @@ void depthwise_window(const WindowConv& g, const T* x, const T* w, const T* bias
   parallel::Claims claims(rows, std::min(most, rows / (16 * nt)), most);
   auto kernel = KernelOf<T>::tapreduce(kt);
   const idx_t x_pix = g.stride[q] * g.xs[q];
-  const idx_t row = g.stride[q] == 1 && g.dilation[q] == 1 && slides(g.K[q]) ? g.K[q] : 0;
+  const idx_t row = g.stride[q] == 1 && g.dilation[q] == 1 && tap_row_slides(g.K[q]) ? g.K[q] : 0;
   // Consecutive rows of a run step along the last outer axis (the batch in 1-D).
   const idx_t row_x = q > 0 ? g.stride[q - 1] * g.xs[q - 1] : g.xb, row_o = q > 0 ? g.os[q - 1] : g.ob;
   // Row r: its batch index and outer output indices, their window ranges, where its
