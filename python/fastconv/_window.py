@@ -186,7 +186,7 @@ def run(geo: Geometry, x: np.ndarray, channels: tuple, out: np.ndarray, call) ->
         ext = [(o - 1) * st + sp for o, st, sp in zip(sizes, geo.stride, (geo.span(i) for i in range(len(S))))]
         # From the block cache (a repeated layer's bands reuse their blocks), zeros in the
         # padding strips only: np.zeros of a band this size is fresh pages, faulted in on
-        # the copy (most of a padded depthwise conv's time).
+        # the copy (most of what the bands cost).
         buf = _core.aligned_empty((x.shape[0], *ext, x.shape[-1]), x.dtype)
         src, dst = [slice(None)], [slice(None)]
         for i, (s0, e, s) in enumerate(zip(starts, ext, S)):

@@ -2,9 +2,10 @@
 // indices of every spatial axis but the last) are claimed by the threads; a row's
 // window range along the outer axes (the taps inside x) picks its taps, packed with
 // their weights once per range a thread meets (rows of the same range share them).
-// Along the last axis the pixels whose windows lie inside x run as one kernel call
-// (with the sliding rows where stride and dilation are 1); each border pixel, whose
-// window is cut, is a call over the taps it has.
+// Along the last axis the pixels whose windows lie inside x run as one kernel call per
+// row (with the sliding rows where stride and dilation are 1); each border column,
+// whose windows are cut, is one call over the taps it has down a run of rows of the
+// same outer range.
 #include "engine/paths/window.h"
 
 #include <algorithm>
@@ -79,12 +80,12 @@ void depthwise_window(const WindowConv& g, const T* x, const T* w, const T* bias
   const idx_t width = g.O[q];
   if (rows == 0 || width == 0 || g.c == 0) return;
   // Each pixel's window range along the last axis; the pixels whose windows it holds
-  // whole are one run [a, b) (ranges along an axis only grow, then shrink).
+  // whole are one run [whole0, whole1) (ranges along an axis only grow, then shrink).
   std::vector<idx_t> x0(static_cast<size_t>(width)), x1(static_cast<size_t>(width));
-  idx_t a = width, b = width;
+  idx_t whole0 = width, whole1 = width;
   for (idx_t o = 0; o < width; ++o) {
     window_range(g, q, o, x0[size_t(o)], x1[size_t(o)]);
-    if (x0[size_t(o)] == 0 && x1[size_t(o)] == g.K[q]) a = std::min(a, o), b = o + 1;
+    if (x0[size_t(o)] == 0 && x1[size_t(o)] == g.K[q]) whole0 = std::min(whole0, o), whole1 = o + 1;
   }
   idx_t ntaps = 1;
   for (int i = 0; i < n; ++i) ntaps *= g.K[i];
@@ -146,30 +147,30 @@ void depthwise_window(const WindowConv& g, const T* x, const T* w, const T* bias
           if (!R.same_range(S, n - 1) || (q > 0 && (S.b != R.b || S.o[q - 1] != R.o[q - 1] + (re - r)))) break;
         }
         const idx_t nrows = re - r;
-        const bool inside = R.inside;
-        // Pixels [p0, p1) of rows [r + i0, r + i0 + count) (the pixel and row steps
-        // x_step, o_step) whose windows start at last-axis tap s0, over the taps t.
+        // npix pixels from pixel p0 of row r + i0, step_x and step_o apart in x and out
+        // (along the row, or down the run's rows), whose windows start at last-axis tap
+        // s0, over the taps t (rows_of: the kernel's sliding rows, 0: none).
         auto call = [&](idx_t i0, idx_t p0, idx_t npix, idx_t step_x, idx_t step_o, idx_t s0, const Taps<T>& t,
                         idx_t rows_of) {
-          const bool any = inside && t.count() > 0;
+          const bool any = R.inside && t.count() > 0;
           const T* base = any ? R.x + i0 * row_x + (p0 * g.stride[q] - g.lo[q] + s0 * g.dilation[q]) * g.xs[q] : x;
           kernel({base, step_x, npix, t.off.data(), any ? t.count() : 0, t.w.data(), g.c, 1,
                   R.out + i0 * row_o + p0 * g.os[q], step_o, nullptr, bias, g.act, any ? rows_of : 0});
         };
         idx_t k0[WindowConv::kMaxAxes], k1[WindowConv::kMaxAxes];
         std::copy(R.k0, R.k0 + q, k0), std::copy(R.k1, R.k1 + q, k1);
-        if (b > a) {
+        if (whole1 > whole0) {
           k0[q] = 0, k1[q] = g.K[q];
           const Taps<T>& t = taps_of(k0, k1);
-          for (idx_t i = 0; i < nrows; ++i) call(i, a, b - a, x_pix, g.os[q], 0, t, row);
+          for (idx_t i = 0; i < nrows; ++i) call(i, whole0, whole1 - whole0, x_pix, g.os[q], 0, t, row);
         }
         for (idx_t p = 0; p < width;) {
-          if (p == a && b > a) {
-            p = b;
+          if (p == whole0 && whole1 > whole0) {
+            p = whole1;
             continue;
           }
           idx_t e = p + 1;  // border pixels of the same range
-          while (e < width && e != a && x0[size_t(e)] == x0[size_t(p)] && x1[size_t(e)] == x1[size_t(p)]) ++e;
+          while (e < width && e != whole0 && x0[size_t(e)] == x0[size_t(p)] && x1[size_t(e)] == x1[size_t(p)]) ++e;
           k0[q] = x0[size_t(p)], k1[q] = x1[size_t(p)];
           const Taps<T>& t = taps_of(k0, k1);
           if (e - p == 1)

@@ -3,8 +3,6 @@
 // padding's zeros, never read), with the tap-reduce kernel. A call does what a padded
 // copy of x would give, without the copy.
 #pragma once
-#include <string>
-
 #include "engine/contraction.h"
 
 namespace fastconv {
