@@ -43,8 +43,11 @@ __attribute__((always_inline)) static inline void lane_steps(const T* b, const t
 // The accumulators are a local array, copied in and out: acc itself is memory the
 // loads of A and B may alias (a vector type aliases its element type), so where this
 // function is not inlined, GCC stored every accumulator back after every FMA step.
+// Always inlined: GCC's budget for a unit's growth by inlining otherwise decides, and
+// the tap-reduce tiles' own inlining left this K loop a call in some tiles.
 template <class T, class Tl, int NVU, bool unit>
-static inline void gemm_segments(const GemmArgs<T>& g, const T* const* a, typename Vec<T>::reg (&acc_out)[Tl::MR][NVU]) {
+__attribute__((always_inline)) static inline void gemm_segments(const GemmArgs<T>& g, const T* const* a,
+                                                                typename Vec<T>::reg (&acc_out)[Tl::MR][NVU]) {
   using V = Vec<T>;
   constexpr int MR = Tl::MR, W = V::W, NR = Tl::NV * W;
   typename V::reg acc[MR][NVU];

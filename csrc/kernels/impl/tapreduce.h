@@ -128,7 +128,8 @@ static inline void dot_pixels(const TapReduceArgs<T>& a, idx_t p) {
 // r, each tap's NV weight vectors loaded once for the NP pixels (1 + 1/NP loads per FMA
 // where one pixel at a time takes 2). n < W: one vector of n lanes (NV == 1).
 template <class T, int NP, int NV>
-static inline void lane_pixels(const TapReduceArgs<T>& a, idx_t p, idx_t r, idx_t n, const Epilogue<T>& e) {
+__attribute__((always_inline)) static inline void lane_pixels(const TapReduceArgs<T>& a, idx_t p, idx_t r, idx_t n,
+                                                             const Epilogue<T>& e) {
   using V = Vec<T>;
   constexpr idx_t W = V::W;
   typename V::reg c[NP][NV];
@@ -173,7 +174,8 @@ static inline void lane_pixels(const TapReduceArgs<T>& a, idx_t p, idx_t r, idx_
 // its K weight vectors and NP + K - 1 input vectors once for NP * K FMAs (K = 7, NP = 8:
 // 0.375 loads per FMA, where lane_pixels takes 1.25). Each pixel sums its taps in order.
 template <class T, int NP, int K>
-static inline void slide_pixels(const TapReduceArgs<T>& a, idx_t p, idx_t r, const Epilogue<T>& e) {
+__attribute__((always_inline)) static inline void slide_pixels(const TapReduceArgs<T>& a, idx_t p, idx_t r,
+                                                              const Epilogue<T>& e) {
   using V = Vec<T>;
   typename V::reg c[NP];
 #pragma GCC unroll 16
@@ -202,7 +204,7 @@ static inline void slide_pixels(const TapReduceArgs<T>& a, idx_t p, idx_t r, con
 // The pixel blocks [p, ...) of NP pixels that slide_pixels<K> serves (full vectors of
 // lanes; the lane tail by lane_pixels); returns the first pixel left.
 template <class T, int NP, int K>
-static inline idx_t slide_blocks(const TapReduceArgs<T>& a, const Epilogue<T>& e) {
+__attribute__((noinline)) static idx_t slide_blocks(const TapReduceArgs<T>& a, const Epilogue<T>& e) {
   constexpr idx_t W = Vec<T>::W;
   idx_t p = 0;
   for (; p + NP <= a.npix; p += NP) {
@@ -213,44 +215,16 @@ static inline idx_t slide_blocks(const TapReduceArgs<T>& a, const Epilogue<T>& e
   return p;
 }
 
-// Pixels taken together by the depthwise tiles, and their vectors of lanes; sums of
-// fewer taps than kTapPixelsMinTaps are memory-bound and run a pixel at a time, whose
-// reads stream (docs/tuning.md).
-constexpr int kTapPixels = 4, kTapVectors = 2;
-constexpr idx_t kTapPixelsMinTaps = 9;
-
+// Pixels [p, a.npix) one at a time, 4 vectors of lanes a step, then one; segments of
+// seg = 2^steps lanes summed in registers (steps > 0), other seg > 1 through a.scratch.
 template <class T>
-static void tapreduce(const TapReduceArgs<T>& a) {
+static inline void single_pixels(const TapReduceArgs<T>& a, idx_t p, int steps, const Epilogue<T>& e) {
   using V = Vec<T>;
   constexpr idx_t W = V::W;
   const idx_t L = a.L, nt = a.ntaps, seg = a.seg;
   const idx_t* taps = a.taps;
-  if (W > 1 && seg == L && L >= W) {
-    idx_t p = 0;
-    for (; p + 4 <= a.npix; p += 4) dot_pixels<T, 4>(a, p);
-    for (; p < a.npix; ++p) dot_pixels<T, 1>(a, p);
-    return;
-  }
-  // seg a power of two <= W: segments are summed in registers.
-  int steps = -1;
-  for (int s = 0; (idx_t(1) << s) <= W; ++s)
-    if ((idx_t(1) << s) == seg) steps = s;
   const PairSum<T> ps;
-  const Epilogue<T> e{a.bias, a.act};
   const bool epi = e.active() && seg == 1;  // seg > 1: at the segment sums
-  idx_t p = 0;
-  if (seg == 1 && a.row > 0 && nt % a.row == 0) {
-    if (a.row == 3) p = slide_blocks<T, kSlidePixels, 3>(a, e);
-    if (a.row == 5) p = slide_blocks<T, kSlidePixels, 5>(a, e);
-    if (a.row == 7) p = slide_blocks<T, kSlidePixels, 7>(a, e);
-  }
-  if (seg == 1 && W > 1 && nt >= kTapPixelsMinTaps)
-    for (; p + kTapPixels <= a.npix; p += kTapPixels) {
-      idx_t r = 0;
-      for (; r + kTapVectors * W <= L; r += kTapVectors * W) lane_pixels<T, kTapPixels, kTapVectors>(a, p, r, W, e);
-      for (; r + W <= L; r += W) lane_pixels<T, kTapPixels, 1>(a, p, r, W, e);
-      if (r < L) lane_pixels<T, kTapPixels, 1>(a, p, r, L - r, e);
-    }
   for (; p < a.npix; ++p) {
     const T* xp = a.x + p * a.x_pix;
     T* op = a.out + p * a.out_pix;
@@ -303,4 +277,54 @@ static void tapreduce(const TapReduceArgs<T>& a) {
     }
     if (seg > 1 && steps < 0) segment_sum(a.scratch, L, seg, op, e, 0);
   }
+}
+
+// Pixels taken together by the depthwise tiles, and their vectors of lanes; sums of
+// fewer taps than kTapPixelsMinTaps are memory-bound and run a pixel at a time, whose
+// reads stream (docs/tuning.md).
+constexpr int kTapPixels = 4, kTapVectors = 2;
+constexpr idx_t kTapPixelsMinTaps = 9;
+
+// The blocks of kTapPixels pixels from p (the lane tail included); returns the first
+// pixel left.
+template <class T>
+__attribute__((noinline)) static idx_t tile_blocks(const TapReduceArgs<T>& a, idx_t p, const Epilogue<T>& e) {
+  constexpr idx_t W = Vec<T>::W;
+  const idx_t L = a.L;
+  for (; p + kTapPixels <= a.npix; p += kTapPixels) {
+    idx_t r = 0;
+    for (; r + kTapVectors * W <= L; r += kTapVectors * W) lane_pixels<T, kTapPixels, kTapVectors>(a, p, r, W, e);
+    for (; r + W <= L; r += W) lane_pixels<T, kTapPixels, 1>(a, p, r, W, e);
+    if (r < L) lane_pixels<T, kTapPixels, 1>(a, p, r, L - r, e);
+  }
+  return p;
+}
+
+// The multi-pixel tiles are inlined into their block loops (always_inline) and those
+// loops kept out of this function (noinline): where GCC chose, adding the sliding tiles
+// here made the one-pixel loop about 10 % slower (docs/tuning.md).
+template <class T>
+static void tapreduce(const TapReduceArgs<T>& a) {
+  using V = Vec<T>;
+  constexpr idx_t W = V::W;
+  const idx_t L = a.L, nt = a.ntaps, seg = a.seg;
+  if (W > 1 && seg == L && L >= W) {
+    idx_t p = 0;
+    for (; p + 4 <= a.npix; p += 4) dot_pixels<T, 4>(a, p);
+    for (; p < a.npix; ++p) dot_pixels<T, 1>(a, p);
+    return;
+  }
+  // seg a power of two <= W: segments are summed in registers.
+  int steps = -1;
+  for (int s = 0; (idx_t(1) << s) <= W; ++s)
+    if ((idx_t(1) << s) == seg) steps = s;
+  const Epilogue<T> e{a.bias, a.act};
+  idx_t p = 0;
+  if (seg == 1 && a.row > 0 && nt % a.row == 0) {
+    if (a.row == 3) p = slide_blocks<T, kSlidePixels, 3>(a, e);
+    if (a.row == 5) p = slide_blocks<T, kSlidePixels, 5>(a, e);
+    if (a.row == 7) p = slide_blocks<T, kSlidePixels, 7>(a, e);
+  }
+  if (seg == 1 && W > 1 && nt >= kTapPixelsMinTaps) p = tile_blocks(a, p, e);
+  single_pixels(a, p, steps, e);
 }
