@@ -99,9 +99,12 @@ def geometry(fn: str, x: np.ndarray, K: tuple, wname: str, stride=None, padding=
     for k in K:
         if k < 1:
             raise ValueError(f"{fn}: argument '{wname}' must have kernel sizes >= 1, got kernel shape {tuple(K)}")
-    st = None if stride is None else _ints(fn, "stride", stride, n, 1)
-    dil = _ints(fn, "dilation", dilation, n, 1)
-    pads = _pads(fn, padding, n, K, st, dil)
+    if stride is None and type(padding) is int and padding == 0 and type(dilation) is int and dilation == 1:
+        st, dil, pads = None, (1,) * n, ((0, 0),) * n  # the defaults, without the parsing (a call's fixed cost)
+    else:
+        st = None if stride is None else _ints(fn, "stride", stride, n, 1)
+        dil = _ints(fn, "dilation", dilation, n, 1)
+        pads = _pads(fn, padding, n, K, st, dil)
     S = x.shape[1:-1]
     blocked = st is None and all(p == (0, 0) for p in pads) and all(d == 1 for d in dil)
     steps = tuple(K) if st is None else st
