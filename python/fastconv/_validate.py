@@ -21,8 +21,7 @@ def array(fn: str, name: str, value) -> np.ndarray:
     is computed on as its native counterpart)."""
     if not isinstance(value, np.ndarray):
         raise TypeError(f"{fn}: argument '{name}' must be a numpy.ndarray, got {type(value).__name__}")
-    dt = value.dtype
-    if dt is not _FLOATS[0] and dt is not _FLOATS[1] and dt.newbyteorder("=") not in _FLOATS:
+    if value.dtype not in _FLOATS and value.dtype.newbyteorder("=") not in _FLOATS:
         raise TypeError(f"{fn}: argument '{name}' must have dtype float32 or float64, got {value.dtype}")
     return value
 
