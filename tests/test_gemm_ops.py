@@ -299,3 +299,80 @@ def test_zero_sizes():
     y = np.ones((2, 4, 4, 0), np.float32)
     np.testing.assert_array_equal(fastconv.pointwise_conv(y, np.ones((0, 3), np.float32)), np.zeros((2, 4, 4, 3)))
     assert fastconv.pointwise_conv(np.ones((1, 2, 2, 4), np.float32), np.ones((4, 0), np.float32)).shape == (1, 2, 2, 0)
+
+
+def _contract_calls(monkeypatch):
+    """The windows argument of every _core.contract call from here on."""
+    calls = []
+    contract = _core.contract
+
+    def spy(*args, **kw):
+        calls.append(kw.get("windows", ()))
+        return contract(*args, **kw)
+
+    monkeypatch.setattr(_core, "contract", spy)
+    return calls
+
+
+# Padded convs on the GEMM path, the padding read as zeros by the engine (one call, no
+# border bands): windows cut at every border, windows wholly in the padding, dilation,
+# stride 3, 1 to 3 axes, a K past one K block (300 channels x 9 taps), tails of tiles,
+# an output of one pixel (the last tile's repeated rows are padded ones), groups with
+# and without the shuffle.
+PADDED_GEMM = [
+    ((9, 11), (3, 3), 5, 7, dict(stride=1, padding=1)),
+    ((8, 8), (3, 3), 16, 33, dict(stride=2, padding=1)),
+    ((23, 17), (7, 7), 3, 16, dict(stride=2, padding=3)),
+    ((10, 10), (3, 3), 6, 6, dict(stride=1, padding=((1, 2), (0, 3)), dilation=2)),
+    ((5, 5), (3, 3), 3, 4, dict(stride=3, padding=4, dilation=(2, 1))),
+    ((3, 3), (3, 3), 2, 5, dict(stride=1, padding=3)),
+    ((3, 3), (3, 3), 4, 9, dict(stride=3, padding=1)),
+    ((6, 7), (3, 3), 300, 20, dict(stride=1, padding=1)),
+    ((31,), (5,), 7, 12, dict(stride=1, padding=((4, 1),))),
+    ((5, 6, 4), (3, 3, 2), 5, 8, dict(stride=1, padding=(1, 1, 1))),
+]
+
+
+@pytest.mark.parametrize("S, K, c, C, kw", PADDED_GEMM)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv_padded_in_one_call(isa, monkeypatch, S, K, c, C, kw, dtype):
+    rng = np.random.default_rng(len(S) + c)
+    x = rng.standard_normal((2, *S, c)).astype(dtype)
+    w = rng.standard_normal((*K, c, C)).astype(dtype)
+    bias = rng.standard_normal(C).astype(dtype)
+    calls = _contract_calls(monkeypatch)
+    check(fastconv.conv, R.conv, x, w, int(np.prod(K)) * c, bias=bias, activation="relu", **kw)
+    assert len(calls) == 2 and all(calls), calls  # check() calls it twice (out= too), each with windows
+    # a negative-stride view and a batch of one
+    xr = x[:1, ::-1]
+    np.testing.assert_allclose(fastconv.conv(xr, w, **kw), R.conv(xr.astype(np.float64), w.astype(np.float64), **kw),
+                               rtol=1e-4 if dtype == np.float32 else 1e-10, atol=1e-3 if dtype == np.float32 else 1e-10)
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+@pytest.mark.parametrize("groups", [2, 3, 4])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_grouped_padded_in_one_call(isa, monkeypatch, shuffle, groups, dtype):
+    rng = np.random.default_rng(groups)
+    x = rng.standard_normal((2, 9, 13, 4 * groups)).astype(dtype)
+    w = rng.standard_normal((3, 3, groups, 4, 8)).astype(dtype)
+    bias = rng.standard_normal(8 * groups).astype(dtype)
+    calls = _contract_calls(monkeypatch)
+    check(fastconv.grouped_conv, R.grouped_conv, x, w, 36, shuffle=shuffle, stride=(1, 2), padding=(1, 2),
+          bias=bias, activation="relu6")
+    assert len(calls) == 2 and all(calls), calls
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv_padded_falls_back_to_bands(isa, monkeypatch, dtype):
+    """Inputs whose taps the engine cannot copy for a padded row take the border bands,
+    and agree with the reference: broadcast along an axis (a tap at stride 0), and rows
+    narrower than the kernel (one kernel row's taps overlap the next one's in memory)."""
+    rng = np.random.default_rng(5)
+    w = rng.standard_normal((3, 3, 6, 10)).astype(dtype)
+    broadcast = np.broadcast_to(rng.standard_normal((2, 7, 1, 6)).astype(dtype), (2, 7, 9, 6))
+    narrow = rng.standard_normal((2, 4, 1, 6)).astype(dtype)
+    for x in (broadcast, narrow):
+        calls = _contract_calls(monkeypatch)
+        check(fastconv.conv, R.conv, x, w, 54, stride=1, padding=1)
+        assert len(calls) > 2 and not all(calls), calls  # refused with windows, then the bands

@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "bindings/common.h"
 #include "dispatch.h"
@@ -129,19 +131,32 @@ py::dict describe(const engine::Plan& p) {
   return r;
 }
 
+using Window = std::tuple<std::string, std::string, idx_t, idx_t, idx_t, idx_t, idx_t>;
+
 // contract(a, a_labels, b, b_labels, out, out_labels): out = sum over the labels missing
 // from out of a * b; b None: a permutation of a, or a sum over a's labels missing from
 // out. Raises NotImplementedError where the engine has no path.
 // bias (labels bias_labels, a subset of out's), activation: out = act(... + bias),
 // applied as the outputs are stored.
+// windows: a is a conv's window view of an input x, zero-padded along these axes:
+// (output label, tap label, lo, x's size, step, dilation, x's stride in elements)
+// each, a's element at (o, k) being x's at o*step + k*dilation - lo, a zero outside
+// x; a is the view as if every lo were 0 (it starts at x's own data, and its extent
+// may pass x's: only elements inside x are read).
 void contract(const py::array& a, const std::string& la, const py::object& b_obj, const std::string& lb,
               py::array& out, const std::string& lo, const py::object& bias_obj, const std::string& lbias,
-              const std::string& activation) {
+              const std::string& activation, const std::vector<Window>& windows) {
   const py::object bo = optional_array(b_obj, "contract");
   const bool has_b = !bo.is_none();
   py::array b = has_b ? py::reinterpret_borrow<py::array>(bo) : py::array();
   const int item = common_float(out, {&a, has_b ? &b : nullptr}, "contract");
-  const engine::Operand oa = operand(a, la, "contract", "a"), oo = operand(out, lo, "contract", "out");
+  engine::Operand oa = operand(a, la, "contract", "a");
+  const engine::Operand oo = operand(out, lo, "contract", "out");
+  for (const Window& w : windows) {
+    const auto& [o, k, lo_, size, step, dil, xs] = w;
+    if (o.size() != 1 || k.size() != 1) throw py::value_error("_core.contract: a window's labels are one character each");
+    oa.windows.push_back({o[0], k[0], lo_, size, step, dil, xs});
+  }
   engine::Operand ob;
   if (has_b) ob = operand(b, lb, "contract", "b");
   const BiasArg bias(bias_obj, lbias, out, "contract");
@@ -295,7 +310,7 @@ void def_contract(py::module_& m) {
   py::register_local_exception<std::invalid_argument>(m, "NoNativePath", PyExc_NotImplementedError);
   m.def("contract", &contract, py::arg("a"), py::arg("a_labels"), py::arg("b"), py::arg("b_labels"),
         py::arg("out"), py::arg("out_labels"), py::kw_only(), py::arg("bias") = py::none(),
-        py::arg("bias_labels") = "", py::arg("activation") = "");
+        py::arg("bias_labels") = "", py::arg("activation") = "", py::arg("windows") = std::vector<Window>{});
   m.def("contract_chain", &contract_chain, py::arg("a"), py::arg("a_labels"), py::arg("b"), py::arg("b_labels"),
         py::arg("d_labels"), py::arg("c"), py::arg("c_labels"), py::arg("out"), py::arg("out_labels"), py::kw_only(),
         py::arg("bias") = py::none(), py::arg("bias_labels") = "", py::arg("activation") = "");

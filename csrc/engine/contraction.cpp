@@ -69,6 +69,17 @@ std::string classify(const Operand& a, const Operand* b, const Operand& out, Con
     else d.n.push_back(dim), d.n_labels += c;
   }
   if (overflow && !empty) return "the contraction's index space (the product of every label's size) exceeds 2^63";
+  if (a.windows.size() > size_t(kMaxWindowAxes)) return "more padded window axes than the engine takes";
+  for (size_t w = 0; w < a.windows.size(); ++w) {
+    const WindowAxis& x = a.windows[w];
+    const size_t o = d.m_labels.find(x.o), k = d.k_labels.find(x.k);
+    if (o == std::string::npos || k == std::string::npos || x.o == x.k)
+      return "a padded window's labels must be an output position of a alone and a summed tap";
+    if (x.lo < 0 || x.size < 0 || x.step < 1 || x.dilation < 1) return "a padded window's geometry is invalid";
+    d.m[o].sw[w] = x.step, d.k[k].sw[w] = x.dilation;
+    d.pad.push_back({x.lo, x.size});
+    d.pad_origin += x.lo * x.x_stride;
+  }
   return {};
 }
 

@@ -13,10 +13,22 @@
 namespace fastconv {
 namespace engine {
 
+// Spatial axes of a zero-padded window view at most (Operand::windows).
+constexpr int kMaxWindowAxes = 3;
+
 struct Dim {
   idx_t size;
   idx_t sa, sb, so;
   idx_t sbias = 0;  // the epilogue's bias (an operand over output labels), 0 where it lacks the index
+  // a's coordinate along each padded window axis (Contraction::pad) per index step:
+  // the window step for an output position, the dilation for a tap, else 0.
+  idx_t sw[kMaxWindowAxes] = {0, 0, 0};
+};
+
+// One padded spatial axis of a window view: the coordinate c (output position *
+// step + tap * dilation, Dim::sw) reads input index c - lo, a zero outside [0, size).
+struct PadAxis {
+  idx_t lo, size;
 };
 
 struct Contraction {
@@ -30,13 +42,30 @@ struct Contraction {
   bool bias = false;
   int act = 0;
   bool epilogue() const { return bias || act != 0; }
+  // Zero padding (a's Operand::windows): a's element at coordinates c along the padded
+  // axes is the input's at c - lo, zero outside it. The caller's a is the input's data
+  // pointer (the view as if every lo were 0); the path reads from pad_origin elements
+  // before it, only where the coordinates are inside the input.
+  std::vector<PadAxis> pad;
+  idx_t pad_origin = 0;
 };
 
-// One labelled strided operand: one label per axis, strides in elements.
+// A padded spatial axis of an operand that is a window view (a conv's input): output
+// label o and tap label k, input index o*step + k*dilation - lo, zeros outside
+// [0, size); x_stride: the input's stride along the axis (elements).
+struct WindowAxis {
+  char o, k;
+  idx_t lo, size, step, dilation, x_stride;
+};
+
+// One labelled strided operand: one label per axis, strides in elements. windows
+// (a only): the view's padded axes; its data pointer is the input's own (the view
+// with every lo taken as 0).
 struct Operand {
   std::string labels;
   std::vector<idx_t> shape;
   std::vector<idx_t> strides;
+  std::vector<WindowAxis> windows;
 };
 
 // Builds the descriptor from labelled operands (b may be null: one operand; bias null:

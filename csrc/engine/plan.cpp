@@ -86,6 +86,7 @@ const char* path_name(Path p) {
 Plan plan(const Operand& a, const Operand* b, const Operand& out, const KernelTable& kt, std::string& err,
           const Operand* bias, int act) {
   Plan p;
+  if (!b && !a.windows.empty()) return err = "a padded window view needs a second operand", p;
   if (!b) {
     const Operand ones = ones_for(a, out);
     if (ones.labels.empty()) {
@@ -112,7 +113,9 @@ Plan plan(const Operand& a, const Operand* b, const Operand& out, const KernelTa
   // order's separate pass reads and writes the output once more.
   const bool f1 = as1.epilogue() && epilogue_fused(p1, as1), f2 = as2.epilogue() && epilogue_fused(p2, as2);
   const idx_t ea = elements(a), eb = elements(*b), pass = sat_mul(2, elements(out));
-  if ((p1 == Path::kDot) != (p2 == Path::kDot))
+  if (!a.windows.empty())  // zero padding is read by the GEMM path, with a streamed
+    p.swap = false;
+  else if ((p1 == Path::kDot) != (p2 == Path::kDot))
     p.swap = p1 == Path::kDot;
   else if (f1 != f2 && (f1 ? eb - ea : ea - eb) <= pass)
     p.swap = f2;
@@ -121,6 +124,8 @@ Plan plan(const Operand& a, const Operand* b, const Operand& out, const KernelTa
   p.path = p.swap ? p2 : p1;
   p.d = p.swap ? as2 : as1;
   p.epi_fused = p.swap ? f2 : f1;
+  if (!a.windows.empty() && p.path != Path::kGemm)
+    p.path = Path::kNone, p.reason = "zero padding is read by the GEMM path only";
   return p;
 }
 

@@ -13,6 +13,8 @@ enum Slot : int {
   kRowPtrs,     // a GEMM block's A row pointers and tile row strides
   kTiles,       // GEMM tile scratch (irregular outputs, the zip kernel)
   kGather,      // A rows gathered into contiguous rows
+  kPadRows,     // a GEMM block's rows that read zero padding, and their coordinates
+  kPadArena,    // copies of those rows' pieces, zeros for the padding
   kStage,       // the fused chain's block of intermediate rows
   kTaps,        // tap-reduce: tap offsets, packed weights, segment scratch
   kReduce,      // the dot path's gathered chunks, tap-reduce's partial sums

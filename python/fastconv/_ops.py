@@ -31,8 +31,8 @@ def _win(stride, padding, dilation):
     return (stride, padding, dilation)
 
 
-def _contract(xv, xl, w, wl, res, ol, bias, bl, act):
-    _core.contract(xv, xl, w, wl, res, ol, bias=bias, bias_labels=bl, activation=act)
+def _contract(xv, xl, w, wl, res, ol, bias, bl, act, windows=()):
+    _core.contract(xv, xl, w, wl, res, ol, bias=bias, bias_labels=bl, activation=act, windows=windows)
 
 
 def depthwise_conv(x: np.ndarray, w: np.ndarray, out: Optional[np.ndarray] = None, *,
@@ -135,7 +135,7 @@ def conv(x: np.ndarray, w: np.ndarray, out: Optional[np.ndarray] = None, *,
     ``'bWkHlc,klcC->bWHC'`` over the correct-patch view. Equals
     ``torch.nn.functional.conv{1,2,3}d(..., stride, padding, dilation)`` (+ the activation).
     Runs on the GEMM path: windows are read straight from x, never materialised (no
-    im2col); the border bands of a padded conv from a zero-padded copy of their rows only.
+    im2col); the padding is read as zeros, never copied.
     """
     fn = "conv"
     x, w, n, geo, dt, shape = V.conv(fn, x, w, win=_win(stride, padding, dilation))
@@ -144,8 +144,10 @@ def conv(x: np.ndarray, w: np.ndarray, out: Optional[np.ndarray] = None, *,
     res = V.target(out)
     xs, ks, os_ = P.labels(n)
     wv = V.native_operand(w, dt)
+    xl, wl, ol = "b" + xs + "c", ks + "co", "b" + os_ + "o"
     _window.run(geo, V.native_operand(x, dt), (x.shape[-1],), res,
-                lambda xv, ov: _contract(xv, "b" + xs + "c", wv, ks + "co", ov, "b" + os_ + "o", b, "o", act))
+                lambda xv, ov: _contract(xv, xl, wv, wl, ov, ol, b, "o", act),
+                lambda xv, ov, axes: _contract(xv, xl, wv, wl, ov, ol, b, "o", act, axes))
     return V.deliver(out, res)
 
 
@@ -165,8 +167,10 @@ def _grouped(fn, x, w, shuffle, out, pointwise, win, bias, activation):
         xv = V.native_operand(x, dt).reshape(*x.shape[:-1], g, s)
         _contract(xv, "b" + os_ + "gs", wv, "gso", ov, "b" + os_ + ol, bv, "go", act)
     else:
+        xl, wl, oll = "b" + xs + "gs", ks + "gso", "b" + os_ + ol
         _window.run(geo, V.native_operand(x, dt), (g, s), ov,
-                    lambda xv, o: _contract(xv, "b" + xs + "gs", wv, ks + "gso", o, "b" + os_ + ol, bv, "go", act))
+                    lambda xv, o: _contract(xv, xl, wv, wl, o, oll, bv, "go", act),
+                    lambda xv, o, axes: _contract(xv, xl, wv, wl, o, oll, bv, "go", act, axes))
     return V.deliver(out, res)
 
 

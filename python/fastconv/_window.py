@@ -3,10 +3,11 @@
 A window view of x (b, *S, c) has the blocked patch view's layout
 (b, O1, k1, ..., On, kn, *channels), with strides stride*s and dilation*s along each
 spatial axis s: the engine reads the overlapping windows in place, as it reads blocked
-patches. Zero padding is never a padded copy of the input: the outputs whose windows
-lie inside x are computed from x itself, and each border band (the outputs along one
-side whose windows reach into the padding) from a zero-padded copy of only the rows
-that band reads.
+patches. Zero padding is never a padded copy of the input: where the engine's GEMM
+path takes the call, it reads the padding as zeros itself (run's padded); else the
+outputs whose windows lie inside x are computed from x itself, and each border band
+(the outputs along one side whose windows reach into the padding) from a zero-padded
+copy of only the rows that band reads.
 """
 from __future__ import annotations
 
@@ -172,13 +173,36 @@ def _boxes(geo: Geometry, S: tuple) -> list:
     return boxes
 
 
-def run(geo: Geometry, x: np.ndarray, channels: tuple, out: np.ndarray, call) -> None:
+def padded_axes(geo: Geometry, x: np.ndarray):
+    """The engine's description of the padded axes (_core.contract's windows): (output
+    label, tap label, lo, size, step, dilation, x's stride in elements) for each axis
+    with padding; None where x's strides are no whole elements."""
+    axes = []
+    for i, (lo, hi) in enumerate(geo.pads):
+        if lo or hi:
+            s = x.strides[1 + i]
+            if s % x.itemsize:
+                return None
+            axes.append((P.OUTER[i], P.TAP[i], lo, x.shape[1 + i], geo.stride[i], geo.dilation[i], s // x.itemsize))
+    return axes
+
+
+def run(geo: Geometry, x: np.ndarray, channels: tuple, out: np.ndarray, call, padded=None) -> None:
     """call(view, out_box) for every output box: the window view (window_view's layout)
     and the box of out (b, *O, ...) it fills; border boxes read a zero-padded copy of
-    only the input their windows cover."""
+    only the input their windows cover. padded(view, out, axes): one call for the whole
+    output instead, the engine reading the padding as zeros (axes: padded_axes; view:
+    the windows as if every lo were 0, its extent past x's), where the engine has a
+    path for it (else NotImplementedError, having written nothing, and the boxes)."""
     if geo.blocked:
         return call(window_view(x, geo, channels, (0,) * len(geo.K), geo.out), out)
     S = x.shape[1:-1]
+    axes = padded_axes(geo, x) if padded is not None else None
+    if axes:
+        try:
+            return padded(window_view(x, geo, channels, (0,) * len(S), geo.out), out, axes)
+        except NotImplementedError:
+            pass
     for box, interior in _boxes(geo, S):
         sizes = tuple(b - a for a, b in box)
         starts = [a * st - p[0] for (a, _), st, p in zip(box, geo.stride, geo.pads)]

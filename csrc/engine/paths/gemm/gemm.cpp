@@ -9,7 +9,7 @@
 namespace fastconv {
 namespace engine {
 
-KSegments k_segments(const std::vector<Dim>& k, idx_t kc, idx_t k0, idx_t k1) {
+KSegments k_segments(const std::vector<Dim>& k, idx_t kc, idx_t k0, idx_t k1, int npad) {
   std::vector<Dim> dims = without_units(k);
   std::stable_sort(dims.begin(), dims.end(),
                    [](const Dim& x, const Dim& y) { return std::abs(x.sa) > std::abs(y.sa); });
@@ -17,6 +17,16 @@ KSegments k_segments(const std::vector<Dim>& k, idx_t kc, idx_t k0, idx_t k1) {
   r.k_b.resize(size_t(k1 - k0));
   Odometer ib(dims, k0);
   for (idx_t t = k0; t < k1; ++t, ib.next()) r.k_b[size_t(t - k0)] = ib.b;
+  r.coord.assign(size_t((k1 - k0) * npad), 0);
+  for (idx_t t = k0; t < k1 && npad > 0; ++t) {
+    idx_t* c = r.coord.data() + (t - k0) * npad;
+    idx_t rest = t;
+    for (size_t q = dims.size(); q-- > 0;) {
+      const idx_t i = rest % dims[q].size;
+      rest /= dims[q].size;
+      for (int w = 0; w < npad; ++w) c[w] += i * dims[q].sw[w];
+    }
+  }
   Dim inner{1, 1, 0, 0};
   if (!dims.empty()) {
     inner = dims.back();
@@ -63,10 +73,12 @@ std::vector<Slab> gemm_slabs(const Contraction& d, const GemmBlocking& bl, idx_t
 
 namespace {
 
+// Runs one slab; returns why it cannot (having written nothing), or "".
 template <class T>
-void gemm_slab(const Contraction& d, const Slab& sl, bool whole, const T* a, const T* b, const T* bias, T* out,
-               const KernelTable& kt, int nthreads) {
+std::string gemm_slab(const Contraction& d, const Slab& sl, bool whole, const T* a, const T* b, const T* bias,
+                      T* out, const KernelTable& kt, int nthreads) {
   GemmPlan<T> p(d, kt, sl, whole);
+  if (std::string why = p.padding_refused(); !why.empty()) return why;
   p.set_epilogue(d, sl, bias, kt);
   const int nt = gemm_threads(sat_mul(sat_mul(2, p.G), sat_mul(p.M, sat_mul(p.N, p.K))), nthreads);
   p.stream = whole && stream_output(sat_mul(p.G * p.M, sat_mul(p.N, idx_t(sizeof(T)))), p.nblocks, nt);
@@ -90,8 +102,15 @@ void gemm_slab(const Contraction& d, const Slab& sl, bool whole, const T* a, con
       la = p.lookahead(a, (blk.p1 - blk.p0) * ((blk.mcur + p.MR - 1) / p.MR), next->m0, next->mcur, next->g * p.Gi,
                        next_a);
     row_offsets(p.ms, blk.m0, blk.mcur, rows_a, rows_o);
-    p.rows(a, out, rows_a, rows_o, blk.mcur, blk.p0, blk.p1, blk.g * p.Gi, tiles, true, la.nrows ? &la : nullptr);
+    PaddedRows padded;
+    if (p.npad) {
+      idx_t* mem = scratch::get<idx_t>(scratch::kPadRows, size_t(blk.mcur * (1 + p.npad)));
+      padded = p.padded_rows(blk.m0, blk.mcur, mem, mem + blk.mcur);
+    }
+    p.rows(a, out, rows_a, rows_o, blk.mcur, blk.p0, blk.p1, blk.g * p.Gi, tiles, true, la.nrows ? &la : nullptr,
+           padded);
   });
+  return {};
 }
 
 }  // namespace
@@ -105,9 +124,11 @@ std::string gemm_path(const Contraction& d, const T* a, const T* b, const T* bia
     return {};
   }
   const std::vector<Slab> slabs = gemm_slabs(d, KernelOf<T>::blocking(kt), idx_t(sizeof(T)));
+  a -= d.pad_origin;  // zero padding: the view's true origin (never read outside the input)
   for (const Slab& sl : slabs) {
     if (parallel::should_stop()) break;
-    gemm_slab(d, sl, slabs.size() == 1, a, b, bias, out, kt, nthreads);
+    if (std::string why = gemm_slab(d, sl, slabs.size() == 1, a, b, bias, out, kt, nthreads); !why.empty())
+      return why;
   }
   return {};
 }

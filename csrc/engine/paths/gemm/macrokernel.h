@@ -19,9 +19,12 @@ namespace engine {
 // per call, not per tile: with a short K the tile loop is the overhead that shows.
 // ahead: the next block's lines, issued over the tiles of the last K block's
 // passes ((p1 - p0) x ceil(mcur / MR) of them).
+// padded: the rows whose windows reach into the zero padding, which read copies of
+// their pieces (pad_block) instead of a.
 template <class T>
 void GemmPlan<T>::rows(const T* a, T* out, const idx_t* rows_a, const idx_t* rows_o, idx_t mcur, idx_t p0,
-                       idx_t p1, idx_t g0, T* tiles, bool fetch_ahead, Lookahead<T>* ahead) const {
+                       idx_t p1, idx_t g0, T* tiles, bool fetch_ahead, Lookahead<T>* ahead,
+                       const PaddedRows& padded) const {
   const idx_t ntiles = (mcur + MR - 1) / MR;
   const size_t nptr = size_t(Gi * ntiles * MR);
   // Row pointers (in place and gathered) and tile row strides, in this thread's scratch.
@@ -43,6 +46,7 @@ void GemmPlan<T>::rows(const T* a, T* out, const idx_t* rows_a, const idx_t* row
     const idx_t s0 = seg.block_piece[q], ns = seg.block_piece[q + 1] - s0;
     const idx_t kq = seg.block_k[q + 1] - seg.block_k[q];
     const bool add = q > 0 || accumulate;  // the output holds earlier K blocks' sums
+    if (padded.count) pad_block(a, rows_a, g0, q, padded, ntiles, mcur, ptrs);
     // Rows of many short runs (a patch row: one run per kernel row) are copied into
     // contiguous rows once per block, where enough panels pass over them: the
     // kernel then streams each row as one run. Rows of few, long runs are read in
@@ -139,6 +143,49 @@ void GemmPlan<T>::rows(const T* a, T* out, const idx_t* rows_a, const idx_t* row
       }
     }
   }
+}
+
+// A padded row's copy holds each of the block's pieces at the piece's offset from
+// the block's lowest one, as the kernel reads them from a row pointer (seg_off):
+// pad_fit copies side by side, len values apart, fit between the pieces, and a
+// stripe of them spans the pieces' extent plus that width.
+template <class T>
+void GemmPlan<T>::pad_block(const T* a, const idx_t* rows_a, idx_t g0, idx_t q, const PaddedRows& padded,
+                            idx_t ntiles, idx_t mcur, const T** ptrs) const {
+  const idx_t s0 = seg.block_piece[q], s1 = seg.block_piece[q + 1], omin = pad_omin[size_t(q)];
+  const idx_t L = pad_len[size_t(q)], n = padded.count * Gi, fit = std::min(pad_fit[size_t(q)], n);
+  idx_t extent = 0;
+  for (idx_t sp = s0; sp < s1; ++sp) extent = std::max(extent, seg.off[sp] - omin + seg.len[sp]);
+  const idx_t span = extent + (fit - 1) * L;
+  T* arena = scratch::get<T>(scratch::kPadArena, size_t((n + fit - 1) / fit * span));
+  for (idx_t g = 0; g < Gi; ++g)
+    for (idx_t j = 0; j < padded.count; ++j) {
+      const idx_t u = g * padded.count + j, r = padded.rows[j];
+      const idx_t* c = padded.coord + j * npad;
+      T* copy = arena + u / fit * span + u % fit * L;
+      const T* src = a + g_a[g0 + g] + rows_a[r];
+      for (idx_t sp = s0; sp < s1; ++sp) {
+        T* dst = copy + (seg.off[sp] - omin);
+        const T* from = src + seg.off[sp];
+        for (idx_t ri = piece_run[sp]; ri < piece_run[sp + 1]; ++ri) {
+          const TapRun& run = runs[size_t(ri)];
+          bool inside = true;
+          for (int w = 0; w < npad; ++w) {
+            const idx_t x = c[w] + run.coord[w];
+            inside = inside && x >= pad[w].lo && x < pad[w].lo + pad[w].size;
+          }
+          if (inside)
+            std::memcpy(dst + run.pos, from + run.pos, size_t(run.len) * sizeof(T));
+          else
+            std::fill(dst + run.pos, dst + run.pos + run.len, T(0));
+        }
+      }
+      ptrs[(g * ntiles + r / MR) * MR + r % MR] = copy - omin;
+    }
+  // The last tile's rows past mcur repeat its first row, which may be a padded one.
+  const idx_t t = ntiles - 1, mm = mcur - t * MR;
+  for (idx_t g = 0; g < Gi; ++g)
+    for (idx_t i = mm; i < MR; ++i) ptrs[(g * ntiles + t) * MR + i] = ptrs[(g * ntiles + t) * MR];
 }
 
 }  // namespace engine

@@ -3,6 +3,7 @@
 // packed B stays under kMaxPackedB; the driver (gemm.cpp) runs the slabs in turn.
 #pragma once
 #include <algorithm>
+#include <string>
 #include <vector>
 
 #include "engine/buffer.h"
@@ -22,10 +23,12 @@ struct KSegments {
   std::vector<idx_t> off, len;        // pieces
   std::vector<idx_t> block_piece{0};  // block q holds pieces [block_piece[q], block_piece[q+1])
   std::vector<idx_t> block_k{0};      // and K indices [block_k[q], block_k[q+1])
+  std::vector<idx_t> coord;           // npad coordinates (Dim::sw) of every K index, in packing order
 };
 
-// The K indices [k0, k1) of k, in packing order (dims by decreasing stride in a).
-KSegments k_segments(const std::vector<Dim>& k, idx_t kc, idx_t k0, idx_t k1);
+// The K indices [k0, k1) of k, in packing order (dims by decreasing stride in a);
+// npad: the padded window axes whose coordinates to list.
+KSegments k_segments(const std::vector<Dim>& k, idx_t kc, idx_t k0, idx_t k1, int npad = 0);
 
 // The groups [g0, g1) and K indices [k0, k1) (packing order) one plan covers.
 struct Slab {
@@ -74,6 +77,14 @@ struct Lookahead {
   }
 };
 
+// The rows of an M block whose windows reach into the zero padding: their indices in
+// the block and their npad coordinates each (GemmPlan::padded_rows).
+struct PaddedRows {
+  idx_t count = 0;
+  const idx_t* rows = nullptr;
+  const idx_t* coord = nullptr;
+};
+
 // One GEMM slab planned. N is cut into panels of at most NR columns, balanced in
 // whole vectors (N = 64 on a 48-wide tile: two panels of 32, not 48 + 16).
 template <class T>
@@ -101,6 +112,20 @@ struct GemmPlan {
   int act = 0;
   Buffer<T> biasp;  // per group and panel, NR bias values packed as B is (empty: no bias)
   void (*epi_row)(T*, idx_t, const T*, int) = nullptr;
+  // Zero padding (Contraction::pad): rows whose windows reach outside the input read
+  // copies of their pieces with zeros in place of the outside taps (macrokernel.h).
+  // Each piece is cut into runs of one tap: [pos, pos + len) at coordinates coord.
+  struct TapRun {
+    idx_t pos, len, coord[kMaxWindowAxes];
+  };
+  int npad = 0;
+  PadAxis pad[kMaxWindowAxes] = {};
+  idx_t cmin[kMaxWindowAxes] = {}, cmax[kMaxWindowAxes] = {};  // the slab's tap coordinates
+  std::vector<TapRun> runs;
+  std::vector<idx_t> piece_run{0};  // piece sp's runs: [piece_run[sp], piece_run[sp + 1])
+  // Per K block: its pieces' lowest offset and greatest length, and how many rows'
+  // copies fit side by side between its pieces (pad_block; 0: they do not fit).
+  std::vector<idx_t> pad_omin, pad_len, pad_fit;
   void (*kernel)(const GemmArgs<T>&) = nullptr;
   void (*zip_kernel)(const GemmArgs<T>&) = nullptr;
   void (*pack)(const PackArgs<T>&) = nullptr;
@@ -121,7 +146,8 @@ struct GemmPlan {
     Odometer it(d.batch, sl.g0);
     for (idx_t g = 0; g < G; ++g, it.next()) g_a.push_back(it.a), g_b.push_back(it.b), g_o.push_back(it.o);
     n_b = offsets(d.n, &Dim::sb), n_o = offsets(d.n, &Dim::so);
-    seg = k_segments(d.k, bl.kc, sl.k0, sl.k1);
+    npad = int(d.pad.size());
+    seg = k_segments(d.k, bl.kc, sl.k0, sl.k1, npad);
     nblocks = idx_t(seg.block_k.size()) - 1;
     const idx_t nvec = (N + W - 1) / W, nv = NR / W;
     npanels = (nvec + nv - 1) / nv;
@@ -141,6 +167,79 @@ struct GemmPlan {
     if (seg.ks == 1 && *std::min_element(seg.len.begin(), seg.len.end()) >= LINE)
       for (idx_t sp = 0; sp < seg.block_piece[1]; ++sp) row_lines += (seg.len[sp] + LINE - 1) / LINE;
     bp = scratch::get<T>(scratch::kPackedB, size_t(packed()));
+    if (npad) plan_padding(d);
+  }
+
+  // The tap runs of every piece and the slab's coordinate range (npad > 0).
+  void plan_padding(const Contraction& d) {
+    for (int w = 0; w < npad; ++w) pad[w] = d.pad[size_t(w)], cmin[w] = kIdxMax, cmax[w] = -kIdxMax;
+    idx_t t = 0;  // K index, in packing order
+    for (size_t sp = 0; sp < seg.off.size(); ++sp) {
+      for (idx_t j = 0; j < seg.len[sp]; ++j, ++t) {
+        const idx_t* c = seg.coord.data() + t * npad;
+        bool same = j > 0;
+        for (int w = 0; w < npad && same; ++w) same = runs.back().coord[w] == c[w];
+        if (same) {
+          ++runs.back().len;
+          continue;
+        }
+        TapRun r{j, 1, {}};
+        for (int w = 0; w < npad; ++w) {
+          r.coord[w] = c[w];
+          cmin[w] = std::min(cmin[w], c[w]), cmax[w] = std::max(cmax[w], c[w]);
+        }
+        runs.push_back(r);
+      }
+      piece_run.push_back(idx_t(runs.size()));
+    }
+    for (idx_t q = 0; q < nblocks; ++q) {
+      std::vector<idx_t> o(seg.off.begin() + seg.block_piece[q], seg.off.begin() + seg.block_piece[q + 1]);
+      std::sort(o.begin(), o.end());
+      const idx_t L = *std::max_element(seg.len.begin() + seg.block_piece[q], seg.len.begin() + seg.block_piece[q + 1]);
+      idx_t gap = kIdxMax;
+      for (size_t i = 1; i < o.size(); ++i) gap = std::min(gap, o[i] - o[i - 1]);
+      pad_omin.push_back(o[0]), pad_len.push_back(L), pad_fit.push_back(gap / L);
+    }
+  }
+
+  // Why this plan cannot read zero padding ("" where it can): it copies a padded row's
+  // pieces, which must be unit-stride and lie apart in memory.
+  std::string padding_refused() const {
+    if (!npad) return {};
+    if (seg.ks != 1) return "zero padding needs the taps' innermost values unit-stride";
+    for (const idx_t fit : pad_fit)
+      if (fit < 1) return "zero padding needs the taps' pieces apart in memory";
+    return {};
+  }
+
+  // The rows of [m0, m0 + mcur) whose windows reach outside the input: into rows and
+  // coord (mcur and mcur * npad values).
+  PaddedRows padded_rows(idx_t m0, idx_t mcur, idx_t* rows, idx_t* coord) const {
+    PaddedRows r{0, rows, coord};
+    if (!npad) return r;
+    idx_t ix[Odometer::kMaxDims], c[kMaxWindowAxes] = {};
+    idx_t rest = m0;
+    for (size_t q = ms.size(); q-- > 0;) {
+      ix[q] = rest % ms[q].size, rest /= ms[q].size;
+      for (int w = 0; w < npad; ++w) c[w] += ix[q] * ms[q].sw[w];
+    }
+    for (idx_t i = 0; i < mcur; ++i) {
+      bool out = false;
+      for (int w = 0; w < npad; ++w)
+        out = out || c[w] + cmin[w] < pad[w].lo || c[w] + cmax[w] >= pad[w].lo + pad[w].size;
+      if (out) {
+        rows[r.count] = i;
+        for (int w = 0; w < npad; ++w) coord[r.count * npad + w] = c[w];
+        ++r.count;
+      }
+      for (size_t q = ms.size(); q-- > 0;) {  // the next row's index and coordinates
+        for (int w = 0; w < npad; ++w) c[w] += ms[q].sw[w];
+        if (++ix[q] < ms[q].size) break;
+        for (int w = 0; w < npad; ++w) c[w] -= ms[q].size * ms[q].sw[w];
+        ix[q] = 0;
+      }
+    }
+    return r;
   }
 
   idx_t packed() const { return G * npanels * K * NR; }
@@ -207,7 +306,13 @@ struct GemmPlan {
 
   // The tiles of a block of rows (gemm_macro.h).
   void rows(const T* a, T* out, const idx_t* rows_a, const idx_t* rows_o, idx_t mcur, idx_t p0, idx_t p1,
-            idx_t g0, T* tiles, bool fetch_ahead, Lookahead<T>* ahead) const;
+            idx_t g0, T* tiles, bool fetch_ahead, Lookahead<T>* ahead, const PaddedRows& padded = {}) const;
+
+ private:
+  // Copies of the padded rows' pieces of K block q, zeros for the taps outside the
+  // input; points their row pointers (ptrs, as rows() lays them out) at the copies.
+  void pad_block(const T* a, const idx_t* rows_a, idx_t g0, idx_t q, const PaddedRows& padded, idx_t ntiles,
+                 idx_t mcur, const T** ptrs) const;
 };
 
 }  // namespace engine
