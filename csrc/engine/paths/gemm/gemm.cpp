@@ -90,6 +90,10 @@ std::string gemm_slab(const Contraction& d, const Slab& sl, bool whole, const T*
   for (const Dim& m : p.ms)
     if (m.sa != 0 && (pixel == 0 || std::abs(m.sa) < pixel)) pixel = std::abs(m.sa);
   const idx_t gl = gs != 0 && gs * p.G <= pixel ? p.G : p.Gi;
+  // Overlapping windows (a stride shorter than a piece: a conv's stride-1 or 2 taps):
+  // the next row's pieces are mostly in cache already, read by this one; prefetching
+  // them spends load slots on lines that are there (docs/tuning.md).
+  const bool overlapping = pixel != 0 && pixel < *std::min_element(p.seg.len.begin(), p.seg.len.end());
   // Every M block streams the whole packed B: where B is too big to stay in the
   // last-level cache, blocks 4x larger (A spilling from L2) cost less than that.
   const idx_t l2 = p.packed() * idx_t(sizeof(T)) > kResidentB ? 4 * bl.l2 : bl.l2;
@@ -107,8 +111,8 @@ std::string gemm_slab(const Contraction& d, const Slab& sl, bool whole, const T*
       idx_t* mem = scratch::get<idx_t>(scratch::kPadRows, size_t(blk.mcur * (1 + p.npad)));
       padded = p.padded_rows(blk.m0, blk.mcur, mem, mem + blk.mcur);
     }
-    p.rows(a, out, rows_a, rows_o, blk.mcur, blk.p0, blk.p1, blk.g * p.Gi, tiles, true, la.nrows ? &la : nullptr,
-           padded);
+    p.rows(a, out, rows_a, rows_o, blk.mcur, blk.p0, blk.p1, blk.g * p.Gi, tiles, !overlapping,
+           la.nrows ? &la : nullptr, padded);
   });
   return {};
 }
