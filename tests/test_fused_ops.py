@@ -119,3 +119,31 @@ def test_nan_inf_propagate(isa):
         np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
         np.testing.assert_array_equal(np.isinf(got), np.isinf(ref))
         assert np.isnan(got).any() and np.isinf(got).any()
+
+
+# Padded depthwise-separable convs: the depthwise stage read in place a block of output
+# rows at a time, then the 1x1 GEMM on the block. The block bound is shrunk so that the
+# images split into row blocks (windows cut at each block's edges, rows wholly in the
+# padding) and whole-image blocks with a remainder; 1 to 3 axes, stride, dilation.
+PADDED_DWSEP = [
+    ((2, 11, 9), (3, 3), dict(stride=1, padding=1)),
+    ((3, 10, 13), (5, 3), dict(stride=2, padding=(2, 1), dilation=(1, 2))),
+    ((2, 6, 7), (3, 3), dict(stride=1, padding=5)),
+    ((5, 4, 4), (3, 3), dict(stride=1, padding="same")),
+    ((2, 23), (7,), dict(stride=1, padding=3)),
+    ((2, 5, 6, 4), (3, 3, 3), dict(stride=(1, 2, 1), padding=1)),
+]
+
+
+@pytest.mark.parametrize("block", [256, 2048, 1 << 20])
+@pytest.mark.parametrize("shape, K, kw", PADDED_DWSEP)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_depthwise_separable_padded(isa, monkeypatch, block, shape, K, kw, dtype):
+    monkeypatch.setattr("fastconv._ops._DWSEP_BLOCK", block)
+    rng = np.random.default_rng(len(shape) + K[0])
+    x = rng.standard_normal((*shape, 6)).astype(dtype)
+    wd = rng.standard_normal((*K, 6)).astype(dtype)
+    wp = rng.standard_normal((6, 11)).astype(dtype)
+    bias = rng.standard_normal(11).astype(dtype)
+    check(fastconv.depthwise_separable_conv, R.depthwise_separable_conv, x, (wd, wp), int(np.prod(K)) * 6,
+          bias=bias, activation="relu6", **kw)

@@ -199,6 +199,38 @@ def pointwise_grouped_conv(x: np.ndarray, w: np.ndarray, shuffle: bool = False, 
                     True, None, bias, activation)
 
 
+# A padded depthwise-separable conv's intermediate, at most this many bytes a block
+# (docs/tuning.md): its depthwise stage reads the windows in place, as depthwise_conv
+# does, a block of output rows at a time, and the 1x1 GEMM follows on that block
+# while it is in cache.
+_DWSEP_BLOCK = 2 << 20
+
+
+def _dwsep_padded(geo, x, wd, wp, res, bias, act, os_):
+    """depthwise_separable_conv's padded windows (x, wd, res unit-stride along channels)."""
+    O, c, lo = geo.out, x.shape[-1], tuple(p for p, _ in geo.pads)
+    row = int(np.prod(O[1:], dtype=np.int64)) * c * x.itemsize  # an output row along the first axis
+    labels = "b" + os_
+
+    def block(xs, ob, lo0):
+        mid = _core.aligned_empty((ob.shape[0], ob.shape[1], *O[1:], c), x.dtype)
+        _core.depthwise_window(xs, wd, mid, geo.stride, geo.dilation, (lo0,) + lo[1:])
+        _contract(mid, labels + "c", wp, "co", ob, labels + "o", bias, "o", act)
+
+    if row * O[0] <= _DWSEP_BLOCK:  # whole images a block
+        step = max(1, _DWSEP_BLOCK // max(row * O[0], 1))
+        for b0 in range(0, x.shape[0], step):
+            block(x[b0:b0 + step], res[b0:b0 + step], lo[0])
+        return
+    rows, s, span = max(1, _DWSEP_BLOCK // row), geo.stride[0], geo.span(0)
+    for i in range(x.shape[0]):
+        for r0 in range(0, O[0], rows):
+            r1 = min(O[0], r0 + rows)
+            first = r0 * s - lo[0]  # the block's first window's first input row
+            i0, i1 = max(first, 0), min(x.shape[1], (r1 - 1) * s - lo[0] + span)
+            block(x[i:i + 1, i0:max(i1, i0)], res[i:i + 1, r0:r1], i0 - first)
+
+
 def depthwise_separable_conv(x: np.ndarray, wd: np.ndarray, wp: np.ndarray, out: Optional[np.ndarray] = None, *,
                              stride: Optional[IntOrTuple] = None, padding: Padding = 0, dilation: IntOrTuple = 1,
                              bias: Optional[np.ndarray] = None, activation: Optional[str] = None) -> np.ndarray:
@@ -209,7 +241,10 @@ def depthwise_separable_conv(x: np.ndarray, wd: np.ndarray, wp: np.ndarray, out:
     wp, bias=bias, activation=activation)``: the windows are the depthwise stage's, the
     bias and activation the output's. The depthwise stage fills a block of output pixels
     into a buffer that stays in cache and feeds the 1x1 GEMM tiles at once: the
-    (b, *O, c) intermediate never goes to memory.
+    (b, *O, c) intermediate never goes to memory. With zero padding the depthwise stage
+    reads the windows in place, as ``depthwise_conv``, into an intermediate of a block
+    of output rows (at most 2 MiB, the padding never copied), and the 1x1 GEMM runs on
+    each block as it is made.
     """
     fn = "depthwise_separable_conv"
     x, wd, wp, n, geo, dt, shape = V.depthwise_separable(fn, x, wd, wp, _win(stride, padding, dilation))
@@ -228,5 +263,10 @@ def depthwise_separable_conv(x: np.ndarray, wd: np.ndarray, wp: np.ndarray, out:
             _contract(xv, "b" + xs + "c", wdv, ks + "c", mid, "b" + os_ + "c", None, "", "")
             _contract(mid, "b" + os_ + "c", wpv, "co", ov, "b" + os_ + "o", b, "o", act)
 
-    _window.run(geo, V.native_operand(x, dt), (x.shape[-1],), res, chain)
+    xv = V.native_operand(x, dt)
+    if any(lo or hi for lo, hi in geo.pads) and all(a.shape[-1] == 1 or a.strides[-1] == a.itemsize
+                                                   for a in (xv, wdv, res)):
+        _dwsep_padded(geo, xv, wdv, wpv, res, b, act, os_)
+    else:
+        _window.run(geo, xv, (x.shape[-1],), res, chain)
     return V.deliver(out, res)
