@@ -31,6 +31,11 @@ def _win(stride, padding, dilation):
     return (stride, padding, dilation)
 
 
+def _unit_channels(*arrays) -> bool:
+    """Whether every array's last (channel) axis is unit-stride: _core.depthwise_window's condition."""
+    return all(a.shape[-1] == 1 or a.strides[-1] == a.itemsize for a in arrays)
+
+
 def _contract(xv, xl, w, wl, res, ol, bias, bl, act, windows=()):
     _core.contract(xv, xl, w, wl, res, ol, bias=bias, bias_labels=bl, activation=act, windows=windows)
 
@@ -53,7 +58,7 @@ def depthwise_conv(x: np.ndarray, w: np.ndarray, out: Optional[np.ndarray] = Non
     res = V.target(out)
     xs, ks, os_ = P.labels(n)
     xv, wv = V.native_operand(x, dt), V.native_operand(w, dt)
-    if not geo.blocked and all(a.shape[-1] == 1 or a.strides[-1] == a.itemsize for a in (xv, wv, res)):
+    if not geo.blocked and _unit_channels(xv, wv, res):
         # Windows read in place, the padding's taps skipped: no band copies.
         _core.depthwise_window(xv, wv, res, geo.stride, geo.dilation, tuple(lo for lo, _ in geo.pads),
                                bias=b, activation=act)
@@ -264,8 +269,7 @@ def depthwise_separable_conv(x: np.ndarray, wd: np.ndarray, wp: np.ndarray, out:
             _contract(mid, "b" + os_ + "c", wpv, "co", ov, "b" + os_ + "o", b, "o", act)
 
     xv = V.native_operand(x, dt)
-    if any(lo or hi for lo, hi in geo.pads) and all(a.shape[-1] == 1 or a.strides[-1] == a.itemsize
-                                                   for a in (xv, wdv, res)):
+    if any(lo or hi for lo, hi in geo.pads) and _unit_channels(xv, wdv, res):
         _dwsep_padded(geo, xv, wdv, wpv, res, b, act, os_)
     else:
         _window.run(geo, xv, (x.shape[-1],), res, chain)

@@ -154,9 +154,7 @@ void GemmPlan<T>::pad_block(const T* a, const idx_t* rows_a, idx_t g0, idx_t q, 
                             idx_t ntiles, idx_t mcur, const T** ptrs) const {
   const idx_t s0 = seg.block_piece[q], s1 = seg.block_piece[q + 1], omin = pad_omin[size_t(q)];
   const idx_t L = pad_len[size_t(q)], n = padded.count * Gi, fit = std::min(pad_fit[size_t(q)], n);
-  idx_t extent = 0;
-  for (idx_t sp = s0; sp < s1; ++sp) extent = std::max(extent, seg.off[sp] - omin + seg.len[sp]);
-  const idx_t span = extent + (fit - 1) * L;
+  const idx_t span = pad_extent[size_t(q)] + (fit - 1) * L;
   T* arena = scratch::get<T>(scratch::kPadArena, size_t((n + fit - 1) / fit * span));
   for (idx_t g = 0; g < Gi; ++g)
     for (idx_t j = 0; j < padded.count; ++j) {

@@ -123,9 +123,10 @@ struct GemmPlan {
   idx_t cmin[kMaxWindowAxes] = {}, cmax[kMaxWindowAxes] = {};  // the slab's tap coordinates
   std::vector<TapRun> runs;
   std::vector<idx_t> piece_run{0};  // piece sp's runs: [piece_run[sp], piece_run[sp + 1])
-  // Per K block: its pieces' lowest offset and greatest length, and how many rows'
-  // copies fit side by side between its pieces (pad_block; 0: they do not fit).
-  std::vector<idx_t> pad_omin, pad_len, pad_fit;
+  // Per K block: its pieces' lowest offset, greatest length and extent from that
+  // offset, and how many rows' copies fit side by side between its pieces
+  // (pad_block; 0: they do not fit).
+  std::vector<idx_t> pad_omin, pad_len, pad_extent, pad_fit;
   void (*kernel)(const GemmArgs<T>&) = nullptr;
   void (*zip_kernel)(const GemmArgs<T>&) = nullptr;
   void (*pack)(const PackArgs<T>&) = nullptr;
@@ -193,12 +194,14 @@ struct GemmPlan {
       piece_run.push_back(idx_t(runs.size()));
     }
     for (idx_t q = 0; q < nblocks; ++q) {
-      std::vector<idx_t> o(seg.off.begin() + seg.block_piece[q], seg.off.begin() + seg.block_piece[q + 1]);
+      const idx_t s0 = seg.block_piece[q], s1 = seg.block_piece[q + 1];
+      std::vector<idx_t> o(seg.off.begin() + s0, seg.off.begin() + s1);
       std::sort(o.begin(), o.end());
-      const idx_t L = *std::max_element(seg.len.begin() + seg.block_piece[q], seg.len.begin() + seg.block_piece[q + 1]);
-      idx_t gap = kIdxMax;
+      const idx_t L = *std::max_element(seg.len.begin() + s0, seg.len.begin() + s1);
+      idx_t gap = kIdxMax, extent = 0;
       for (size_t i = 1; i < o.size(); ++i) gap = std::min(gap, o[i] - o[i - 1]);
-      pad_omin.push_back(o[0]), pad_len.push_back(L), pad_fit.push_back(gap / L);
+      for (idx_t sp = s0; sp < s1; ++sp) extent = std::max(extent, seg.off[sp] - o[0] + seg.len[sp]);
+      pad_omin.push_back(o[0]), pad_len.push_back(L), pad_extent.push_back(extent), pad_fit.push_back(gap / L);
     }
   }
 
