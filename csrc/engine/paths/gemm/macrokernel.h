@@ -165,6 +165,31 @@ void GemmPlan<T>::pad_block(const T* a, const idx_t* rows_a, idx_t g0, idx_t q, 
       for (idx_t sp = s0; sp < s1; ++sp) {
         T* dst = copy + (seg.off[sp] - omin);
         const T* from = src + seg.off[sp];
+        const idx_t len = seg.len[sp];
+        bool all_in = true, all_out = false;
+        for (int w = 0; w < npad; ++w) {
+          const idx_t x0 = c[w] + piece_cmin[size_t(sp * npad + w)], x1 = c[w] + piece_cmax[size_t(sp * npad + w)];
+          const idx_t lo = pad[w].lo, hi = pad[w].lo + pad[w].size;
+          all_in = all_in && x0 >= lo && x1 < hi;
+          all_out = all_out || x1 < lo || x0 >= hi;
+        }
+        if (all_in || all_out) {
+          if (all_in)
+            std::memcpy(dst, from, size_t(len) * sizeof(T));
+          else
+            std::fill(dst, dst + len, T(0));
+          continue;
+        }
+        // A piece's runs lie end to end: neighbours on the same side of the border
+        // are copied (or zeroed) as one span.
+        idx_t pos = 0, end = 0;
+        bool span_inside = false;
+        auto flush = [&] {
+          if (span_inside)
+            std::memcpy(dst + pos, from + pos, size_t(end - pos) * sizeof(T));
+          else
+            std::fill(dst + pos, dst + end, T(0));
+        };
         for (idx_t ri = piece_run[sp]; ri < piece_run[sp + 1]; ++ri) {
           const TapRun& run = runs[size_t(ri)];
           bool inside = true;
@@ -172,11 +197,10 @@ void GemmPlan<T>::pad_block(const T* a, const idx_t* rows_a, idx_t g0, idx_t q, 
             const idx_t x = c[w] + run.coord[w];
             inside = inside && x >= pad[w].lo && x < pad[w].lo + pad[w].size;
           }
-          if (inside)
-            std::memcpy(dst + run.pos, from + run.pos, size_t(run.len) * sizeof(T));
-          else
-            std::fill(dst + run.pos, dst + run.pos + run.len, T(0));
+          if (end > pos && inside != span_inside) flush(), pos = end;
+          span_inside = inside, end = run.pos + run.len;
         }
+        if (end > pos) flush();
       }
       ptrs[(g * ntiles + r / MR) * MR + r % MR] = copy - omin;
     }

@@ -123,6 +123,9 @@ struct GemmPlan {
   idx_t cmin[kMaxWindowAxes] = {}, cmax[kMaxWindowAxes] = {};  // the slab's tap coordinates
   std::vector<TapRun> runs;
   std::vector<idx_t> piece_run{0};  // piece sp's runs: [piece_run[sp], piece_run[sp + 1])
+  // Piece sp's least and greatest tap coordinate on each axis (npad values each): a
+  // row's copy of a piece wholly inside or wholly outside is one copy or one fill.
+  std::vector<idx_t> piece_cmin, piece_cmax;
   // Per K block: its pieces' lowest offset, greatest length and extent from that
   // offset, and how many rows' copies fit side by side between its pieces
   // (pad_block; 0: they do not fit).
@@ -191,6 +194,12 @@ struct GemmPlan {
         }
         runs.push_back(r);
       }
+      for (int w = 0; w < npad; ++w) {
+        idx_t lo = kIdxMax, hi = -kIdxMax;
+        for (size_t ri = size_t(piece_run.back()); ri < runs.size(); ++ri)
+          lo = std::min(lo, runs[ri].coord[w]), hi = std::max(hi, runs[ri].coord[w]);
+        piece_cmin.push_back(lo), piece_cmax.push_back(hi);
+      }
       piece_run.push_back(idx_t(runs.size()));
     }
     for (idx_t q = 0; q < nblocks; ++q) {
@@ -216,30 +225,55 @@ struct GemmPlan {
   }
 
   // The rows of [m0, m0 + mcur) whose windows reach outside the input: into rows and
-  // coord (mcur and mcur * npad values).
+  // coord (mcur and mcur * npad values), in order. A run of rows along the innermost
+  // M dim moves each coordinate by a fixed step, so the rows whose windows lie inside
+  // are one interval of the run: only the rows outside it are visited.
   PaddedRows padded_rows(idx_t m0, idx_t mcur, idx_t* rows, idx_t* coord) const {
     PaddedRows r{0, rows, coord};
     if (!npad) return r;
-    idx_t ix[Odometer::kMaxDims], c[kMaxWindowAxes] = {};
+    const size_t D = ms.size();
+    idx_t ix[Odometer::kMaxDims] = {}, c[kMaxWindowAxes] = {};
     idx_t rest = m0;
-    for (size_t q = ms.size(); q-- > 0;) {
+    for (size_t q = D; q-- > 0;) {
       ix[q] = rest % ms[q].size, rest /= ms[q].size;
       for (int w = 0; w < npad; ++w) c[w] += ix[q] * ms[q].sw[w];
     }
-    for (idx_t i = 0; i < mcur; ++i) {
-      bool out = false;
-      for (int w = 0; w < npad; ++w)
-        out = out || c[w] + cmin[w] < pad[w].lo || c[w] + cmax[w] >= pad[w].lo + pad[w].size;
-      if (out) {
-        rows[r.count] = i;
-        for (int w = 0; w < npad; ++w) coord[r.count * npad + w] = c[w];
-        ++r.count;
+    auto floor_div = [](idx_t a, idx_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); };  // b > 0
+    for (idx_t i = 0; i < mcur;) {
+      const idx_t len = D ? std::min(ms[D - 1].size - ix[D - 1], mcur - i) : mcur - i;
+      // Rows j of the run are inside where, on every axis, lo <= c + j s + cmin and
+      // c + j s + cmax < lo + size (s: the step along the run): j in [jlo, jhi).
+      idx_t jlo = 0, jhi = len;
+      for (int w = 0; w < npad; ++w) {
+        const idx_t s = D ? ms[D - 1].sw[w] : 0, a = pad[w].lo - c[w] - cmin[w];
+        const idx_t b = pad[w].lo + pad[w].size - 1 - c[w] - cmax[w];  // j s in [a, b]
+        if (s == 0) {
+          if (a > 0 || b < 0) jhi = 0;
+        } else if (s > 0) {
+          jlo = std::max(jlo, -floor_div(-a, s)), jhi = std::min(jhi, floor_div(b, s) + 1);
+        } else {
+          jlo = std::max(jlo, -floor_div(b, -s)), jhi = std::min(jhi, floor_div(-a, -s) + 1);
+        }
       }
-      for (size_t q = ms.size(); q-- > 0;) {  // the next row's index and coordinates
-        for (int w = 0; w < npad; ++w) c[w] += ms[q].sw[w];
-        if (++ix[q] < ms[q].size) break;
-        for (int w = 0; w < npad; ++w) c[w] -= ms[q].size * ms[q].sw[w];
+      jlo = std::min(jlo, len), jhi = std::max(jhi, jlo);
+      auto emit = [&](idx_t j0, idx_t j1) {
+        for (idx_t j = j0; j < j1; ++j) {
+          rows[r.count] = i + j;
+          for (int w = 0; w < npad; ++w) coord[r.count * npad + w] = c[w] + j * (D ? ms[D - 1].sw[w] : 0);
+          ++r.count;
+        }
+      };
+      emit(0, jlo);
+      emit(jhi, len);
+      i += len;
+      if (!D) break;
+      // The next run's first row: the innermost index by len, carried outwards.
+      for (int w = 0; w < npad; ++w) c[w] += len * ms[D - 1].sw[w];
+      ix[D - 1] += len;
+      for (size_t q = D - 1; ix[q] == ms[q].size && q > 0; --q) {
+        for (int w = 0; w < npad; ++w) c[w] += ms[q - 1].sw[w] - ms[q].size * ms[q].sw[w];
         ix[q] = 0;
+        ++ix[q - 1];
       }
     }
     return r;
