@@ -52,8 +52,9 @@ static constexpr Isa kIsa = Isa::avx512;  // its registry lines
 static constexpr const char* kIsaName = "emulated avx512";
 static constexpr int kDispatchF32[2] = {8, 3}, kDispatchF64[2] = {8, 3};
 static constexpr idx_t kL2 = 192 << 10;
-// Pixels of the sliding depthwise tile (tapreduce.h: slide_pixels; docs/tuning.md).
-static constexpr int kSlidePixels = 8;
+// Pixels of the sliding depthwise tile for rows of 3, 5 and 7 taps (tapreduce.h:
+// slide_pixels; docs/tuning.md).
+static constexpr int kSlidePixels[3] = {8, 16, 16};  // as config/avx512.cpp
 
 #include "kernels/impl/activation.h"
 #include "kernels/impl/tapreduce.h"

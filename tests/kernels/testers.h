@@ -378,7 +378,7 @@ template <class T> void check_tapreduce_rows(Report& r, const MemKernels<T>& k) 
   for (idx_t K : {3, 5, 7})
     for (idx_t rows : {1, 3})
       for (idx_t L : {1, 5, 8, 16, 17, 35, 64, 70})
-        for (idx_t npix : {1, 4, 8, 11, 19})
+        for (idx_t npix : {1, 4, 8, 11, 19, 27})  // 27: blocks of 16 and 8 and a tail
           for (int act : {0, 2}) {
             const idx_t ntaps = rows * K, x_pix = L + 3, row_off = (npix + K) * x_pix + 1;
             std::vector<idx_t> taps(static_cast<size_t>(ntaps));

@@ -17,8 +17,9 @@ static constexpr const char* kIsaName = "avx2";
 // (docs/tuning.md).
 static constexpr int kDispatchF32[2] = {6, 2}, kDispatchF64[2] = {6, 2};
 static constexpr idx_t kL2 = 192 << 10;
-// Pixels of the sliding depthwise tile (tapreduce.h: slide_pixels; docs/tuning.md).
-static constexpr int kSlidePixels = 4;
+// Pixels of the sliding depthwise tile for rows of 3, 5 and 7 taps (tapreduce.h:
+// slide_pixels; docs/tuning.md).
+static constexpr int kSlidePixels[3] = {4, 4, 4};
 
 #include "kernels/impl/activation.h"
 #include "kernels/impl/tapreduce.h"

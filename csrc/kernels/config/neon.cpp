@@ -20,8 +20,9 @@ static constexpr int kDispatchF32[2] = {6, 3}, kDispatchF64[2] = {3, 6};
 static constexpr int kDispatchF32[2] = {6, 3}, kDispatchF64[2] = {5, 4};
 #endif
 static constexpr idx_t kL2 = 192 << 10;
-// Pixels of the sliding depthwise tile (tapreduce.h: slide_pixels; docs/tuning.md).
-static constexpr int kSlidePixels = 8;
+// Pixels of the sliding depthwise tile for rows of 3, 5 and 7 taps (tapreduce.h:
+// slide_pixels; docs/tuning.md).
+static constexpr int kSlidePixels[3] = {8, 8, 8};
 
 #include "kernels/impl/activation.h"
 #include "kernels/impl/tapreduce.h"

@@ -201,17 +201,23 @@ __attribute__((always_inline)) static inline void slide_pixels(const TapReduceAr
   for (int q = 0; q < NP; ++q) V::store(op + q * a.out_pix, e.active() ? e(c[q], r) : c[q]);
 }
 
-// The pixel blocks [p, ...) of NP pixels that slide_pixels<K> serves (full vectors of
-// lanes; the lane tail by lane_pixels); returns the first pixel left.
+// slide_pixels<NP, K> over every full vector of lanes, the lane tail by lane_pixels.
+template <class T, int NP, int K>
+static inline void slide_lanes(const TapReduceArgs<T>& a, idx_t p, const Epilogue<T>& e) {
+  constexpr idx_t W = Vec<T>::W;
+  idx_t r = 0;
+  for (; r + W <= a.L; r += W) slide_pixels<T, NP, K>(a, p, r, e);
+  if (r < a.L) lane_pixels<T, NP, 1>(a, p, r, a.L - r, e);
+}
+
+// The pixel blocks [p, ...) of NP pixels that slide_pixels<K> serves, then one of 8
+// where 8 or more pixels are left; returns the first pixel left.
 template <class T, int NP, int K>
 __attribute__((noinline)) static idx_t slide_blocks(const TapReduceArgs<T>& a, const Epilogue<T>& e) {
-  constexpr idx_t W = Vec<T>::W;
   idx_t p = 0;
-  for (; p + NP <= a.npix; p += NP) {
-    idx_t r = 0;
-    for (; r + W <= a.L; r += W) slide_pixels<T, NP, K>(a, p, r, e);
-    if (r < a.L) lane_pixels<T, NP, 1>(a, p, r, a.L - r, e);
-  }
+  for (; p + NP <= a.npix; p += NP) slide_lanes<T, NP, K>(a, p, e);
+  if constexpr (NP > 8)
+    if (p + 8 <= a.npix) slide_lanes<T, 8, K>(a, p, e), p += 8;
   return p;
 }
 
@@ -321,9 +327,9 @@ static void tapreduce(const TapReduceArgs<T>& a) {
   const Epilogue<T> e{a.bias, a.act};
   idx_t p = 0;
   if (seg == 1 && a.row > 0 && nt % a.row == 0) {
-    if (a.row == 3) p = slide_blocks<T, kSlidePixels, 3>(a, e);
-    if (a.row == 5) p = slide_blocks<T, kSlidePixels, 5>(a, e);
-    if (a.row == 7) p = slide_blocks<T, kSlidePixels, 7>(a, e);
+    if (a.row == 3) p = slide_blocks<T, kSlidePixels[0], 3>(a, e);
+    if (a.row == 5) p = slide_blocks<T, kSlidePixels[1], 5>(a, e);
+    if (a.row == 7) p = slide_blocks<T, kSlidePixels[2], 7>(a, e);
   }
   if (seg == 1 && W > 1 && nt >= kTapPixelsMinTaps) p = tile_blocks(a, p, e);
   single_pixels(a, p, steps, e);
