@@ -80,6 +80,45 @@ def test_microkernel_edges(isa, dtype):
                 assert_matmul_close(out, a, b)
 
 
+def fit_tile_columns(dtype):
+    """The tile the engine runs where N is exactly its width, where the ISA has one (AVX-512
+    float: 6 x 4 for N of 4 vectors), and the column counts that take it."""
+    default = _core.gemm_blocking(np.dtype(dtype).name)
+    tiles = {n: _core.gemm_blocking(np.dtype(dtype).name, n) for n in range(1, 4 * default["nr"])}
+    ns = [n for n, b in tiles.items() if b != default]
+    return (tiles[ns[0]], ns) if ns else (None, [])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fit_tile_edges(isa, dtype):
+    """The fit tile (fit_tile_columns) through the engine: every N it takes, and one past each
+    end (the default tile again); m at 1, its MR - 1, MR, MR + 1 and 2 MR + 1, k across KC;
+    a plain GEMM, the shuffled group GEMM (its zip kernel) and a padded conv of 64 channels."""
+    bl, ns = fit_tile_columns(dtype)
+    if bl is None:
+        pytest.skip(f"{_core.isa()} {np.dtype(dtype).name} runs one GEMM tile for every N")
+    assert bl["nr"] == ns[-1] and all(b - a == 1 for a, b in zip(ns, ns[1:])), ns
+    rng = np.random.default_rng(19)
+    for m in sizes(bl["mr"]) + [2 * bl["mr"] + 1]:
+        for n in [ns[0] - 1, *ns, ns[-1] + 1]:
+            for k in (3, bl["kc"] + 1):
+                a = rng.standard_normal((m, k)).astype(dtype)
+                b = rng.standard_normal((k, n)).astype(dtype)
+                out = np.full((m, n), np.nan, dtype)
+                _core.contract(a, "mk", b, "kn", out, "mn")
+                assert_matmul_close(out, a, b)
+        a = rng.standard_normal((m, 3, 5)).astype(dtype)
+        b = rng.standard_normal((3, 5, ns[-1])).astype(dtype)
+        out = np.full((m, ns[-1], 3), np.nan, dtype)
+        _core.contract(a, "mgk", b, "gkn", out, "mng")
+        a64, b64 = a.astype(np.float64), b.astype(np.float64)
+        assert_close(out, np.einsum("mgk,gkn->mng", a64, b64), np.einsum("mgk,gkn->mng", np.abs(a64), np.abs(b64)), 5)
+    x = rng.standard_normal((2, 9, 7, 16)).astype(dtype)
+    w = rng.standard_normal((3, 3, 16, ns[-1])).astype(dtype)
+    bias = rng.standard_normal(ns[-1]).astype(dtype)
+    check(fastconv.conv, R.conv, x, w, 9 * 16, stride=(1, 2), padding=1, bias=bias, activation="relu")
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_shuffle_zip_kernel_edges(isa, dtype):
     """The shuffled group GEMM (the zip kernel): every group count with zip code of its own

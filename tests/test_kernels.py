@@ -32,10 +32,12 @@ def test_every_table_is_covered():
 
 def test_dispatched_tile_is_a_registry_line():
     for dtype in ("float32", "float64"):
-        b = _core.gemm_blocking(dtype)
         lines = [k for k in KERNELS if k["isa"] == _core.isa() and not k["emulated"] and k["dtype"] == dtype
                  and k["family"] == "gemm"]
-        assert any((k["mr"], k["nr"], k["kc"]) == (b["mr"], b["nr"], b["kc"]) for k in lines)
+        nr = _core.gemm_blocking(dtype)["nr"]
+        for n in range(4 * nr):  # the default tile (n = 0) and any fit tile an N takes
+            b = _core.gemm_blocking(dtype, n)
+            assert any((k["mr"], k["nr"], k["kc"]) == (b["mr"], b["nr"], b["kc"]) for k in lines), (dtype, n)
 
 
 def test_unknown_kernel():

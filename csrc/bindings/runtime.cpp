@@ -49,13 +49,15 @@ void def_runtime(py::module_& m) {
     const std::string err = set_isa(name);
     if (!err.empty()) throw py::value_error(err);
   });
-  m.def("gemm_blocking", [](const std::string& dtype) {
+  m.def("gemm_blocking", [](const std::string& dtype, long long n) {
     const KernelTable& k = kernels();
-    const GemmBlocking& b = dtype == "float64" ? k.gemm_f64.blocking : k.gemm_f32.blocking;
+    const GemmBlocking& b = dtype == "float64" ? KernelOf<double>::gemms(k, idx_t(n)).blocking
+                                               : KernelOf<float>::gemms(k, idx_t(n)).blocking;
     py::dict d;
     d["mr"] = b.mr, d["nr"] = b.nr, d["w"] = b.w, d["kc"] = b.kc, d["l2"] = b.l2;
     return d;
-  }, py::arg("dtype") = "float32", "Register tile and cache blocks of the GEMM kernel in use.");
+  }, py::arg("dtype") = "float32", py::arg("n") = 0,
+     "Register tile and cache blocks of the GEMM kernel in use for a GEMM of n columns (0: the ISA's default tile).");
   m.def("get_num_threads", &parallel::get_num_threads);
   m.def("max_threads", &parallel::max_threads, "The largest thread count set_num_threads accepts.");
   m.def("hardware_threads", &parallel::hardware_threads, "CPUs this process may run on.");

@@ -144,7 +144,7 @@ Plan plan_chain(const Operand& a, const Operand& b, const std::string& ld, const
     p.reason = "the chain's first stage is not a short tap-reduce";
   else if (p.d2.n.empty() || !p.d2.batch.empty())
     p.reason = "the chain's second stage is not a GEMM without groups";
-  else if (gemm_slabs(p.d2, KernelOf<float>::blocking(kt), idx_t(sizeof(double))).size() != 1)
+  else if (gemm_slabs(p.d2, KernelOf<float>::gemms(kt, prod(p.d2.n)).blocking, idx_t(sizeof(double))).size() != 1)
     p.reason = "the chain's 1x1 weights are too large to pack whole";
   else
     p.path = Path::kFused;

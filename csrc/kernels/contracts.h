@@ -182,47 +182,54 @@ struct GemmKernels {
 // ISA levels, lowest first per architecture.
 enum class Isa { scalar, avx2, avx512, neon };
 
-// Every kernel an ISA's TU built from registry.inc, and the tile it dispatches.
+// Every kernel an ISA's TU built from registry.inc, and the tiles it dispatches.
 struct IsaKernels {
+  static constexpr size_t kNone = ~size_t(0);
   const char* isa;
   MemKernels<float> mem_f32;
   MemKernels<double> mem_f64;
   std::vector<GemmKernels<float>> gemm_f32;  // registry order
   std::vector<GemmKernels<double>> gemm_f64;
   size_t dispatch_f32 = 0, dispatch_f64 = 0;  // the tiles the engine runs (config/<isa>.cpp)
+  size_t fit_f32 = kNone, fit_f64 = kNone;    // ... where N is their width (kNone: no such tile)
 };
 
-// What the engine calls: one ISA's kernels, with one GEMM tile per dtype.
+// What the engine calls: one ISA's kernels, with one GEMM tile per dtype, and a second
+// one (its gemm null where the ISA has none) for the GEMMs whose N takes exactly its
+// vectors, which the first would cut into narrower panels (KernelOf::gemms).
 struct KernelTable {
   const char* name;
   MemKernels<float> mem_f32;
   MemKernels<double> mem_f64;
   GemmKernels<float> gemm_f32;
   GemmKernels<double> gemm_f64;
+  GemmKernels<float> fit_f32;
+  GemmKernels<double> fit_f64;
 };
+
+// The tile a GEMM of N columns runs: fit where N takes exactly its NR / W vectors
+// (N = 64 floats on AVX-512: one panel of 4 vectors, not two of 2), else the tile.
+template <class T>
+const GemmKernels<T>& gemm_for(const GemmKernels<T>& tile, const GemmKernels<T>& fit, idx_t N) {
+  if (!fit.gemm) return tile;
+  const idx_t w = fit.blocking.w;
+  return (N + w - 1) / w == fit.blocking.nr / w ? fit : tile;
+}
 
 template <class T> struct KernelOf;
 template <> struct KernelOf<float> {
   static const MemKernels<float>& mem(const KernelTable& k) { return k.mem_f32; }
-  static const GemmKernels<float>& gemms(const KernelTable& k) { return k.gemm_f32; }
+  static const GemmKernels<float>& gemms(const KernelTable& k, idx_t N) { return gemm_for(k.gemm_f32, k.fit_f32, N); }
   static auto tapreduce(const KernelTable& k) { return k.mem_f32.tapreduce; }
   static auto dot(const KernelTable& k) { return k.mem_f32.dot; }
   static auto zip(const KernelTable& k) { return k.mem_f32.zip; }
-  static auto gemm(const KernelTable& k) { return k.gemm_f32.gemm; }
-  static auto gemm_zip(const KernelTable& k) { return k.gemm_f32.gemm_zip; }
-  static auto pack_b(const KernelTable& k) { return k.gemm_f32.pack_b; }
-  static const GemmBlocking& blocking(const KernelTable& k) { return k.gemm_f32.blocking; }
 };
 template <> struct KernelOf<double> {
   static const MemKernels<double>& mem(const KernelTable& k) { return k.mem_f64; }
-  static const GemmKernels<double>& gemms(const KernelTable& k) { return k.gemm_f64; }
+  static const GemmKernels<double>& gemms(const KernelTable& k, idx_t N) { return gemm_for(k.gemm_f64, k.fit_f64, N); }
   static auto tapreduce(const KernelTable& k) { return k.mem_f64.tapreduce; }
   static auto dot(const KernelTable& k) { return k.mem_f64.dot; }
   static auto zip(const KernelTable& k) { return k.mem_f64.zip; }
-  static auto gemm(const KernelTable& k) { return k.gemm_f64.gemm; }
-  static auto gemm_zip(const KernelTable& k) { return k.gemm_f64.gemm_zip; }
-  static auto pack_b(const KernelTable& k) { return k.gemm_f64.pack_b; }
-  static const GemmBlocking& blocking(const KernelTable& k) { return k.gemm_f64.blocking; }
 };
 
 // Each ISA's kernels (config/<isa>.cpp); only the architecture's ISAs are built.

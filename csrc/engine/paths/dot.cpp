@@ -183,7 +183,7 @@ std::string dot_path(const Contraction& d, const T* a, const T* b, T* out, const
     zero_output(d, out, nthreads);
     return {};
   }
-  const DotPlan p = make_plan(d, KernelOf<T>::blocking(kt).w);
+  const DotPlan p = make_plan(d, KernelOf<T>::mem(kt).w);
   if (p.swap) std::swap(a, b);
   const DotFn<T> dot = KernelOf<T>::dot(kt);
   const idx_t nout = prod(p.outs);

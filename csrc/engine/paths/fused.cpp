@@ -20,7 +20,7 @@ std::string fused_path(const Contraction& d1, const Contraction& d2, const T* x,
     return {};
   }
   if (reduce_route(d1) != Reduce::kTap) return "fused chain needs a short tap-reduce stage";
-  const GemmBlocking& bl = KernelOf<T>::blocking(kt);
+  const GemmBlocking& bl = KernelOf<T>::gemms(kt, prod(d2.n)).blocking;
   if (gemm_slabs(d2, bl, idx_t(sizeof(T))).size() != 1) return "fused chain's 1x1 weights are too large";
   TapPlan<T> tp;
   std::string err = make_tap_plan(d1, w1, tp);

@@ -13,9 +13,11 @@ namespace avx2 {
 
 static constexpr Isa kIsa = Isa::avx2;
 static constexpr const char* kIsaName = "avx2";
-// The GEMM tiles (MR, NV) the engine runs, and the bytes of A an M block keeps in L2
+// The GEMM tiles (MR, NV) the engine runs, the tiles it runs where N is exactly their
+// width ({0, 0}: none; KernelOf::gemms), and the bytes of A an M block keeps in L2
 // (docs/tuning.md).
 static constexpr int kDispatchF32[2] = {6, 2}, kDispatchF64[2] = {6, 2};
+static constexpr int kFitF32[2] = {0, 0}, kFitF64[2] = {0, 0};
 static constexpr idx_t kL2 = 192 << 10;
 // Pixels of the sliding depthwise tile for rows of 3, 5 and 7 taps (tapreduce.h:
 // slide_pixels; docs/tuning.md).

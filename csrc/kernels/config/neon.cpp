@@ -12,8 +12,10 @@ namespace neon {
 
 static constexpr Isa kIsa = Isa::neon;
 static constexpr const char* kIsaName = "neon";
-// The GEMM tiles (MR, NV) the engine runs, and the bytes of A an M block keeps in L2
+// The GEMM tiles (MR, NV) the engine runs, the tiles it runs where N is exactly their
+// width ({0, 0}: none; KernelOf::gemms), and the bytes of A an M block keeps in L2
 // (docs/tuning.md).
+static constexpr int kFitF32[2] = {0, 0}, kFitF64[2] = {0, 0};
 #if defined(__clang__)
 static constexpr int kDispatchF32[2] = {6, 3}, kDispatchF64[2] = {3, 6};
 #else

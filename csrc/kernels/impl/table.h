@@ -55,6 +55,15 @@ static std::vector<GemmKernels<double>>& gemm_list(IsaKernels& k, double*) { ret
 static MemKernels<float>& mem_of(IsaKernels& k, float*) { return k.mem_f32; }
 static MemKernels<double>& mem_of(IsaKernels& k, double*) { return k.mem_f64; }
 
+// The registry line of tile (MR, NV) (config/<isa>.cpp names one that is there).
+template <class T>
+static size_t find_tile(const std::vector<GemmKernels<T>>& l, const int (&tile)[2]) {
+  size_t found = 0;
+  for (size_t i = 0; i < l.size(); ++i)
+    if (l[i].blocking.mr == tile[0] && l[i].blocking.nr == tile[1] * Vec<T>::W) found = i;
+  return found;
+}
+
 // The lines of registry.inc for ISA I (the others are discarded, never instantiated).
 template <Isa I>
 static IsaKernels build_kernels() {
@@ -68,12 +77,10 @@ static IsaKernels build_kernels() {
 #include "kernels/registry.inc"
 #undef FASTCONV_MEMBOUND
 #undef FASTCONV_GEMM
-  for (size_t i = 0; i < k.gemm_f32.size(); ++i)
-    if (k.gemm_f32[i].blocking.mr == kDispatchF32[0] && k.gemm_f32[i].blocking.nr == kDispatchF32[1] * Vec<float>::W)
-      k.dispatch_f32 = i;
-  for (size_t i = 0; i < k.gemm_f64.size(); ++i)
-    if (k.gemm_f64[i].blocking.mr == kDispatchF64[0] && k.gemm_f64[i].blocking.nr == kDispatchF64[1] * Vec<double>::W)
-      k.dispatch_f64 = i;
+  k.dispatch_f32 = find_tile(k.gemm_f32, kDispatchF32);
+  k.dispatch_f64 = find_tile(k.gemm_f64, kDispatchF64);
+  if (kFitF32[0]) k.fit_f32 = find_tile(k.gemm_f32, kFitF32);
+  if (kFitF64[0]) k.fit_f64 = find_tile(k.gemm_f64, kFitF64);
   return k;
 }
 

@@ -82,7 +82,7 @@ std::string gemm_slab(const Contraction& d, const Slab& sl, bool whole, const T*
   p.set_epilogue(d, sl, bias, kt);
   const int nt = gemm_threads(sat_mul(sat_mul(2, p.G), sat_mul(p.M, sat_mul(p.N, p.K))), nthreads);
   p.stream = whole && stream_output(sat_mul(p.G * p.M, sat_mul(p.N, idx_t(sizeof(T)))), p.nblocks, nt);
-  const GemmBlocking& bl = KernelOf<T>::blocking(kt);
+  const GemmBlocking& bl = p.bl;
   // M blocks whose A rows fit the L2 budget: the rows of every group where the
   // groups interleave inside a row (a grouped conv: its groups read the same pixels).
   const idx_t gs = std::abs(uniform_stride(p.g_a.data(), p.G));
@@ -127,7 +127,7 @@ std::string gemm_path(const Contraction& d, const T* a, const T* b, const T* bia
     zero_output(d, out, nthreads);
     return {};
   }
-  const std::vector<Slab> slabs = gemm_slabs(d, KernelOf<T>::blocking(kt), idx_t(sizeof(T)));
+  const std::vector<Slab> slabs = gemm_slabs(d, KernelOf<T>::gemms(kt, prod(d.n)).blocking, idx_t(sizeof(T)));
   a -= d.pad_origin;  // zero padding: the view's true origin (never read outside the input)
   for (const Slab& sl : slabs) {
     if (parallel::should_stop()) break;

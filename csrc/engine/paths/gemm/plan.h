@@ -90,6 +90,7 @@ struct PaddedRows {
 template <class T>
 struct GemmPlan {
   idx_t G = 0, M = 0, N = 0, K = 0, MR = 0, NR = 0, W = 0, npanels = 0, nblocks = 0;
+  GemmBlocking bl{};        // the tile's (KernelOf::gemms: chosen by N)
   idx_t cs = 0;             // uniform output stride along N (0: irregular)
   bool ncontig = false;     // N unit-stride in B
   bool accumulate = false;  // a later K slab: the output already holds the earlier ones
@@ -141,10 +142,8 @@ struct GemmPlan {
   // whole: sl is all of d (one slab).
   GemmPlan(const Contraction& d, const KernelTable& kt, const Slab& sl, bool whole)
       : G(sl.g1 - sl.g0), M(prod(d.m)), N(prod(d.n)), K(sl.k1 - sl.k0), accumulate(sl.k0 > 0) {
-    const GemmBlocking& bl = KernelOf<T>::blocking(kt);
-    kernel = KernelOf<T>::gemm(kt);
-    zip_kernel = KernelOf<T>::gemm_zip(kt);
-    pack = KernelOf<T>::pack_b(kt);
+    const GemmKernels<T>& gk = KernelOf<T>::gemms(kt, N);
+    kernel = gk.gemm, zip_kernel = gk.gemm_zip, pack = gk.pack_b, bl = gk.blocking;
     MR = bl.mr, NR = bl.nr, W = bl.w;
     ms = without_units(d.m);
     Odometer it(d.batch, sl.g0);
