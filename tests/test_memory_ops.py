@@ -78,6 +78,39 @@ def test_depthwise_padded(isa, S, K, kw, dtype):
     check(fastconv.depthwise_conv, R.depthwise_conv, x, w, int(np.prod(K)), **kw)
 
 
+def _at_offset(a, elements):
+    """A copy of a whose data starts `elements` past a 64-byte boundary."""
+    buf = np.empty(a.nbytes + 128, np.uint8)
+    start = (-buf.ctypes.data) % 64 + elements * a.itemsize
+    v = buf[start:start + a.nbytes].view(a.dtype).reshape(a.shape)
+    v[...] = a
+    return v
+
+
+# The padded depthwise path stages the lines of x into aligned rings where x's vectors
+# are misaligned (an offset from a 64-byte boundary, or channels no whole number of
+# vectors) and an output reads 9 or more taps per pixel of x, else reads x in place:
+# both, with 7x7 and dilated 3-D windows (staged where misaligned), stride 2 (in place),
+# and 1-D lines too long to stage (over 1 MiB a thread: in place).
+@pytest.mark.parametrize("S, K, kw", [
+    ((2, 21, 19), (7, 7), dict(stride=1, padding=3)),
+    ((2, 9, 7, 11), (3, 3, 3), dict(stride=1, padding=(1, 2, 3), dilation=(1, 2, 2))),
+    ((2, 15, 17), (3, 3), dict(stride=2, padding=1)),
+    ((1, 4500), (3,), dict(stride=1, padding=2, dilation=2)),
+])
+@pytest.mark.parametrize("c", [32, 37])
+@pytest.mark.parametrize("offset", [0, 1])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_depthwise_padded_staged_or_in_place(isa, S, K, kw, c, offset, dtype):
+    rng = np.random.default_rng(c + offset)
+    x = _at_offset(rng.standard_normal((*S, c)).astype(dtype), offset)
+    w = rng.standard_normal((*K, c)).astype(dtype)
+    check(fastconv.depthwise_conv, R.depthwise_conv, x, w, int(np.prod(K)), **kw)
+    bias = rng.standard_normal(c).astype(dtype)  # the epilogue as the staged rows store
+    got = fastconv.depthwise_conv(x, w, bias=bias, activation="relu6", **kw)
+    np.testing.assert_allclose(got, np.clip(fastconv.depthwise_conv(x, w, **kw) + bias, 0, 6), rtol=1e-5, atol=1e-5)
+
+
 # Tile-keyed edge cases: channels around the 8- and 16-lane vectors, kernels 1..3.
 @pytest.mark.parametrize("c", [1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65])
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -17,6 +17,7 @@ enum Slot : int {
   kPadArena,    // copies of those rows' pieces, zeros for the padding
   kStage,       // the fused chain's block of intermediate rows
   kTaps,        // tap-reduce: tap offsets, packed weights, segment scratch
+  kLines,       // the padded depthwise path's staged lines of x
   kReduce,      // the dot path's gathered chunks, tap-reduce's partial sums
   kSlots
 };

@@ -2,10 +2,15 @@
 // indices of every spatial axis but the last) are claimed by the threads; a row's
 // window range along the outer axes (the taps inside x) picks its taps, packed with
 // their weights once per range a thread meets (rows of the same range share them).
-// Along the last axis the pixels whose windows lie inside x run as one kernel call per
-// row (with the sliding rows where stride and dilation are 1); each border column,
-// whose windows are cut, is one call over the taps it has down a run of rows of the
-// same outer range.
+// Staged lines (the default): each thread copies the lines of x its rows read (a line:
+// the last spatial axis, every channel) into a ring of its own, 64-byte aligned, each
+// pixel a whole number of vectors, zeros in place of the padding at both ends; a row
+// is then one kernel call over all its pixels, their windows whole along the line (the
+// sliding rows where stride and dilation are 1). NumPy's arrays start 16 bytes past a
+// cache line, where every AVX-512 load of x reads two (docs/tuning.md). In place (where
+// a thread's ring would be too large): along the last axis the pixels whose windows
+// lie inside x run as one kernel call per row; each border column, whose windows are
+// cut, is one call over the taps it has down a run of rows of the same outer range.
 #include "engine/paths/window.h"
 
 #include <algorithm>
@@ -15,6 +20,7 @@
 #include "engine/dims.h"
 #include "engine/parallel.h"
 #include "engine/paths/tapreduce.h"
+#include "engine/scratch.h"
 
 namespace fastconv {
 namespace engine {
@@ -34,6 +40,14 @@ void window_range(const WindowConv& g, int i, idx_t o, idx_t& k0, idx_t& k1) {
 
 // Packed window ranges a thread keeps at most (then it starts again).
 constexpr size_t kMaxPacks = 64;
+
+// Lines are staged where x's vectors are misaligned (its address or a stride not a
+// whole number of vectors: an aligned x read in place was faster), where an output
+// reads at least kStageMinTaps taps per pixel of x (the strides' product: a copied
+// value costs about an FMA, and serves taps / strides of them), and where a thread's
+// lines take at most kMaxLineBytes (docs/tuning.md).
+constexpr idx_t kMaxLineBytes = idx_t(1) << 20;
+constexpr idx_t kStageMinTaps = 9;
 
 // Taps of one window range, row-major over the axes (the last fastest), offsets from
 // the range's first tap, and their packed weights [ntaps][c].
@@ -67,6 +81,72 @@ struct Taps {
     }
   }
   idx_t count() const { return idx_t(off.size()); }
+};
+
+// A thread's staged lines: nslots lines of len pixels, pix elements apart (c rounded up
+// to whole vectors), slot bytes apart (whole cache lines); input pixel i of a line at
+// position i + lo, zeros before and after (a call's padding, written once a call).
+// A slot holds the line of key (the line's batch index and outer coordinates, as one
+// index); at most nslots lines are needed at a time (one row's outer window).
+template <class T>
+struct Lines {
+  T* buf = nullptr;
+  idx_t nslots = 0, len = 0, pix = 0, slot = 0, lo = 0, copied = 0;  // copied: x's pixels a line holds
+  std::vector<idx_t> key, miss;
+  std::vector<char> used;
+
+  void init(const WindowConv& g, idx_t w) {
+    const int q = g.n - 1;
+    nslots = 1;
+    for (int i = 0; i < q; ++i) nslots *= g.K[i];
+    lo = g.lo[q];
+    len = (g.O[q] - 1) * g.stride[q] + (g.K[q] - 1) * g.dilation[q] + 1;
+    pix = (g.c + w - 1) / w * w;
+    constexpr idx_t line = 64 / idx_t(sizeof(T));
+    slot = (len * pix + line - 1) / line * line;
+    copied = std::max<idx_t>(0, std::min(g.S[q], len - lo));
+    buf = scratch::get<T>(scratch::kLines, size_t(nslots * slot));
+    key.assign(size_t(nslots), -1);
+    used.assign(size_t(nslots), 0);
+    for (idx_t s = 0; s < nslots; ++s) {  // the padding at both ends, the same for every line
+      T* b = buf + s * slot;
+      std::fill(b, b + std::min(lo, len) * pix, T(0));
+      if (lo + copied < len) std::fill(b + (lo + copied) * pix, b + len * pix, T(0));
+    }
+  }
+  static idx_t bytes(const WindowConv& g, idx_t w) {
+    const int q = g.n - 1;
+    idx_t n = 1;
+    for (int i = 0; i < q; ++i) n = sat_mul(n, g.K[i]);
+    const idx_t l = sat_mul(g.O[q] - 1, g.stride[q]) + sat_mul(g.K[q] - 1, g.dilation[q]) + 1;
+    return sat_mul(sat_mul(n, l), sat_mul((g.c + w - 1) / w * w, idx_t(sizeof(T))));
+  }
+  // The slots of a row's lines (keys k[0 .. n)), copied from src[j] where not held.
+  void stage(const idx_t* k, const T* const* src, idx_t n, const WindowConv& g, T** at) {
+    std::fill(used.begin(), used.end(), char(0));
+    miss.clear();
+    for (idx_t j = 0; j < n; ++j) {
+      idx_t s = 0;
+      while (s < nslots && key[size_t(s)] != k[j]) ++s;
+      if (s < nslots)
+        used[size_t(s)] = 1, at[j] = buf + s * slot;
+      else
+        miss.push_back(j);
+    }
+    const int q = g.n - 1;
+    idx_t s = 0;
+    for (const idx_t j : miss) {
+      while (used[size_t(s)]) ++s;
+      used[size_t(s)] = 1, key[size_t(s)] = k[j];
+      T* d = buf + s * slot + lo * pix;
+      const T* x = src[j];
+      if (pix == g.c && g.xs[q] == g.c)
+        std::copy(x, x + copied * g.c, d);
+      else
+        for (idx_t i = 0; i < copied; ++i) std::copy(x + i * g.xs[q], x + i * g.xs[q] + g.c, d + i * pix);
+      at[j] = buf + s * slot;
+    }
+  }
 };
 
 }  // namespace
@@ -123,6 +203,11 @@ void depthwise_window(const WindowConv& g, const T* x, const T* w, const T* bias
       R.out += R.o[i] * g.os[i];
     }
   };
+  const idx_t vec = KernelOf<T>::mem(kt).w;
+  idx_t strides = 1;
+  bool aligned = reinterpret_cast<size_t>(x) % size_t(vec * idx_t(sizeof(T))) == 0 && g.xb % vec == 0;
+  for (int i = 0; i < n; ++i) strides *= g.stride[i], aligned = aligned && g.xs[i] % vec == 0;
+  const bool staged = !aligned && ntaps >= kStageMinTaps * strides && Lines<T>::bytes(g, vec) <= kMaxLineBytes;
   parallel::run(nt, [&](int, int team) {
     // This thread's packed taps, one per window range it has met (a 2-D conv has
     // (1 + padding / stride)^2 or so on each side): each packed once per call.
@@ -134,6 +219,55 @@ void depthwise_window(const WindowConv& g, const T* x, const T* w, const T* bias
       packs.emplace_back().pack(g, w, k0, k1);
       return packs.back();
     };
+    if (staged) {
+      Lines<T> lines;
+      lines.init(g, vec);
+      std::vector<idx_t> keys, offs;
+      std::vector<const T*> src;
+      std::vector<T*> at;
+      claims.run(team, [&](idx_t r0, idx_t r1) {
+        for (idx_t r = r0; r < r1; ++r) {
+          Row R;
+          row_at(r, R);
+          idx_t k0[WindowConv::kMaxAxes], k1[WindowConv::kMaxAxes];
+          std::copy(R.k0, R.k0 + q, k0), std::copy(R.k1, R.k1 + q, k1);
+          k0[q] = 0, k1[q] = g.K[q];
+          const Taps<T>& t = taps_of(k0, k1);
+          if (!R.inside || t.count() == 0) {  // every window wholly in the padding
+            kernel({x, 0, width, nullptr, 0, t.w.data(), g.c, 1, R.out, g.os[q], nullptr, bias, g.act, 0});
+            continue;
+          }
+          // The row's lines: its outer window's taps, row-major (the last outer axis
+          // fastest), each the line at those outer coordinates.
+          keys.clear(), src.clear();
+          idx_t k[WindowConv::kMaxAxes];
+          std::copy(k0, k0 + q, k);
+          do {
+            idx_t key = R.b;
+            const T* p = x + R.b * g.xb;
+            for (int i = 0; i < q; ++i) {
+              const idx_t c = R.o[i] * g.stride[i] - g.lo[i] + k[i] * g.dilation[i];
+              key = key * g.S[i] + c, p += c * g.xs[i];
+            }
+            keys.push_back(key), src.push_back(p);
+            int i = q - 1;
+            for (; i >= 0; --i) {
+              if (++k[i] < k1[i]) break;
+              k[i] = k0[i];
+            }
+            if (i < 0) break;
+          } while (true);
+          at.resize(keys.size());
+          lines.stage(keys.data(), src.data(), idx_t(keys.size()), g, at.data());
+          offs.clear();
+          for (T* l : at)
+            for (idx_t j = 0; j < g.K[q]; ++j) offs.push_back(idx_t(l - lines.buf) + j * g.dilation[q] * lines.pix);
+          kernel({lines.buf, g.stride[q] * lines.pix, width, offs.data(), idx_t(offs.size()), t.w.data(), g.c, 1,
+                  R.out, g.os[q], nullptr, bias, g.act, row});
+        }
+      });
+      return;
+    }
     claims.run(team, [&](idx_t r0, idx_t r1) {
       for (idx_t r = r0; r < r1;) {
         // A run of rows [r, re) one after the other along the last outer axis (or the
