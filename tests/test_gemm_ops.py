@@ -119,6 +119,26 @@ def test_fit_tile_edges(isa, dtype):
     check(fastconv.conv, R.conv, x, w, 9 * 16, stride=(1, 2), padding=1, bias=bias, activation="relu")
 
 
+def test_order_reads_k_unit_stride():
+    """Of a GEMM's two operand orders, the one whose A reads K unit-stride is taken where it
+    has 32 rows or more, though its B (packed every call) is the larger operand: a conv's
+    weights as A read K at the channels' stride. Fewer rows: the larger operand is A."""
+    rng = np.random.default_rng(20)
+    w = rng.standard_normal((4, 4, 3, 256)).astype(np.float32)  # K = 48, N = 256: larger than x
+    for hw, swapped in ((32, False), (16, True)):  # M = 64 patches; M = 16
+        x = rng.standard_normal((1, hw, hw, 3)).astype(np.float32)
+        xv = x.reshape(1, hw // 4, 4, hw // 4, 4, 3)
+        assert w.size > x.size
+        p = _core.plan(xv, "bWkHlc", w, "klcC", "bWHC")
+        assert (p["path"], p["swapped"]) == ("gemm", swapped), hw
+        check(fastconv.conv, R.conv, x, w, 48)
+    # einsum: a's K strided (a column-major A), b's K unit-stride: b's order, b the larger
+    a = np.asfortranarray(rng.standard_normal((64, 40)))
+    b = rng.standard_normal((50, 40))
+    assert _core.plan(a, "mk", b, "nk", "mn")["swapped"] is True
+    np.testing.assert_allclose(fastconv.einsum("mk,nk->mn", a, b), a @ b.T, rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_shuffle_zip_kernel_edges(isa, dtype):
     """The shuffled group GEMM (the zip kernel): every group count with zip code of its own

@@ -52,6 +52,21 @@ Operand ones_for(const Operand& a, const Operand& out) {
   return b;
 }
 
+// Whether the GEMM path reads A's K in unit-stride runs (the smallest K stride of A is
+// 1), its fast kernel path: with a strided K each of a tile's K steps reads a line of
+// its own, for a few values of it (a conv's weights as A: K strided by the channels).
+bool a_k_unit(const Contraction& d) {
+  idx_t least = 0;
+  for (const Dim& k : d.k)
+    if (k.size > 1 && (least == 0 || std::abs(k.sa) < std::abs(least))) least = k.sa;
+  return least == 0 || least == 1;
+}
+
+// The fewest rows (M) for which the order whose A reads K unit-stride is taken
+// whatever its B packs: fewer rows than this amortise the pack of the larger operand
+// no more (docs/tuning.md).
+constexpr idx_t kUnitKMinRows = 32;
+
 // Whether path applies d's epilogue as it stores: where the bias varies only along
 // axes a tile stores together (N and the groups for the GEMM, the lanes for tap-reduce).
 bool epilogue_fused(Path path, const Contraction& d) {
@@ -101,7 +116,9 @@ Plan plan(const Operand& a, const Operand* b, const Operand& out, const KernelTa
   }
   // The larger operand first (the GEMM streams it and packs the other; tap-reduce
   // vectorises along it), unless only the other order has a vector path (a dot per
-  // output is the fallback of the two).
+  // output is the fallback of the two), or only the other stores the epilogue in its
+  // tiles (below), or, for two GEMMs, only the other reads A's K unit-stride and has
+  // kUnitKMinRows rows or more.
   Contraction d1, d2, as1, as2;
   err = classify(a, b, out, d1, bias);
   if (!err.empty()) return p;
@@ -113,12 +130,15 @@ Plan plan(const Operand& a, const Operand* b, const Operand& out, const KernelTa
   // order's separate pass reads and writes the output once more.
   const bool f1 = as1.epilogue() && epilogue_fused(p1, as1), f2 = as2.epilogue() && epilogue_fused(p2, as2);
   const idx_t ea = elements(a), eb = elements(*b), pass = sat_mul(2, elements(out));
+  const bool u1 = p1 == Path::kGemm && a_k_unit(as1), u2 = p2 == Path::kGemm && a_k_unit(as2);
   if (!a.windows.empty())  // zero padding is read by the GEMM path, with a streamed
     p.swap = false;
   else if ((p1 == Path::kDot) != (p2 == Path::kDot))
     p.swap = p1 == Path::kDot;
   else if (f1 != f2 && (f1 ? eb - ea : ea - eb) <= pass)
     p.swap = f2;
+  else if (p1 == Path::kGemm && p2 == Path::kGemm && u1 != u2 && prod((u1 ? as1 : as2).m) >= kUnitKMinRows)
+    p.swap = u2;
   else
     p.swap = eb > ea;
   p.path = p.swap ? p2 : p1;
