@@ -6,6 +6,8 @@ is x.reshape(b, S1//k1, k1, .., Sn//kn, kn, c): every split of an axis into
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 OUTER = "PQR"   # output spatial axes
@@ -20,6 +22,7 @@ def view(x: np.ndarray, K: tuple, channels: tuple) -> np.ndarray:
     return x.reshape(shape + list(channels))
 
 
+@functools.lru_cache(maxsize=None)
 def labels(n: int) -> tuple[str, str, str]:
     """(patch-view spatial labels, kernel labels, output spatial labels) for n spatial axes."""
     return "".join(OUTER[i] + TAP[i] for i in range(n)), TAP[:n], OUTER[:n]

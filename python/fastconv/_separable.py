@@ -21,6 +21,7 @@ the dense kernel costs more than the extra FLOPs of ``fused-staged``.
 """
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -66,16 +67,26 @@ def _costs(op, shape_x, K, c, C, item):
 
 
 def _plan(op, x, K, c, C, dt, strategy):
-    costs = _costs(op, x.shape, K, c, C, np.dtype(dt).itemsize)
+    best = _strategy(op, x.shape, K, c, C, dt, strategy)
+    reason = "requested" if strategy != "auto" else (
+        f"cost model: {best} is the cheapest runnable strategy "
+        f"(cost = FLOPs + {FLOP_PER_BYTE} * bytes); staged is never run (whole intermediate)")
+    return Plan(op, best, _costs(op, x.shape, K, c, C, np.dtype(dt).itemsize), reason)
+
+
+def _strategy(op, shape, K, c, C, dt, strategy) -> str:
+    """The strategy _plan names (a call's fixed cost: its costs are kept by shape)."""
     if strategy == "auto":
-        best = min(RUNNABLE, key=lambda s: costs[s]["cost"])
-        reason = (f"cost model: {best} is the cheapest runnable strategy "
-                  f"(cost = FLOPs + {FLOP_PER_BYTE} * bytes); staged is never run (whole intermediate)")
-    elif strategy in RUNNABLE:
-        best, reason = strategy, "requested"
-    else:
-        raise ValueError(f"{op}: argument 'strategy' must be 'auto' or one of {RUNNABLE}, got {strategy!r}")
-    return Plan(op, best, costs, reason)
+        return _cheapest(op, shape, K, c, C, np.dtype(dt).itemsize)
+    if isinstance(strategy, str) and strategy in RUNNABLE:
+        return strategy
+    raise ValueError(f"{op}: argument 'strategy' must be 'auto' or one of {RUNNABLE}, got {strategy!r}")
+
+
+@functools.lru_cache(maxsize=256)
+def _cheapest(op, shape, K, c, C, item) -> str:
+    costs = _costs(op, shape, K, c, C, item)
+    return min(RUNNABLE, key=lambda s: costs[s]["cost"])
 
 
 def spatially_separable_conv(x: np.ndarray, wv: np.ndarray, wh: np.ndarray, out: np.ndarray | None = None,
@@ -94,9 +105,9 @@ def spatially_separable_conv(x: np.ndarray, wv: np.ndarray, wh: np.ndarray, out:
     x, wv, wh, K, dt, shape = V.spatially_separable(fn, x, wv, wh)
     out = V.output(fn, out, shape, dt, (("x", x), ("wv", wv), ("wh", wh)))
     c, C = x.shape[-1], wv.shape[2]
-    plan = _plan(fn, x, K, c, C, dt, strategy)
+    strategy = _strategy(fn, x.shape, K, c, C, dt, strategy)
     wv, wh = wv.astype(dt, copy=False), wh.astype(dt, copy=False)
-    if plan.strategy == "outer":
+    if strategy == "outer":
         return conv(x, wv[:, None] * wh[None], out=out)  # the (k, l, c, C) outer product
     b, w, h, _ = x.shape
     k, l = K
@@ -120,9 +131,9 @@ def flattened_conv(x: np.ndarray, wc: np.ndarray, wv: np.ndarray, wh: np.ndarray
     x, wc, wv, wh, K, dt, shape = V.flattened(fn, x, wc, wv, wh)
     out = V.output(fn, out, shape, dt, (("x", x), ("wc", wc), ("wv", wv), ("wh", wh)))
     c, C = x.shape[-1], wc.shape[1]
-    plan = _plan(fn, x, K, c, C, dt, strategy)
+    strategy = _strategy(fn, x.shape, K, c, C, dt, strategy)
     wc, wv, wh = (a.astype(dt, copy=False) for a in (wc, wv, wh))
-    if plan.strategy == "outer":
+    if strategy == "outer":
         return conv(x, (wv[:, None] * wh[None])[:, :, None] * wc, out=out)  # (k, l, c, C)
     k, l = K
     b, w, h, _ = x.shape

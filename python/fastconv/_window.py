@@ -11,6 +11,7 @@ copy of only the rows that band reads.
 """
 from __future__ import annotations
 
+import functools
 import operator
 from dataclasses import dataclass
 
@@ -96,6 +97,19 @@ def _pads(fn: str, padding, n: int, K: tuple, stride, dilation: tuple) -> tuple:
 def geometry(fn: str, x: np.ndarray, K: tuple, wname: str, stride=None, padding=0, dilation=1) -> Geometry:
     """The windows of a conv of kernel K over x (b, *S, c); every error names fn and the axis.
     stride None: stride == kernel, where the windows must tile the (padded) axis exactly."""
+    if stride is None and type(padding) is int and padding == 0 and type(dilation) is int and dilation == 1:
+        # The defaults (blocked): by shapes alone, kept (a call's fixed cost; errors are
+        # raised again, never kept).
+        return _blocked(fn, x.shape[1:-1], tuple(K), wname)
+    return _geometry(fn, x.shape[1:-1], K, wname, stride, padding, dilation)
+
+
+@functools.lru_cache(maxsize=256)
+def _blocked(fn: str, S: tuple, K: tuple, wname: str) -> Geometry:
+    return _geometry(fn, S, K, wname, None, 0, 1)
+
+
+def _geometry(fn: str, S: tuple, K: tuple, wname: str, stride, padding, dilation) -> Geometry:
     n = len(K)
     for k in K:
         if k < 1:
@@ -106,7 +120,6 @@ def geometry(fn: str, x: np.ndarray, K: tuple, wname: str, stride=None, padding=
         st = None if stride is None else _ints(fn, "stride", stride, n, 1)
         dil = _ints(fn, "dilation", dilation, n, 1)
         pads = _pads(fn, padding, n, K, st, dil)
-    S = x.shape[1:-1]
     blocked = st is None and all(p == (0, 0) for p in pads) and all(d == 1 for d in dil)
     steps = tuple(K) if st is None else st
     out = []
