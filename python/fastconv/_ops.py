@@ -145,7 +145,11 @@ def conv(x: np.ndarray, w: np.ndarray, out: Optional[np.ndarray] = None, *,
     fn = "conv"
     x, w, n, geo, dt, shape = V.conv(fn, x, w, win=_win(stride, padding, dilation))
     b, act = V.bias(fn, bias, (w.shape[-1],), dt), V.activation(fn, activation)
-    out = V.output(fn, out, shape, dt, (("x", x), ("w", w)))
+    return _conv(x, w, n, geo, dt, V.output(fn, out, shape, dt, (("x", x), ("w", w))), b, act)
+
+
+def _conv(x, w, n, geo, dt, out, b=None, act=""):
+    """conv after its checks (V.conv's results, the checked out, bias and activation)."""
     res = V.target(out)
     xs, ks, os_ = P.labels(n)
     wv = V.native_operand(w, dt)

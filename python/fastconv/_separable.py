@@ -28,7 +28,7 @@ import numpy as np
 
 from . import _core
 from . import _validate as V
-from ._ops import conv
+from ._ops import _conv
 
 FLOP_PER_BYTE = 8
 STRATEGIES = ("outer", "fused-staged", "staged")
@@ -107,8 +107,8 @@ def spatially_separable_conv(x: np.ndarray, wv: np.ndarray, wh: np.ndarray, out:
     c, C = x.shape[-1], wv.shape[2]
     strategy = _strategy(fn, x.shape, K, c, C, dt, strategy)
     wv, wh = wv.astype(dt, copy=False), wh.astype(dt, copy=False)
-    if strategy == "outer":
-        return conv(x, wv[:, None] * wh[None], out=out)  # the (k, l, c, C) outer product
+    if strategy == "outer":  # the (k, l, c, C) outer product, as conv (its shapes checked here)
+        return _conv(x, wv[:, None] * wh[None], 2, V.window(fn, x, K, "wv/wh", None), dt, out)
     b, w, h, _ = x.shape
     k, l = K
     xv, wv, wh = V.native_operand(x, dt), V.native_operand(wv, dt), V.native_operand(wh, dt)
@@ -133,8 +133,8 @@ def flattened_conv(x: np.ndarray, wc: np.ndarray, wv: np.ndarray, wh: np.ndarray
     c, C = x.shape[-1], wc.shape[1]
     strategy = _strategy(fn, x.shape, K, c, C, dt, strategy)
     wc, wv, wh = (a.astype(dt, copy=False) for a in (wc, wv, wh))
-    if strategy == "outer":
-        return conv(x, (wv[:, None] * wh[None])[:, :, None] * wc, out=out)  # (k, l, c, C)
+    if strategy == "outer":  # (k, l, c, C), as conv (its shapes checked here)
+        return _conv(x, (wv[:, None] * wh[None])[:, :, None] * wc, 2, V.window(fn, x, K, "wv/wh", None), dt, out)
     k, l = K
     b, w, h, _ = x.shape
     wd = V.native_operand(wv[:, None] * wh[None], dt)  # vertical then horizontal depthwise: one (k, l, C) depthwise
