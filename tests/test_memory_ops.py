@@ -91,9 +91,12 @@ def _at_offset(a, elements):
 # are misaligned (an offset from a 64-byte boundary, or channels no whole number of
 # vectors) and an output reads 9 or more taps per pixel of x, else reads x in place:
 # both, with 7x7 and dilated 3-D windows (staged where misaligned), stride 2 (in place),
-# and 1-D lines too long to stage (over 1 MiB a thread: in place).
+# 1-D lines too long to stage (over 1 MiB a thread: in place), and staged lines no window
+# reaches along them (a 1-pixel axis, padded 5 before it, stride 2: every output there a
+# bias alone).
 @pytest.mark.parametrize("S, K, kw", [
     ((2, 21, 19), (7, 7), dict(stride=1, padding=3)),
+    ((1, 9, 1), (7, 3), dict(stride=(1, 2), padding=((3, 3), (5, 0)))),
     ((2, 9, 7, 11), (3, 3, 3), dict(stride=1, padding=(1, 2, 3), dilation=(1, 2, 2))),
     ((2, 15, 17), (3, 3), dict(stride=2, padding=1)),
     ((1, 4500), (3,), dict(stride=1, padding=2, dilation=2)),

@@ -2,15 +2,16 @@
 // indices of every spatial axis but the last) are claimed by the threads; a row's
 // window range along the outer axes (the taps inside x) picks its taps, packed with
 // their weights once per range a thread meets (rows of the same range share them).
-// Staged lines (the default): each thread copies the lines of x its rows read (a line:
-// the last spatial axis, every channel) into a ring of its own, 64-byte aligned, each
-// pixel a whole number of vectors, zeros in place of the padding at both ends; a row
-// is then one kernel call over all its pixels, their windows whole along the line (the
-// sliding rows where stride and dilation are 1). NumPy's arrays start 16 bytes past a
-// cache line, where every AVX-512 load of x reads two (docs/tuning.md). In place (where
-// a thread's ring would be too large): along the last axis the pixels whose windows
-// lie inside x run as one kernel call per row; each border column, whose windows are
-// cut, is one call over the taps it has down a run of rows of the same outer range.
+// Staged lines, where x's vectors are misaligned (NumPy's arrays start 16 bytes past a
+// cache line, where every AVX-512 load of x reads two; kStageMinTaps below): each
+// thread copies the lines of x its rows read (a line: the last spatial axis, every
+// channel) into a ring of its own, 64-byte aligned, each pixel a whole number of
+// vectors, zeros in place of the padding at both ends; a row is then one kernel call
+// over all its pixels, their windows whole along the line (the sliding rows where
+// stride and dilation are 1). Else in place: along the last axis the pixels whose
+// windows lie inside x run as one kernel call per row; each border column, whose
+// windows are cut, is one call over the taps it has down a run of rows of the same
+// outer range.
 #include "engine/paths/window.h"
 
 #include <algorithm>
@@ -138,13 +139,14 @@ struct Lines {
     for (const idx_t j : miss) {
       while (used[size_t(s)]) ++s;
       used[size_t(s)] = 1, key[size_t(s)] = k[j];
-      T* d = buf + s * slot + lo * pix;
+      at[j] = buf + s * slot;
+      if (copied == 0) continue;  // no window of the line reaches x along it
+      T* d = at[j] + lo * pix;
       const T* x = src[j];
       if (pix == g.c && g.xs[q] == g.c)
         std::copy(x, x + copied * g.c, d);
       else
         for (idx_t i = 0; i < copied; ++i) std::copy(x + i * g.xs[q], x + i * g.xs[q] + g.c, d + i * pix);
-      at[j] = buf + s * slot;
     }
   }
 };
