@@ -70,9 +70,9 @@ const Level kLevels[] = {
 
 // The engine's view of a level: its kernels with the dispatched GEMM tiles per dtype.
 KernelTable table_of(const IsaKernels& k) {
-  KernelTable t{k.isa, k.mem_f32, k.mem_f64, k.gemm_f32.at(k.dispatch_f32), k.gemm_f64.at(k.dispatch_f64), {}, {}};
-  if (k.fit_f32 != IsaKernels::kNone) t.fit_f32 = k.gemm_f32.at(k.fit_f32);
-  if (k.fit_f64 != IsaKernels::kNone) t.fit_f64 = k.gemm_f64.at(k.fit_f64);
+  KernelTable t{k.isa, k.mem_f32, k.mem_f64, k.gemm_f32[k.dispatch_f32], k.gemm_f64[k.dispatch_f64], {}, {}};
+  if (k.fit_f32 != IsaKernels::kNone) t.fit_f32 = k.gemm_f32[k.fit_f32];
+  if (k.fit_f64 != IsaKernels::kNone) t.fit_f64 = k.gemm_f64[k.fit_f64];
   return t;
 }
 

@@ -3,7 +3,6 @@
 // table the engine calls (KernelTable: an ISA's kernels and its dispatched GEMM tile).
 #pragma once
 #include <cstddef>
-#include <vector>
 
 #include "arch/prefetch.h"
 
@@ -182,14 +181,30 @@ struct GemmKernels {
 // ISA levels, lowest first per architecture.
 enum class Isa { scalar, avx2, avx512, neon };
 
+// One ISA's GEMM tiles of one dtype, in registry order. A fixed array, not a
+// std::vector: the ISA's TU fills it, and a std::vector's out-of-line code (its growth
+// in emplace_back) instantiated there, with that ISA's flags, is one weak symbol that
+// the linker may keep for the baseline TUs too (zig's Clang did: an AVX move in the
+// scalar path, SIGILL on a CPU without AVX). The ISA TUs write items and n directly.
+template <class T>
+struct GemmList {
+  static constexpr size_t kMax = 4;  // table.h checks the registry's lines against it
+  GemmKernels<T> items[kMax];
+  size_t n = 0;
+  const GemmKernels<T>* begin() const { return items; }
+  const GemmKernels<T>* end() const { return items + n; }
+  size_t size() const { return n; }
+  const GemmKernels<T>& operator[](size_t i) const { return items[i]; }
+};
+
 // Every kernel an ISA's TU built from registry.inc, and the tiles it dispatches.
 struct IsaKernels {
   static constexpr size_t kNone = ~size_t(0);
   const char* isa;
   MemKernels<float> mem_f32;
   MemKernels<double> mem_f64;
-  std::vector<GemmKernels<float>> gemm_f32;  // registry order
-  std::vector<GemmKernels<double>> gemm_f64;
+  GemmList<float> gemm_f32;
+  GemmList<double> gemm_f64;
   size_t dispatch_f32 = 0, dispatch_f64 = 0;  // the tiles the engine runs (config/<isa>.cpp)
   size_t fit_f32 = kNone, fit_f64 = kNone;    // ... where N is their width (kNone: no such tile)
 };

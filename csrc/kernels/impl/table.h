@@ -50,17 +50,33 @@ static GemmKernels<T> gemm_tile_kernels(const char* name, idx_t kc) {
   return {name, &gemm<T, Tl>, &gemm_zip<T, Tl>, &pack_b<T, Tl>, {MR, NV * Vec<T>::W, Vec<T>::W, kc, kL2}};
 }
 
-static std::vector<GemmKernels<float>>& gemm_list(IsaKernels& k, float*) { return k.gemm_f32; }
-static std::vector<GemmKernels<double>>& gemm_list(IsaKernels& k, double*) { return k.gemm_f64; }
+static GemmList<float>& gemm_list(IsaKernels& k, float*) { return k.gemm_f32; }
+static GemmList<double>& gemm_list(IsaKernels& k, double*) { return k.gemm_f64; }
 static MemKernels<float>& mem_of(IsaKernels& k, float*) { return k.mem_f32; }
 static MemKernels<double>& mem_of(IsaKernels& k, double*) { return k.mem_f64; }
 
-// The registry line of tile (MR, NV) (config/<isa>.cpp names one that is there).
+// The registry's GEMM lines of dtype T for ISA I (what its GemmList must hold).
+template <class T, Isa I>
+constexpr size_t registry_tiles() {
+  size_t n = 0;
+#define FASTCONV_MEMBOUND(isa, U)
+#define FASTCONV_GEMM(isa, U, MR, NV, KC) n += Isa::isa == I && std::is_same<T, U>::value;
+#include "kernels/registry.inc"
+#undef FASTCONV_MEMBOUND
+#undef FASTCONV_GEMM
+  return n;
+}
+static_assert(registry_tiles<float, kIsa>() <= GemmList<float>::kMax &&
+                  registry_tiles<double, kIsa>() <= GemmList<double>::kMax,
+              "more GEMM lines in registry.inc than GemmList::kMax");
+
+// The registry line of tile (MR, NV) (config/<isa>.cpp names one that is there). Reads
+// items and n, not the list's members (contracts.h: GemmList).
 template <class T>
-static size_t find_tile(const std::vector<GemmKernels<T>>& l, const int (&tile)[2]) {
+static size_t find_tile(const GemmList<T>& l, const int (&tile)[2]) {
   size_t found = 0;
-  for (size_t i = 0; i < l.size(); ++i)
-    if (l[i].blocking.mr == tile[0] && l[i].blocking.nr == tile[1] * Vec<T>::W) found = i;
+  for (size_t i = 0; i < l.n; ++i)
+    if (l.items[i].blocking.mr == tile[0] && l.items[i].blocking.nr == tile[1] * Vec<T>::W) found = i;
   return found;
 }
 
@@ -70,10 +86,11 @@ static IsaKernels build_kernels() {
   IsaKernels k{kIsaName, {}, {}, {}, {}};
 #define FASTCONV_MEMBOUND(isa, T) \
   if constexpr (Isa::isa == I) mem_of(k, static_cast<T*>(nullptr)) = membound<T, I>();
-#define FASTCONV_GEMM(isa, T, MR, NV, KC)                         \
-  if constexpr (Isa::isa == I)                                    \
-    gemm_list(k, static_cast<T*>(nullptr))                        \
-        .push_back(gemm_tile_kernels<T, MR, NV, I>(#isa " " #T " gemm " #MR "x" #NV, KC));
+#define FASTCONV_GEMM(isa, T, MR, NV, KC)                                       \
+  if constexpr (Isa::isa == I) {                                                \
+    GemmList<T>& l = gemm_list(k, static_cast<T*>(nullptr));                    \
+    l.items[l.n++] = gemm_tile_kernels<T, MR, NV, I>(#isa " " #T " gemm " #MR "x" #NV, KC); \
+  }
 #include "kernels/registry.inc"
 #undef FASTCONV_MEMBOUND
 #undef FASTCONV_GEMM
