@@ -44,6 +44,28 @@ def engine_for_every_einsum_step(monkeypatch):
     monkeypatch.setattr("fastconv._einsum.SMALL_STEP", 0)
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "every_level: the test runs every ISA level's kernels itself, whatever the default level")
+
+
+def _sweeps_levels(item):
+    return "isa" in getattr(item, "fixturenames", ()) or item.get_closest_marker("every_level") is not None
+
+
+def pytest_collection_modifyitems(config, items):
+    """FASTCONV_TEST_DEFAULT_LEVEL_ONLY=1 (.ci/aarch64's second pass, with FASTCONV_ISA
+    forcing the default level): only the tests that run at the default level. Those taking
+    the `isa` fixture (it forces each level) or marked every_level (the kernel testers call
+    every table directly) ran exactly alike in the first pass."""
+    if os.environ.get("FASTCONV_TEST_DEFAULT_LEVEL_ONLY") != "1":
+        return
+    swept = [item for item in items if _sweeps_levels(item)]
+    if swept:
+        config.hook.pytest_deselected(items=swept)
+        items[:] = [item for item in items if not _sweeps_levels(item)]
+
+
 @pytest.fixture(params=ISAS)
 def isa(request):
     """Runs the test once per SIMD level this CPU supports (forced), restoring the level after."""

@@ -14,6 +14,7 @@ KERNELS = _kernel_tests.kernels()
 REGISTRY = pathlib.Path(__file__).resolve().parents[1] / "csrc" / "kernels" / "registry.inc"
 
 
+@pytest.mark.every_level
 @pytest.mark.parametrize("name", [k["name"] for k in KERNELS])
 def test_kernel(name):
     assert _kernel_tests.check(name) == []
