@@ -193,7 +193,6 @@ struct GemmList {
   size_t n = 0;
   const GemmKernels<T>* begin() const { return items; }
   const GemmKernels<T>* end() const { return items + n; }
-  size_t size() const { return n; }
   const GemmKernels<T>& operator[](size_t i) const { return items[i]; }
 };
 
