@@ -60,10 +60,12 @@ def pytest_collection_modifyitems(config, items):
     every table directly) ran exactly alike in the first pass."""
     if os.environ.get("FASTCONV_TEST_DEFAULT_LEVEL_ONLY") != "1":
         return
-    swept = [item for item in items if _sweeps_levels(item)]
+    keep, swept = [], []
+    for item in items:
+        (swept if _sweeps_levels(item) else keep).append(item)
     if swept:
         config.hook.pytest_deselected(items=swept)
-        items[:] = [item for item in items if not _sweeps_levels(item)]
+        items[:] = keep
 
 
 @pytest.fixture(params=ISAS)
