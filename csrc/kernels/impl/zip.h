@@ -115,9 +115,15 @@ static void zip_rows(const ZipArgs<T>& a) {
 }
 
 template <class T, int R, bool stream, class P, class M>
-static inline void zip_block(const T* s, idx_t ld, idx_t C, T* d, const P& perm, const M& mask) {
+static inline void zip_block(const T* s, idx_t ld, idx_t C, T* d, const P& perm_table, const M& mask_table) {
   using V = Vec<T>;
   constexpr int W = V::W;
+  // Local copies: the stores through d cannot alias them, so they stay in registers
+  // (read from the shared tables, they were loaded again after every store).
+  typename V::Perm perm[R][R];
+  typename V::Mask mask[R][R];
+  for (int v = 0; v < R; ++v)
+    for (int i = 0; i < R; ++i) perm[v][i] = perm_table[v][i], mask[v][i] = mask_table[v][i];
   idx_t j = 0;
   if constexpr (R <= Interleave<V>::value) {
     for (; j + W <= C; j += W) {
