@@ -23,6 +23,7 @@ struct Lanes {
   static void stream(T* p, reg a) { store(p, a); }
   static reg broadcast(const T* p) { reg r; for (int l = 0; l < N; ++l) r.v[l] = *p; return r; }
   static reg fmadd(reg a, reg b, reg c) { for (int l = 0; l < N; ++l) c.v[l] = std::fma(a.v[l], b.v[l], c.v[l]); return c; }
+  static reg pin(reg v) { return v; }
   static reg add(reg a, reg b) { for (int l = 0; l < N; ++l) a.v[l] += b.v[l]; return a; }
   static reg set1(T x) { reg r; for (int l = 0; l < N; ++l) r.v[l] = x; return r; }
   static reg mul(reg a, reg b) { for (int l = 0; l < N; ++l) a.v[l] *= b.v[l]; return a; }

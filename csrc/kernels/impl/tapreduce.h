@@ -190,7 +190,7 @@ __attribute__((always_inline)) static inline void slide_pixels(const TapReduceAr
     for (int j = 0; j < K; ++j) wv[j] = V::load(ws + j * a.L);
 #pragma GCC unroll 24
     for (int i = 0; i < NP + K - 1; ++i) {
-      const auto xv = V::load(xs + i * xq);
+      const auto xv = V::pin(V::load(xs + i * xq));  // one load for its K FMAs, not one each
 #pragma GCC unroll 8
       for (int j = 0; j < K; ++j)
         if (i - j >= 0 && i - j < NP) c[i - j] = V::fmadd(xv, wv[j], c[i - j]);

@@ -21,6 +21,12 @@ struct Vec<float> {
   static reg broadcast(const float* p) { return _mm256_broadcast_ss(p); }
   static void stream(float* p, reg v) { _mm256_stream_ps(p, v); }
   static reg fmadd(reg a, reg b, reg c) { return _mm256_fmadd_ps(a, b, c); }
+  // v kept in a register: the compiler may not fold its load into each instruction that
+  // reads it (impl/tapreduce.h: slide_pixels).
+  static reg pin(reg v) {
+    asm("" : "+v"(v));
+    return v;
+  }
   static reg add(reg a, reg b) { return _mm256_add_ps(a, b); }
   static reg set1(float v) { return _mm256_set1_ps(v); }
   static reg mul(reg a, reg b) { return _mm256_mul_ps(a, b); }
@@ -70,6 +76,12 @@ struct Vec<double> {
   static reg broadcast(const double* p) { return _mm256_broadcast_sd(p); }
   static void stream(double* p, reg v) { _mm256_stream_pd(p, v); }
   static reg fmadd(reg a, reg b, reg c) { return _mm256_fmadd_pd(a, b, c); }
+  // v kept in a register: the compiler may not fold its load into each instruction that
+  // reads it (impl/tapreduce.h: slide_pixels).
+  static reg pin(reg v) {
+    asm("" : "+v"(v));
+    return v;
+  }
   static reg add(reg a, reg b) { return _mm256_add_pd(a, b); }
   static reg set1(double v) { return _mm256_set1_pd(v); }
   static reg mul(reg a, reg b) { return _mm256_mul_pd(a, b); }

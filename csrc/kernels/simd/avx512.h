@@ -27,6 +27,12 @@ struct Vec<float> {
   static reg broadcast(const float* p) { return _mm512_set1_ps(*p); }
   static void stream(float* p, reg v) { _mm512_stream_ps(p, v); }
   static reg fmadd(reg a, reg b, reg c) { return _mm512_fmadd_ps(a, b, c); }
+  // v kept in a register: the compiler may not fold its load into each instruction that
+  // reads it (impl/tapreduce.h: slide_pixels).
+  static reg pin(reg v) {
+    asm("" : "+v"(v));
+    return v;
+  }
   static reg add(reg a, reg b) { return _mm512_add_ps(a, b); }
   static reg set1(float v) { return _mm512_set1_ps(v); }
   static reg mul(reg a, reg b) { return _mm512_mul_ps(a, b); }
@@ -65,6 +71,12 @@ struct Vec<double> {
   static reg broadcast(const double* p) { return _mm512_set1_pd(*p); }
   static void stream(double* p, reg v) { _mm512_stream_pd(p, v); }
   static reg fmadd(reg a, reg b, reg c) { return _mm512_fmadd_pd(a, b, c); }
+  // v kept in a register: the compiler may not fold its load into each instruction that
+  // reads it (impl/tapreduce.h: slide_pixels).
+  static reg pin(reg v) {
+    asm("" : "+v"(v));
+    return v;
+  }
   static reg add(reg a, reg b) { return _mm512_add_pd(a, b); }
   static reg set1(double v) { return _mm512_set1_pd(v); }
   static reg mul(reg a, reg b) { return _mm512_mul_pd(a, b); }

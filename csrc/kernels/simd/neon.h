@@ -28,6 +28,7 @@ struct Vec<float> {
   static reg broadcast(const float* p) { return vld1q_dup_f32(p); }
   static void stream(float* p, reg v) { vst1q_f32(p, v); }
   static reg fmadd(reg a, reg b, reg c) { return vfmaq_f32(c, a, b); }
+  static reg pin(reg v) { return v; }  // (simd/avx2.h) AArch64's arithmetic reads registers only
   template <int L> static reg fmadd_lane(reg b, reg a, reg c) { return vfmaq_laneq_f32(c, b, a, L); }
   static reg add(reg a, reg b) { return vaddq_f32(a, b); }
   static reg set1(float v) { return vdupq_n_f32(v); }
@@ -95,6 +96,7 @@ struct Vec<double> {
   static reg broadcast(const double* p) { return vld1q_dup_f64(p); }
   static void stream(double* p, reg v) { vst1q_f64(p, v); }
   static reg fmadd(reg a, reg b, reg c) { return vfmaq_f64(c, a, b); }
+  static reg pin(reg v) { return v; }  // (simd/avx2.h) AArch64's arithmetic reads registers only
   template <int L> static reg fmadd_lane(reg b, reg a, reg c) { return vfmaq_laneq_f64(c, b, a, L); }
   static reg add(reg a, reg b) { return vaddq_f64(a, b); }
   static reg set1(double v) { return vdupq_n_f64(v); }

@@ -19,6 +19,7 @@ struct Vec {
   static reg broadcast(const T* p) { return *p; }
   static void stream(T* p, reg v) { *p = v; }
   static reg fmadd(reg a, reg b, reg c) { return a * b + c; }
+  static reg pin(reg v) { return v; }  // (simd/avx2.h)
   static reg add(reg a, reg b) { return a + b; }
   // For the activations (impl/activation.h).
   static reg set1(T v) { return v; }
