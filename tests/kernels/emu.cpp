@@ -32,7 +32,7 @@ struct Lanes {
   static reg max(reg a, reg b) { for (int l = 0; l < N; ++l) a.v[l] = a.v[l] > b.v[l] ? a.v[l] : b.v[l]; return a; }
   static reg min(reg a, reg b) { for (int l = 0; l < N; ++l) a.v[l] = a.v[l] < b.v[l] ? a.v[l] : b.v[l]; return a; }
   static reg round(reg a) { for (int l = 0; l < N; ++l) a.v[l] = std::nearbyint(a.v[l]); return a; }
-  static reg pow2(reg n) { for (int l = 0; l < N; ++l) n.v[l] = std::ldexp(T(1), int(n.v[l])); return n; }
+  static reg ldexp(reg p, reg n) { for (int l = 0; l < N; ++l) p.v[l] = std::ldexp(p.v[l], int(n.v[l])); return p; }
   static Mask lt(reg a, reg b) { Mask m; for (int l = 0; l < N; ++l) m[l] = a.v[l] < b.v[l]; return m; }
   static reg maskload(const T* p, idx_t n) { reg r{}; for (int l = 0; l < N && l < n; ++l) r.v[l] = p[l]; return r; }
   static void maskstore(T* p, idx_t n, reg a) { for (int l = 0; l < N && l < n; ++l) p[l] = a.v[l]; }

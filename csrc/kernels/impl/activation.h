@@ -16,8 +16,9 @@ struct ExpConsts<double> {
   static constexpr double ln2_hi = 0.693145751953125, ln2_lo = 1.42860682030941723212e-6;
 };
 
-// e^x within 1 ulp or so where 2^n is a normal number; 0 below that range and +inf
-// above it (so that x / (1 + e^-x) is -0, not a tiny value, for a large negative x).
+// e^x within 1 ulp or so for x in [lo, hi], where e^x is a normal number; an x outside
+// that range (NaN included) is taken as its nearer end: the callers decide what those
+// lanes give.
 template <class T>
 static inline typename Vec<T>::reg vexp(typename Vec<T>::reg x0) {
   using V = Vec<T>;
@@ -27,14 +28,11 @@ static inline typename Vec<T>::reg vexp(typename Vec<T>::reg x0) {
   auto r = V::fmadd(n, V::set1(-C::ln2_hi), x);
   r = V::fmadd(n, V::set1(-C::ln2_lo), r);
   typename V::reg p;
-  if constexpr (sizeof(T) == 4) {  // Cephes expf's polynomial
+  if constexpr (sizeof(T) == 4) {  // Cephes expf's polynomial, 1 + r + r^2 P(r), by Horner
     p = V::set1(T(1.9875691500e-4));
-    p = V::fmadd(p, r, V::set1(T(1.3981999507e-3)));
-    p = V::fmadd(p, r, V::set1(T(8.3334519073e-3)));
-    p = V::fmadd(p, r, V::set1(T(4.1665795894e-2)));
-    p = V::fmadd(p, r, V::set1(T(1.6666665459e-1)));
-    p = V::fmadd(p, r, V::set1(T(5.0000001201e-1)));
-    p = V::fmadd(p, V::mul(r, r), V::add(r, V::set1(T(1))));
+    const T c[] = {T(1.3981999507e-3), T(8.3334519073e-3), T(4.1665795894e-2), T(1.6666665459e-1),
+                   T(5.0000001201e-1), T(1), T(1)};
+    for (const T k : c) p = V::fmadd(p, r, V::set1(k));
   } else {  // Taylor to r^13 (|r| <= ln2 / 2: the first term left out is below 1e-17)
     p = V::set1(T(1) / T(6227020800.0));
     const T inv[] = {T(1) / T(479001600.0), T(1) / T(39916800.0), T(1) / T(3628800.0), T(1) / T(362880.0),
@@ -43,16 +41,17 @@ static inline typename Vec<T>::reg vexp(typename Vec<T>::reg x0) {
                      T(1)};
     for (const T c : inv) p = V::fmadd(p, r, V::set1(c));
   }
-  const auto e = V::mul(p, V::pow2(n));
-  return V::blend(V::blend(e, V::zero(), V::lt(x0, V::set1(C::lo))), V::set1(T(__builtin_inf())),
-                  V::lt(V::set1(C::hi), x0));
+  return V::ldexp(p, n);
 }
 
-// x / (1 + e^-x)
+// x / (1 + e^-x). Below -hi, where e^-x leaves vexp's range: x * 0, i.e. -0 (the result's
+// magnitude is under 1e-36 in float, 1e-305 in double) and NaN for -inf, as the formula
+// gives. Above -lo, e^-x is e^lo: x / (1 + 1e-38) is x.
 template <class T>
 static inline typename Vec<T>::reg vsilu(typename Vec<T>::reg x) {
   using V = Vec<T>;
-  return V::div(x, V::add(V::set1(T(1)), vexp<T>(V::sub(V::zero(), x))));
+  const auto s = V::div(x, V::add(V::set1(T(1)), vexp<T>(V::sub(V::zero(), x))));
+  return V::blend(s, V::mul(x, V::zero()), V::lt(x, V::set1(-ExpConsts<T>::hi)));
 }
 
 // x (1 + erf(x / sqrt 2)) / 2

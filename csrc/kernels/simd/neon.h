@@ -38,8 +38,8 @@ struct Vec<float> {
   static reg max(reg a, reg b) { return vmaxq_f32(a, b); }
   static reg min(reg a, reg b) { return vminq_f32(a, b); }
   static reg round(reg a) { return vrndnq_f32(a); }
-  static reg pow2(reg n) {
-    return vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23));
+  static reg ldexp(reg p, reg n) {  // p 2^n, n integral, 2^n a normal number
+    return vmulq_f32(p, vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23)));
   }
   static Mask lt(reg a, reg b) { return vcltq_f32(a, b); }
   static reg maskload(const float* p, idx_t n) {
@@ -106,8 +106,8 @@ struct Vec<double> {
   static reg max(reg a, reg b) { return vmaxq_f64(a, b); }
   static reg min(reg a, reg b) { return vminq_f64(a, b); }
   static reg round(reg a) { return vrndnq_f64(a); }
-  static reg pow2(reg n) {
-    return vreinterpretq_f64_s64(vshlq_n_s64(vaddq_s64(vcvtq_s64_f64(n), vdupq_n_s64(1023)), 52));
+  static reg ldexp(reg p, reg n) {  // p 2^n, n integral, 2^n a normal number
+    return vmulq_f64(p, vreinterpretq_f64_s64(vshlq_n_s64(vaddq_s64(vcvtq_s64_f64(n), vdupq_n_s64(1023)), 52)));
   }
   static Mask lt(reg a, reg b) { return vcltq_f64(a, b); }
   static reg maskload(const double* p, idx_t n) {

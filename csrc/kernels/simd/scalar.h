@@ -29,7 +29,7 @@ struct Vec {
   static reg max(reg a, reg b) { return a > b ? a : b; }
   static reg min(reg a, reg b) { return a < b ? a : b; }
   static reg round(reg a) { return std::nearbyint(a); }
-  static reg pow2(reg n) { return std::ldexp(T(1), int(n)); }  // n integral, in the normal range
+  static reg ldexp(reg p, reg n) { return std::ldexp(p, int(n)); }  // n integral
   static Mask lt(reg a, reg b) { return a < b; }
   static reg maskload(const T* p, idx_t n) { return n > 0 ? *p : T(0); }
   static void maskstore(T* p, idx_t n, reg v) { if (n > 0) *p = v; }
