@@ -77,9 +77,7 @@ struct Vec<double> {
   static reg broadcast(const double* p) { return _mm256_broadcast_sd(p); }
   static void stream(double* p, reg v) { _mm256_stream_pd(p, v); }
   static reg fmadd(reg a, reg b, reg c) { return _mm256_fmadd_pd(a, b, c); }
-  // v kept in a register: the compiler may not fold its load into each instruction that
-  // reads it (impl/tapreduce.h: slide_pixels).
-  static reg pin(reg v) {
+  static reg pin(reg v) {  // as Vec<float>::pin
     asm("" : "+v"(v));
     return v;
   }

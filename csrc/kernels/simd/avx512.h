@@ -71,9 +71,7 @@ struct Vec<double> {
   static reg broadcast(const double* p) { return _mm512_set1_pd(*p); }
   static void stream(double* p, reg v) { _mm512_stream_pd(p, v); }
   static reg fmadd(reg a, reg b, reg c) { return _mm512_fmadd_pd(a, b, c); }
-  // v kept in a register: the compiler may not fold its load into each instruction that
-  // reads it (impl/tapreduce.h: slide_pixels).
-  static reg pin(reg v) {
+  static reg pin(reg v) {  // as Vec<float>::pin
     asm("" : "+v"(v));
     return v;
   }
