@@ -94,12 +94,17 @@ template <class V>
 struct Interleave<V, std::void_t<decltype(V::kInterleave)>> : std::integral_constant<int, V::kInterleave> {};
 
 template <class T, int R, bool stream, class P, class M>
-static inline void zip_block(const T* s, idx_t ld, idx_t C, T* d, const P& perm, const M& mask);
+__attribute__((always_inline)) static inline void zip_block(const T* s, idx_t ld, idx_t C, T* d, const P& perm,
+                                                            const M& mask);
 
 template <class T, int R>
 static void zip_rows(const ZipArgs<T>& a) {
   constexpr int W = Vec<T>::W;
-  static const ZipTables<T, R> tables;  // built once
+  static const ZipTables<T, R> shared;  // built once
+  // A local copy (zip_block is inlined here): the stores through a.dst cannot alias it, so
+  // its permutes and masks stay in registers; read from the shared tables, they were
+  // loaded again after every store.
+  const ZipTables<T, R> tables = shared;
   const auto& perm = tables.perm;
   const auto& mask = tables.mask;
   const idx_t C = a.C, ld = a.src_ld;
@@ -115,15 +120,10 @@ static void zip_rows(const ZipArgs<T>& a) {
 }
 
 template <class T, int R, bool stream, class P, class M>
-static inline void zip_block(const T* s, idx_t ld, idx_t C, T* d, const P& perm_table, const M& mask_table) {
+__attribute__((always_inline)) static inline void zip_block(const T* s, idx_t ld, idx_t C, T* d, const P& perm,
+                                                            const M& mask) {
   using V = Vec<T>;
   constexpr int W = V::W;
-  // Local copies: the stores through d cannot alias them, so they stay in registers
-  // (read from the shared tables, they were loaded again after every store).
-  typename V::Perm perm[R][R];
-  typename V::Mask mask[R][R];
-  for (int v = 0; v < R; ++v)
-    for (int i = 0; i < R; ++i) perm[v][i] = perm_table[v][i], mask[v][i] = mask_table[v][i];
   idx_t j = 0;
   if constexpr (R <= Interleave<V>::value) {
     for (; j + W <= C; j += W) {
