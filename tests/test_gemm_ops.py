@@ -190,10 +190,12 @@ def test_float32_within_1e4_of_float64(isa):
 def test_threads_partition(isa, threads):
     """Batch 1, small images (N is split), big M (M blocks, claimed in shrinking chunks),
     chunks of some groups of a tile, and the fused chain, for several thread counts (7
-    and 16 oversubscribe)."""
+    and 16 oversubscribe). B packed by every thread for itself (small B) and once, in
+    shares, where it passes kOwnPackedB (the 1024 x 160 B: 768 KiB and more packed)."""
     with num_threads(threads):
         rng = np.random.default_rng(14)
-        for xs, ws in [((1, 4, 4, 32), (2, 2, 32, 200)), ((3, 60, 44, 24), (2, 2, 24, 40)), ((1, 8, 8, 3), (8, 8, 3, 96))]:
+        for xs, ws in [((1, 4, 4, 32), (2, 2, 32, 200)), ((3, 60, 44, 24), (2, 2, 24, 40)), ((1, 8, 8, 3), (8, 8, 3, 96)),
+                       ((2, 8, 8, 256), (2, 2, 256, 160))]:
             x = rng.standard_normal(xs).astype(np.float32)
             w = rng.standard_normal(ws).astype(np.float32)
             check(fastconv.conv, R.conv, x, w, int(np.prod(ws[:-1])))
@@ -234,16 +236,20 @@ def test_shuffle_into_irregular_rows(isa, dtype, threads, g):
 
 def test_same_bits_on_any_thread_count(isa):
     """Threads claim row chunks at run time, but each output is computed by one tile
-    in K order: the result does not depend on the thread count or on who ran what."""
+    in K order: the result does not depend on the thread count, on who ran what, or
+    on who packed B (each thread for itself, or a share each: the (2, 2, 256, 160)
+    kernel)."""
     rng = np.random.default_rng(15)
     x = rng.standard_normal((4, 48, 40, 24)).astype(np.float32)
     w = rng.standard_normal((2, 2, 24, 72)).astype(np.float32)
     xg = rng.standard_normal((2, 28, 20, 60)).astype(np.float32)
     wg = rng.standard_normal((2, 2, 5, 12, 20)).astype(np.float32)
+    xb = rng.standard_normal((2, 16, 8, 256)).astype(np.float32)
+    wb = rng.standard_normal((2, 2, 256, 160)).astype(np.float32)
     runs = []
     for threads in (1, 2, 3, 7):
         with num_threads(threads):
-            runs.append((fastconv.conv(x, w), fastconv.grouped_conv(xg, wg)))
+            runs.append((fastconv.conv(x, w), fastconv.grouped_conv(xg, wg), fastconv.conv(xb, wb)))
     for got in runs[1:]:
         for a, b in zip(runs[0], got):
             np.testing.assert_array_equal(a, b)

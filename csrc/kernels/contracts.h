@@ -132,7 +132,7 @@ constexpr bool zip_prepermuted(idx_t G, idx_t W) { return G <= kMaxZipGroups && 
 // accumulate are not used (one K block).
 
 // Pack B into the GEMM's panels: the rows (g, k) of r0 <= r < r1 (r = g*K + k), each
-// into every panel p < npanels of the columns [pcol[p], pcol[p + 1]):
+// into every panel p0 <= p < p1 (of npanels) of the columns [pcol[p], pcol[p + 1]):
 //   dst[((g*npanels + p)*K + k)*NR + j] = b[g_b[g] + k_b[k] + n_b[pcol[p] + j]]
 // for j < pcol[p + 1] - pcol[p], zeros up to NR (the tile's). ncontig: n_b[j] ==
 // n_b[0] + j. zip_groups G > 0: the zip kernel's B, where zip_prepermuted(G, W):
@@ -146,6 +146,7 @@ struct PackArgs {
   idx_t zip_groups;
   idx_t r0, r1;
   T* dst;
+  idx_t p0, p1;
 };
 
 // Register tile and cache blocks of one GEMM microkernel, for one dtype.

@@ -220,10 +220,22 @@ template <class T> void check_pack_b(Report& r, const GemmKernels<T>& k) {
           for (idx_t j = 0; j < N; ++j) n_b.push_back(j * ns);
           auto b = r.rand<T>(size_t(G * K * row + 2));
           std::vector<T> dst(size_t(G * npanels * K * NR), T(-7));
-          // Two shares, as two threads pack (rows [0, G K / 2) and the rest).
-          for (idx_t part = 0; part < 2; ++part)
+          // Two shares, as two threads pack (rows [0, G K / 2) and the rest), the second
+          // a range of panels at a time (a thread packing only its column share's): the
+          // panels outside a call's range are left as they were.
+          auto pack = [&](idx_t part, idx_t p0, idx_t p1) {
             k.pack_b({b.data(), g_b.data(), k_b.data(), n_b.data(), pcol.data(), npanels, K, ncontig, zip,
-                      G * K * part / 2, G * K * (part + 1) / 2, dst.data()});
+                      G * K * part / 2, G * K * (part + 1) / 2, dst.data(), p0, p1});
+          };
+          const idx_t ps = npanels / 2;
+          pack(0, 0, npanels);
+          pack(1, ps, npanels);
+          for (idx_t rr = G * K / 2; rr < G * K; ++rr)
+            for (idx_t p = 0; p < ps; ++p)
+              for (idx_t j = 0; j < NR; ++j)
+                if (dst[((rr / K * npanels + p) * K + rr % K) * NR + j] != T(-7))
+                  r.close(T(1), 0, 0, "pack_b panel range", G * 1000 + N, p * 100 + rr % K, j);
+          pack(1, 0, ps);
           for (idx_t g = 0; g < G; ++g)
             for (idx_t p = 0; p < npanels; ++p)
               for (idx_t kk = 0; kk < K; ++kk)

@@ -65,7 +65,7 @@ std::string fused_path(const Contraction& d1, const Contraction& d2, const T* x,
   // Split N only where M cannot feed every thread: each column share recomputes its D rows.
   const Partition part(gp.M, gp.npanels, 1, gp.MR, mc_max, nt, false);
   const auto tap = KernelOf<T>::tapreduce(kt);
-  gemm_region(gp, w2, part, [&](const Partition::Block& blk, const Partition::Block*, idx_t* rows_a,
+  gemm_region(gp, w2, part, [&](const Partition::Block& blk, const Partition::Block*, const T* pb, idx_t* rows_a,
                                 idx_t* rows_o, idx_t*, T* tiles) {
     const idx_t m0 = blk.m0, mcur = blk.mcur;
     T* dbuf = scratch::get<T>(scratch::kStage, size_t(part.mc * c));
@@ -78,7 +78,7 @@ std::string fused_path(const Contraction& d1, const Contraction& d2, const T* x,
     // Stage 2: the GEMM tiles over the block, A rows from dbuf.
     row_offsets(gp.ms, m0, mcur, rows_a, rows_o);
     for (idx_t i = 0; i < mcur; ++i) rows_a[i] = i * c;
-    gp.rows(dbuf, out, rows_a, rows_o, mcur, blk.p0, blk.p1, 0, tiles, false, nullptr);
+    gp.rows(dbuf, pb, out, rows_a, rows_o, mcur, blk.p0, blk.p1, 0, tiles, false, nullptr);
   });
   return {};
 }

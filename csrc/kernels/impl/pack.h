@@ -13,7 +13,7 @@ static void pack_b(const PackArgs<T>& p) {
     const idx_t g = r0 / K, k0 = r0 % K;
     idx_t kn = KB < K - k0 ? KB : K - k0;
     if (kn > p.r1 - r0) kn = p.r1 - r0;
-    for (idx_t jp = 0; jp < p.npanels; ++jp) {
+    for (idx_t jp = p.p0; jp < p.p1; ++jp) {
       const idx_t nn = p.pcol[jp + 1] - p.pcol[jp];
       const idx_t* nb = p.n_b + p.pcol[jp];
       T* dst = p.dst + ((g * p.npanels + jp) * K + k0) * NR;

@@ -4,6 +4,7 @@
 #pragma once
 #include <algorithm>
 #include <atomic>
+#include <utility>
 #include <vector>
 
 #include "arch/fpenv.h"
@@ -66,9 +67,15 @@ struct Partition {
   // for the last one). The chunk after a block is claimed before f runs on it,
   // so that f can fetch the next block's rows ahead. Stops claiming once the call
   // is stopping (parallel::should_stop).
+  // The panels [first, second) of thread tid's column share.
+  std::pair<idx_t, idx_t> panels(int tid) const {
+    const idx_t in = tid % tn;
+    return {npanels * in / tn, npanels * (in + 1) / tn};
+  }
   template <class F>
   void for_blocks(int tid, Claims& claims, F&& f) const {
-    const idx_t in = tid % tn, p0 = npanels * in / tn, p1 = npanels * (in + 1) / tn;
+    const idx_t in = tid % tn;
+    const auto [p0, p1] = panels(tid);
     const idx_t block_units = std::max<idx_t>(1, mc / MR) * go, least = std::max<idx_t>(1, block_units / 4);
     std::atomic<idx_t>& next = claims.next[size_t(in)];
     auto rows = [&](idx_t t, idx_t count) { return std::min(count * MR, M - t * MR); };
@@ -103,22 +110,37 @@ struct Partition {
   }
 };
 
-// The parallel region of a GEMM: B packed by all threads, then each thread's
-// blocks, block(b, next, rows_a, rows_o, next_a, tiles) (Partition::Block, the next
-// one or nullptr) with per-thread buffers of the partition's block size; streamed
-// stores fenced.
+// A packed B of at most this many bytes is packed by every thread of a team into
+// its own buffer (the panels of its column share), and read there: a line another
+// core has just written costs far more to read than packing it again
+// (docs/tuning.md). A larger one is packed once, each thread a share of its rows.
+constexpr idx_t kOwnPackedB = idx_t(512) << 10;
+
+// The parallel region of a GEMM: B packed (kOwnPackedB), then each thread's blocks,
+// block(b, next, pb, rows_a, rows_o, next_a, tiles) (Partition::Block, the next one or
+// nullptr, the packed B the thread reads) with per-thread buffers of the partition's
+// block size; streamed stores fenced.
 template <class T, class Block>
 void gemm_region(GemmPlan<T>& p, const T* b, const Partition& part, Block&& block) {
   const int nt = part.threads();
+  const bool own = nt > 1 && sat_mul(p.packed(), idx_t(sizeof(T))) <= kOwnPackedB;
   Partition::Claims claims(part);
   parallel::run(nt, [&](int tid, int n) {
-    p.pack_b(b, tid, n);
-    if (!parallel::barrier()) return;
+    T* pb = p.bp;
+    if (own || n == 1) {
+      if (tid > 0) pb = scratch::get<T>(scratch::kPackedB, size_t(p.packed()));
+      // A thread with several shares (n < nt: a smaller team) packs every panel.
+      const auto [p0, p1] = n == nt ? part.panels(tid) : std::pair<idx_t, idx_t>(0, p.npanels);
+      p.pack_b(b, 0, 1, pb, p0, p1);
+    } else {
+      p.pack_b(b, tid, n, pb, 0, p.npanels);
+      if (!parallel::barrier()) return;
+    }
     idx_t* offs = scratch::get<idx_t>(scratch::kRowOffsets, size_t(3 * part.mc));
     T* tiles = scratch::get<T>(scratch::kTiles, size_t(p.scratch));
     for (int share = tid; share < nt; share += n)  // n < nt where the pool gave fewer threads
       part.for_blocks(share, claims, [&](const Partition::Block& blk, const Partition::Block* next) {
-        block(blk, next, offs, offs + part.mc, offs + 2 * part.mc, tiles);
+        block(blk, next, static_cast<const T*>(pb), offs, offs + part.mc, offs + 2 * part.mc, tiles);
       });
     if (p.stream) arch::store_fence();
   });

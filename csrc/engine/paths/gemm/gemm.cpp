@@ -99,8 +99,8 @@ std::string gemm_slab(const Contraction& d, const Slab& sl, bool whole, const T*
   const idx_t l2 = p.packed() * idx_t(sizeof(T)) > kResidentB ? 4 * bl.l2 : bl.l2;
   const idx_t mc_max = std::max(p.MR, l2 / (gl * std::min(p.K, bl.kc) * idx_t(sizeof(T))) / p.MR * p.MR);
   const Partition part(p.M, p.npanels, p.G / p.Gi, p.MR, mc_max, nt, true);
-  gemm_region(p, b, part, [&](const Partition::Block& blk, const Partition::Block* next, idx_t* rows_a,
-                              idx_t* rows_o, idx_t* next_a, T* tiles) {
+  gemm_region(p, b, part, [&](const Partition::Block& blk, const Partition::Block* next, const T* pb,
+                              idx_t* rows_a, idx_t* rows_o, idx_t* next_a, T* tiles) {
     Lookahead<T> la;
     if (next)
       la = p.lookahead(a, (blk.p1 - blk.p0) * ((blk.mcur + p.MR - 1) / p.MR), next->m0, next->mcur, next->g * p.Gi,
@@ -111,7 +111,7 @@ std::string gemm_slab(const Contraction& d, const Slab& sl, bool whole, const T*
       idx_t* mem = scratch::get<idx_t>(scratch::kPadRows, size_t(blk.mcur * (1 + p.npad)));
       padded = p.padded_rows(blk.m0, blk.mcur, mem, mem + blk.mcur);
     }
-    p.rows(a, out, rows_a, rows_o, blk.mcur, blk.p0, blk.p1, blk.g * p.Gi, tiles, !overlapping,
+    p.rows(a, pb, out, rows_a, rows_o, blk.mcur, blk.p0, blk.p1, blk.g * p.Gi, tiles, !overlapping,
            la.nrows ? &la : nullptr, padded);
   });
   return {};

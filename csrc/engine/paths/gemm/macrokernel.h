@@ -22,8 +22,8 @@ namespace engine {
 // padded: the rows whose windows reach into the zero padding, which read copies of
 // their pieces (pad_block) instead of a.
 template <class T>
-void GemmPlan<T>::rows(const T* a, T* out, const idx_t* rows_a, const idx_t* rows_o, idx_t mcur, idx_t p0,
-                       idx_t p1, idx_t g0, T* tiles, bool fetch_ahead, Lookahead<T>* ahead,
+void GemmPlan<T>::rows(const T* a, const T* pb, T* out, const idx_t* rows_a, const idx_t* rows_o, idx_t mcur,
+                       idx_t p0, idx_t p1, idx_t g0, T* tiles, bool fetch_ahead, Lookahead<T>* ahead,
                        const PaddedRows& padded) const {
   const idx_t ntiles = (mcur + MR - 1) / MR;
   const size_t nptr = size_t(Gi * ntiles * MR);
@@ -87,7 +87,7 @@ void GemmPlan<T>::rows(const T* a, T* out, const idx_t* rows_a, const idx_t* row
       auto* run_kernel = interleave ? zip_kernel : kernel;
       if (orows != 0) {
         const idx_t run = steps ? kAheadRun : ntiles;
-        args.b = panel(g0, jp, q), args.rs_c = orows, args.cs_c = cs, args.accumulate = add, args.stream = stream;
+        args.b = panel(pb, g0, jp, q), args.rs_c = orows, args.cs_c = cs, args.accumulate = add, args.stream = stream;
         for (idx_t t = 0; t < ntiles; t += run) {
           const idx_t nt = std::min(run, ntiles - t);
           if (steps)
@@ -108,7 +108,7 @@ void GemmPlan<T>::rows(const T* a, T* out, const idx_t* rows_a, const idx_t* row
         if (interleave) {  // rows at no one stride: zipped into scratch, then copied
           T* o = out + g_o[g0] + rows_o[ir] + n_o[jr];
           T* zipped = tiles + (G - 1) * MR * NR;
-          args.a = rowp + t * MR, args.b = panel(g0, jp, q), args.accumulate = false;
+          args.a = rowp + t * MR, args.b = panel(pb, g0, jp, q), args.accumulate = false;
           args.c = rs != 0 ? o : zipped, args.rs_c = rs != 0 ? rs : G * NR, args.stream = rs != 0 && stream;
           zip_kernel(args);
           if (rs == 0)
@@ -119,7 +119,7 @@ void GemmPlan<T>::rows(const T* a, T* out, const idx_t* rows_a, const idx_t* row
         for (idx_t g = g0; g < g0 + Gi; ++g) {
           T* tile = tiles + (g - g0) * MR * NR;
           args.a = rowp + ((g - g0) * ntiles + t) * MR;
-          args.b = panel(g, jp, q);
+          args.b = panel(pb, g, jp, q);
           if (last) args.bias = bias_panel(g, jp), args.act = act;
           if (direct) {
             args.c = out + g_o[g] + rows_o[ir] + n_o[jr], args.rs_c = rs, args.cs_c = cs;

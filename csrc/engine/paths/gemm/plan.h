@@ -296,7 +296,7 @@ struct GemmPlan {
     const idx_t k0 = 0;
     biasp.resize(size_t(G * npanels * NR));
     pack({bias, gb.data(), &k0, nb.data(), pcol.data(), npanels, 1, uniform_stride(nb.data(), N) == 1,
-          permute_b ? G : 0, 0, G, biasp.data()});
+          permute_b ? G : 0, 0, G, biasp.data(), 0, npanels});
   }
   // Group g's bias panel jp, or null (no bias).
   const T* bias_panel(idx_t g, idx_t jp) const {
@@ -304,15 +304,18 @@ struct GemmPlan {
   }
 
   // Packs B's rows (g, k), group-major, [G K part / parts, G K (part + 1) / parts)
-  // (one thread's share), with the tile's packing kernel.
-  void pack_b(const T* b, idx_t part, idx_t parts) const {
+  // (one thread's share) of panels [p0, p1) into dst (packed() values: bp, or a
+  // thread's own), with the tile's packing kernel.
+  void pack_b(const T* b, idx_t part, idx_t parts, T* dst, idx_t p0, idx_t p1) const {
     const PackArgs<T> args{b, g_b.data(), seg.k_b.data(), n_b.data(), pcol.data(), npanels, K, ncontig,
-                           permute_b ? G : 0, G * K * part / parts, G * K * (part + 1) / parts, bp};
+                           permute_b ? G : 0, G * K * part / parts, G * K * (part + 1) / parts, dst, p0, p1};
     pack(args);
   }
 
-  // Group g's packed panel jp, from K block q's first row.
-  const T* panel(idx_t g, idx_t jp, idx_t q) const { return bp + ((g * npanels + jp) * K + seg.block_k[q]) * NR; }
+  // Group g's packed panel jp of the packed B pb, from K block q's first row.
+  const T* panel(const T* pb, idx_t g, idx_t jp, idx_t q) const {
+    return pb + ((g * npanels + jp) * K + seg.block_k[q]) * NR;
+  }
 
   // Prefetches the A rows of a tile (row pointers ptrs[g * ntiles * MR + i]) for
   // K pieces [s0, s0 + ns), a cache line at a time (unit-stride K only).
@@ -340,9 +343,9 @@ struct GemmPlan {
     return la;
   }
 
-  // The tiles of a block of rows (gemm_macro.h).
-  void rows(const T* a, T* out, const idx_t* rows_a, const idx_t* rows_o, idx_t mcur, idx_t p0, idx_t p1,
-            idx_t g0, T* tiles, bool fetch_ahead, Lookahead<T>* ahead, const PaddedRows& padded = {}) const;
+  // The tiles of a block of rows (macrokernel.h), B from the packed pb.
+  void rows(const T* a, const T* pb, T* out, const idx_t* rows_a, const idx_t* rows_o, idx_t mcur, idx_t p0,
+            idx_t p1, idx_t g0, T* tiles, bool fetch_ahead, Lookahead<T>* ahead, const PaddedRows& padded = {}) const;
 
  private:
   // Copies of the padded rows' pieces of K block q, zeros for the taps outside the
