@@ -308,11 +308,13 @@ void depthwise_window(const py::array& x, const py::array& w, py::array& out, co
 
 void def_contract(py::module_& m) {
   py::register_local_exception<std::invalid_argument>(m, "NoNativePath", PyExc_NotImplementedError);
+  // The epilogue's and windows' arguments may be given by position: pybind11 looks a
+  // keyword argument up by name, ~1.5 us a call of four (docs/tuning.md).
   m.def("contract", &contract, py::arg("a"), py::arg("a_labels"), py::arg("b"), py::arg("b_labels"),
-        py::arg("out"), py::arg("out_labels"), py::kw_only(), py::arg("bias") = py::none(),
+        py::arg("out"), py::arg("out_labels"), py::arg("bias") = py::none(),
         py::arg("bias_labels") = "", py::arg("activation") = "", py::arg("windows") = std::vector<Window>{});
   m.def("contract_chain", &contract_chain, py::arg("a"), py::arg("a_labels"), py::arg("b"), py::arg("b_labels"),
-        py::arg("d_labels"), py::arg("c"), py::arg("c_labels"), py::arg("out"), py::arg("out_labels"), py::kw_only(),
+        py::arg("d_labels"), py::arg("c"), py::arg("c_labels"), py::arg("out"), py::arg("out_labels"),
         py::arg("bias") = py::none(), py::arg("bias_labels") = "", py::arg("activation") = "");
   m.def("contract_staged", &contract_staged, py::arg("a"), py::arg("a_labels"), py::arg("b"), py::arg("b_labels"),
         py::arg("d_labels"), py::arg("d2_labels"), py::arg("c"), py::arg("c_labels"), py::arg("out"),
@@ -320,7 +322,7 @@ void def_contract(py::module_& m) {
   m.def("plan", &plan, py::arg("a"), py::arg("a_labels"), py::arg("b"), py::arg("b_labels"), py::arg("out_labels"),
         py::kw_only(), py::arg("bias") = py::none(), py::arg("bias_labels") = "", py::arg("activation") = "");
   m.def("depthwise_window", &depthwise_window, py::arg("x"), py::arg("w"), py::arg("out"), py::arg("stride"),
-        py::arg("dilation"), py::arg("pad_lo"), py::kw_only(), py::arg("bias") = py::none(),
+        py::arg("dilation"), py::arg("pad_lo"), py::arg("bias") = py::none(),
         py::arg("activation") = "");
   m.def("plan_chain", &plan_chain, py::arg("a"), py::arg("a_labels"), py::arg("b"), py::arg("b_labels"),
         py::arg("d_labels"), py::arg("c"), py::arg("c_labels"), py::arg("out_labels"));

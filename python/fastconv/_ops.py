@@ -37,7 +37,7 @@ def _unit_channels(*arrays) -> bool:
 
 
 def _contract(xv, xl, w, wl, res, ol, bias, bl, act, windows=()):
-    _core.contract(xv, xl, w, wl, res, ol, bias=bias, bias_labels=bl, activation=act, windows=windows)
+    _core.contract(xv, xl, w, wl, res, ol, bias, bl, act, windows)  # by position: a call's fixed cost
 
 
 def depthwise_conv(x: np.ndarray, w: np.ndarray, out: Optional[np.ndarray] = None, *,
@@ -60,8 +60,7 @@ def depthwise_conv(x: np.ndarray, w: np.ndarray, out: Optional[np.ndarray] = Non
     xv, wv = V.native_operand(x, dt), V.native_operand(w, dt)
     if not geo.blocked and _unit_channels(xv, wv, res):
         # Windows read in place, the padding's taps skipped: no band copies.
-        _core.depthwise_window(xv, wv, res, geo.stride, geo.dilation, tuple(lo for lo, _ in geo.pads),
-                               bias=b, activation=act)
+        _core.depthwise_window(xv, wv, res, geo.stride, geo.dilation, tuple(lo for lo, _ in geo.pads), b, act)
         return V.deliver(out, res)
     _window.run(geo, xv, (c,), res,
                 lambda xv, ov: _contract(xv, "b" + xs + "c", wv, ks + "c", ov, "b" + os_ + "c", b, "c", act))
@@ -266,7 +265,7 @@ def depthwise_separable_conv(x: np.ndarray, wd: np.ndarray, wp: np.ndarray, out:
     def chain(xv, ov):
         try:
             _core.contract_chain(xv, "b" + xs + "c", wdv, ks + "c", "b" + os_ + "c", wpv, "co", ov, "b" + os_ + "o",
-                                 bias=b, bias_labels="o", activation=act)
+                                 b, "o", act)
         except NotImplementedError:  # no fused chain for these shapes (1x1 weights past the packing bound)
             mid = _core.aligned_empty((*ov.shape[:-1], x.shape[-1]), dt)
             _contract(xv, "b" + xs + "c", wdv, ks + "c", mid, "b" + os_ + "c", None, "", "")
