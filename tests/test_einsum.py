@@ -101,10 +101,16 @@ def test_plan_groups_and_fallback():
     (s,) = p.steps
     assert p.native and s.path == "gemm"
     assert s.groups == {"batch": "", "m": "bWH", "n": "C", "k": "klc"}
-    # b varying along every output axis (an elementwise product): the dot path, one term per output
-    p = fastconv.einsum_plan("ij,ij->ij", x[0, 0], x[0, 0])
-    assert p.native and p.steps[0].path == "dot"
-    close(fastconv.einsum("ij,ij->ij", x[0, 0], x[0, 0]), x[0, 0] * x[0, 0])
+    # Nothing summed (an elementwise product): numpy's broadcasting multiply, a native choice;
+    # an outer product into whole output rows stays on the GEMM path.
+    for sub, a, b in [("ij,ij->ij", x[0, 0], x[0, 0]), ("abc,bc->abc", x[0], x[0, 0]), ("kc,lc->klc", x[0, 0], x[0, 1]),
+                      ("m,n->nm", x[0, 0, 0], x[0, 0, 1])]:
+        p = fastconv.einsum_plan(sub, a, b)
+        assert p.native and p.steps[0].path == "numpy" and p.steps[0].reason.startswith("nothing summed"), sub
+        close(fastconv.einsum(sub, a, b), np.einsum(sub, a, b))
+    p = fastconv.einsum_plan("m,n->mn", x[0, 0, 0], x[0, 0, 1])
+    assert p.native and p.steps[0].path == "gemm" and p.steps[0].groups["k"] == ""
+    close(fastconv.einsum("m,n->mn", x[0, 0, 0], x[0, 0, 1]), np.outer(x[0, 0, 0], x[0, 0, 1]))
     p = fastconv.einsum_plan("ij->i", np.ones((3, 4), np.int64))
     assert not p.native and "int64" in p.reason
     p = fastconv.einsum_plan("bWkHlc,klc,cC->bWHC", x.reshape(2, 2, 2, 3, 2, 8), ar(2, 2, 8).astype(np.float32),

@@ -441,3 +441,18 @@ def test_conv_padded_falls_back_to_bands(isa, monkeypatch, dtype):
         calls = _contract_calls(monkeypatch)
         check(fastconv.conv, R.conv, x, w, 54, stride=1, padding=1)
         assert len(calls) > 2 and not all(calls), calls  # refused with windows, then the bands
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_products_with_nothing_summed(isa, dtype):
+    """The engine's own paths for a product with nothing summed (a GEMM of K = 1, per batch
+    index or into strided rows; the dot path's one-term dots), which fastconv.einsum leaves
+    to numpy for speed: still exact where _core.contract is called on them."""
+    rng = np.random.default_rng(21)
+    for sub, sa, sb in [("ij,ij->ij", (37, 20), (37, 20)), ("abc,bc->abc", (5, 6, 19), (6, 19)),
+                        ("kc,lc->klc", (7, 33), (9, 33)), ("m,n->nm", (40,), (35,)), ("m,n->mn", (40,), (35,))]:
+        a, b = rng.standard_normal(sa).astype(dtype), rng.standard_normal(sb).astype(dtype)
+        (la, lb), lo = sub.split("->")[0].split(","), sub.split("->")[1]
+        out = np.full(np.einsum(sub, a, b).shape, np.nan, dtype)
+        _core.contract(a, la, b, lb, out, lo)
+        np.testing.assert_array_equal(out, np.einsum(sub, a, b))

@@ -309,6 +309,19 @@ def _empty(s):
     return buf if s.layout == s.outl else buf.transpose([s.layout.index(c) for c in s.outl])
 
 
+def _laid_out(r, s):
+    """Whether r is what _empty(s) would give: dtype, shape and strides (numpy's own result
+    of a call whose operands the views cast or copied may be laid out otherwise)."""
+    shape = tuple(s.sizes[c] for c in s.outl)
+    if r.dtype != s.dtype or r.shape != shape or 0 in shape:
+        return False
+    step, strides = r.itemsize, {}
+    for c in reversed(s.layout):
+        strides[c] = step
+        step *= s.sizes[c]
+    return r.strides == tuple(strides[c] for c in s.outl)
+
+
 def _diagonal(a, labels):
     """A view with each repeated label taken once (its diagonal)."""
     if len(set(labels)) == len(labels):
@@ -394,7 +407,22 @@ def _decide(steps, k, ops, sizes):
                 return _Action("fused", args, labs, res, p, (other, labs2[0], res2), ""), left, 2
     two = len(args) == 2
     p = _core.plan(args[0], labs[0], args[1] if two else None, labs[1] if two else "", res)
+    if two and p["supported"] and _elementwise(p, res):
+        return _Action("numpy", args, labs, res, p, None, _ELEMENTWISE), rest, 1
     return _Action("engine" if p["supported"] else "numpy", args, labs, res, p, None, p["reason"]), rest, 1
+
+
+_ELEMENTWISE = "nothing summed: an elementwise product, which numpy's broadcasting multiply streams"
+
+
+def _elementwise(p, res):
+    """Whether a two-operand step's plan sums nothing and is not an outer product whose
+    output rows the GEMM writes whole (docs/tuning.md): the engine's paths are built for
+    sums, and a product with nothing summed ran 2-33x slower there than on numpy.einsum
+    (a GEMM of K = 1 per batch index or into strided rows, the dot path's one-term dots)."""
+    if p["k"]:
+        return False
+    return not (p["path"] == "gemm" and p["batch"] == "" and p["n"] and res[-1:] in p["n"])
 
 
 def _execute(act, sizes, dtype, out):
@@ -438,12 +466,19 @@ def einsum(*operands, out=None, optimize=False, dtype=None, order="K", casting="
     if out is None and (s.view or s.numpy_0d):  # numpy's view (shares memory), numpy's 0-d type
         return _np_einsum(*operands, optimize=optimize)
     ops, steps = _views(s, arrays), s.steps
-    result = out if out is not None else _empty(s)
+    result = out
     k = 0
     while k < len(steps):
         act, ops, taken = _decide(steps, k, ops, s.sizes)
         k += taken
+        whole = act.kind == "numpy" and taken == len(steps)  # numpy.einsum runs the whole call
+        if k == len(steps) and result is None and not whole:
+            result = _empty(s)
         ops.append(_execute(act, s.sizes, s.dtype, result if k == len(steps) else None))
+    if result is None:  # numpy.einsum ran the whole call: its result, unless laid out otherwise
+        result = ops[-1] if _laid_out(ops[-1], s) else _empty(s)
+        if result is not ops[-1]:
+            result[...] = ops[-1]
     # numpy.einsum's C einsum returns a 0-d result as a scalar (and out= as itself)
     return result[()] if out is None and result.ndim == 0 else result
 
@@ -486,6 +521,6 @@ def einsum_plan(*operands, out=None, optimize=False, dtype=None, order="K", cast
         res = act.chain[2] if act.kind == "fused" else act.res
         ops.append(_core.aligned_empty(tuple(s.sizes[c] for c in res), s.dtype))
         k += taken
-    native = all(st.path != "numpy" or st.reason.startswith("small") for st in steps)
+    native = all(st.path != "numpy" or st.reason.startswith("small") or st.reason == _ELEMENTWISE for st in steps)
     reason = "native" if native else "some steps run on numpy.einsum (see their reasons)"
     return Plan(native, tuple(steps), reason)
