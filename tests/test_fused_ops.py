@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import fastconv
-from fastconv import _separable
+from fastconv import _core, _separable
 from fastconv import reference as R
 
 from conftest import DTYPES, SETTINGS, case, check, images, layout, num_threads
@@ -147,3 +147,23 @@ def test_depthwise_separable_padded(isa, monkeypatch, block, shape, K, kw, dtype
     bias = rng.standard_normal(11).astype(dtype)
     check(fastconv.depthwise_separable_conv, R.depthwise_separable_conv, x, (wd, wp), int(np.prod(K)) * 6,
           bias=bias, activation="relu6", **kw)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_outer_product_kernel(dtype):
+    """The separable convs' dense kernel (_core.outer_rows): numpy's broadcast product bit
+    for bit, from strided, byte-swapped, empty and mixed-dtype factors; bad shapes raise."""
+    _outer = _separable._outer
+    rng = np.random.default_rng(5)
+    wv = rng.standard_normal((3, 7, 10)).astype(dtype)
+    wh = rng.standard_normal((2, 7, 20)).astype(np.float32)[:, :, ::2]  # strided, maybe another dtype
+    got = _outer(wv, wh, np.dtype(dtype))
+    np.testing.assert_array_equal(got, wv[:, None] * wh.astype(dtype)[None])
+    swapped = wv.astype(wv.dtype.newbyteorder(">"))
+    np.testing.assert_array_equal(_outer(swapped, wv, np.dtype(dtype)), wv[:, None] * wv[None])
+    assert _outer(wv[:0], wv, np.dtype(dtype)).shape == (0, 3, 7, 10)
+    assert _outer(wv[:, :0], wv[:, :0], np.dtype(dtype)).shape == (3, 3, 0, 10)
+    with pytest.raises(ValueError, match="outer_rows"):
+        _core.outer_rows(wv, wv[:, :, :5].copy(), np.empty((3, 3, 7, 10), dtype))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _core.outer_rows(wv, wv, np.empty((3, 3, 7, 20), dtype)[..., ::2])

@@ -304,6 +304,45 @@ void depthwise_window(const py::array& x, const py::array& w, py::array& out, co
   });
 }
 
+// out[i, j, :] = a[i, :] * b[j, :] (one rounding: numpy's broadcast product, bit for bit).
+template <class T>
+void outer_rows_typed(const T* a, const T* b, T* o, idx_t p, idx_t q, idx_t n) {
+  for (idx_t i = 0; i < p; ++i)
+    for (idx_t j = 0; j < q; ++j, o += n) {
+      const T* x = a + i * n;
+      const T* y = b + j * n;
+      for (idx_t t = 0; t < n; ++t) o[t] = x[t] * y[t];
+    }
+}
+
+// outer_rows(a, b, out): out[i, j, ...] = a[i, ...] * b[j, ...] for a (p, *S), b (q, *S)
+// and out (p, q, *S), C-contiguous, of out's dtype: a separable conv's dense kernel from
+// its factors, without numpy's broadcasting set-up (a few us a call on a small kernel).
+void outer_rows(const py::array& a, const py::array& b, py::array& out) {
+  const char* fn = "outer_rows";
+  const int item = common_float(out, {&a, &b}, fn);
+  const auto fail = [&](const std::string& why) { throw py::value_error(std::string("_core.") + fn + ": " + why); };
+  const py::ssize_t r = a.ndim();
+  if (r < 1 || b.ndim() != r || out.ndim() != r + 1) fail("a, b must be (p, *S), (q, *S) and out (p, q, *S)");
+  idx_t n = 1;
+  for (py::ssize_t i = 1; i < r; ++i) {
+    if (b.shape(i) != a.shape(i) || out.shape(i + 1) != a.shape(i))
+      fail("a, b must be (p, *S), (q, *S) and out (p, q, *S)");
+    n *= a.shape(i);
+  }
+  const idx_t p = a.shape(0), q = b.shape(0);
+  if (out.shape(0) != p || out.shape(1) != q) fail("a, b must be (p, *S), (q, *S) and out (p, q, *S)");
+  constexpr int kC = py::array::c_style;
+  if (!(a.flags() & kC) || !(b.flags() & kC) || !(out.flags() & kC) || !out.writeable())
+    fail("a, b and out must be C-contiguous and out writeable");
+  if (item == 4)
+    outer_rows_typed(static_cast<const float*>(a.data()), static_cast<const float*>(b.data()),
+                     static_cast<float*>(out.mutable_data()), p, q, n);
+  else
+    outer_rows_typed(static_cast<const double*>(a.data()), static_cast<const double*>(b.data()),
+                     static_cast<double*>(out.mutable_data()), p, q, n);
+}
+
 }  // namespace
 
 void def_contract(py::module_& m) {
@@ -324,6 +363,7 @@ void def_contract(py::module_& m) {
   m.def("depthwise_window", &depthwise_window, py::arg("x"), py::arg("w"), py::arg("out"), py::arg("stride"),
         py::arg("dilation"), py::arg("pad_lo"), py::arg("bias") = py::none(),
         py::arg("activation") = "");
+  m.def("outer_rows", &outer_rows, py::arg("a"), py::arg("b"), py::arg("out"));
   m.def("plan_chain", &plan_chain, py::arg("a"), py::arg("a_labels"), py::arg("b"), py::arg("b_labels"),
         py::arg("d_labels"), py::arg("c"), py::arg("c_labels"), py::arg("out_labels"));
 }

@@ -89,6 +89,14 @@ def _cheapest(op, shape, K, c, C, item) -> str:
     return min(RUNNABLE, key=lambda s: costs[s]["cost"])
 
 
+def _outer(a: np.ndarray, b: np.ndarray, dt) -> np.ndarray:
+    """(p, *S) x (q, *S) -> (p, q, *S): a[i] * b[j] (numpy's broadcast product, bit for bit)."""
+    a, b = V.contiguous(a, dt), V.contiguous(b, dt)
+    out = np.empty((a.shape[0], *b.shape), dt)
+    _core.outer_rows(a, b, out)
+    return out
+
+
 def spatially_separable_conv(x: np.ndarray, wv: np.ndarray, wh: np.ndarray, out: np.ndarray | None = None,
                              strategy: str = "auto") -> np.ndarray:
     """Spatially separable convolution (2-D, stride == kernel): exact.
@@ -106,9 +114,9 @@ def spatially_separable_conv(x: np.ndarray, wv: np.ndarray, wh: np.ndarray, out:
     out = V.output(fn, out, shape, dt, (("x", x), ("wv", wv), ("wh", wh)))
     c, C = x.shape[-1], wv.shape[2]
     strategy = _strategy(fn, x.shape, K, c, C, dt, strategy)
-    wv, wh = wv.astype(dt, copy=False), wh.astype(dt, copy=False)
     if strategy == "outer":  # the (k, l, c, C) outer product, as conv (its shapes checked here)
-        return _conv(x, wv[:, None] * wh[None], 2, V.window(fn, x, K, "wv/wh", None), dt, out)
+        return _conv(x, _outer(wv, wh, dt), 2, V.window(fn, x, K, "wv/wh", None), dt, out)
+    wv, wh = wv.astype(dt, copy=False), wh.astype(dt, copy=False)
     b, w, h, _ = x.shape
     k, l = K
     xv, wv, wh = V.native_operand(x, dt), V.native_operand(wv, dt), V.native_operand(wh, dt)
@@ -132,12 +140,12 @@ def flattened_conv(x: np.ndarray, wc: np.ndarray, wv: np.ndarray, wh: np.ndarray
     out = V.output(fn, out, shape, dt, (("x", x), ("wc", wc), ("wv", wv), ("wh", wh)))
     c, C = x.shape[-1], wc.shape[1]
     strategy = _strategy(fn, x.shape, K, c, C, dt, strategy)
-    wc, wv, wh = (a.astype(dt, copy=False) for a in (wc, wv, wh))
-    if strategy == "outer":  # (k, l, c, C), as conv (its shapes checked here)
-        return _conv(x, (wv[:, None] * wh[None])[:, :, None] * wc, 2, V.window(fn, x, K, "wv/wh", None), dt, out)
     k, l = K
+    wd = _outer(wv, wh, dt)  # vertical then horizontal depthwise: one (k, l, C) depthwise
+    if strategy == "outer":  # (k, l, c, C), as conv (its shapes checked here)
+        W = _outer(wd.reshape(k * l, C), wc, dt).reshape(k, l, c, C)
+        return _conv(x, W, 2, V.window(fn, x, K, "wv/wh", None), dt, out)
     b, w, h, _ = x.shape
-    wd = V.native_operand(wv[:, None] * wh[None], dt)  # vertical then horizontal depthwise: one (k, l, C) depthwise
     xv, wc = V.native_operand(x, dt), V.native_operand(wc, dt)
     res = V.target(out)
     _core.contract_staged(xv.reshape(b, w // k, k, h, c), "bWkhc", wc, "cC", "bWkhC", "bWkHlC", wd, "klC",

@@ -169,6 +169,14 @@ def native_operand(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return compact(a, dtype)
 
 
+def contiguous(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """a as a C-contiguous array of dtype (native): a itself where it is one."""
+    flags = a.flags
+    if flags.c_contiguous and flags.aligned and a.dtype == dtype and a.dtype.isnative:
+        return a
+    return np.ascontiguousarray(a, dtype=dtype)
+
+
 ACTIVATIONS = ("relu", "relu6", "silu", "gelu")
 
 
