@@ -371,8 +371,8 @@ def _contract_calls(monkeypatch):
     calls = []
     contract = _core.contract
 
-    def spy(*args, **kw):
-        calls.append(kw.get("windows", ()))
+    def spy(*args, **kw):  # windows: the tenth argument, by position or by name
+        calls.append(args[9] if len(args) > 9 else kw.get("windows", ()))
         return contract(*args, **kw)
 
     monkeypatch.setattr(_core, "contract", spy)
