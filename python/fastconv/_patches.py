@@ -16,10 +16,16 @@ TAP = "ijk"     # kernel taps along each spatial axis
 
 def view(x: np.ndarray, K: tuple, channels: tuple) -> np.ndarray:
     """x (b, *S, c) -> (b, S1//k1, k1, ..., *channels) with prod(channels) == c."""
-    shape = [x.shape[0]]
-    for s, k in zip(x.shape[1:-1], K):
-        shape += [s // k, k]
-    return x.reshape(shape + list(channels))
+    return x.reshape(_view_shape(x.shape, tuple(K), tuple(channels)))
+
+
+@functools.lru_cache(maxsize=256)
+def _view_shape(shape: tuple, K: tuple, channels: tuple) -> tuple:
+    """view's shape (kept by shapes: a call's fixed cost)."""
+    out = [shape[0]]
+    for s, k in zip(shape[1:-1], K):
+        out += [s // k, k]
+    return tuple(out) + channels
 
 
 @functools.lru_cache(maxsize=None)

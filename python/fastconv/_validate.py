@@ -28,8 +28,12 @@ def array(fn: str, name: str, value) -> np.ndarray:
 
 def result_dtype(*arrays: np.ndarray) -> np.dtype:
     first = arrays[0].dtype
-    if (first is _FLOATS[0] or first is _FLOATS[1]) and all(a.dtype is first for a in arrays):
-        return first  # the common case, without result_type (a call's fixed cost)
+    if first is _FLOATS[0] or first is _FLOATS[1]:
+        for a in arrays:  # the common case, without result_type (a call's fixed cost)
+            if a.dtype is not first:
+                break
+        else:
+            return first
     return np.result_type(*(a.dtype.newbyteorder("=") for a in arrays))
 
 
