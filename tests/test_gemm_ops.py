@@ -456,3 +456,34 @@ def test_products_with_nothing_summed(isa, dtype):
         out = np.full(np.einsum(sub, a, b).shape, np.nan, dtype)
         _core.contract(a, la, b, lb, out, lo)
         np.testing.assert_array_equal(out, np.einsum(sub, a, b))
+
+
+def test_plans_kept_by_layout(isa):
+    """_core.contract keeps each plan by what planning reads (labels, shapes, strides,
+    windows, epilogue, ISA): calls alike in all but one of those, in turn, each run their own."""
+    rng = np.random.default_rng(22)
+    a = rng.standard_normal((40, 24)).astype(np.float32)
+    b = rng.standard_normal((24, 36)).astype(np.float32)
+    bias = rng.standard_normal(36).astype(np.float32)
+    same_shapes = [(a, b), (np.asfortranarray(a), b), (a, np.asfortranarray(b)), (a[::-1], b), (a, b[:, ::-1]),
+                   (a[:, ::-1], b[::-1])]
+    for _ in range(2):
+        for x, y in same_shapes:
+            out = np.full((40, 36), np.nan, np.float32)
+            _core.contract(x, "mk", y, "kn", out, "mn")
+            np.testing.assert_allclose(out, x @ y, rtol=1e-5, atol=1e-4)
+        for bb, act, want in [(bias, "relu", np.maximum(a @ b + bias, 0)), (None, "", a @ b), (bias, "", a @ b + bias)]:
+            out = np.full((40, 36), np.nan, np.float32)
+            _core.contract(a, "mk", b, "kn", out, "mn", bb, "n", act)
+            np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-4)
+        out = np.full((36, 40), np.nan, np.float32)  # the same operands, another output layout
+        _core.contract(a, "mk", b, "kn", out, "nm")
+        np.testing.assert_allclose(out, (a @ b).T, rtol=1e-5, atol=1e-4)
+    # The fused chain's plans, the same way: one input contiguous, one strided, in turn.
+    x = rng.standard_normal((2, 8, 8, 16)).astype(np.float32)
+    xs = np.repeat(x, 2, axis=2)[:, :, ::2]
+    wd, wp = rng.standard_normal((2, 2, 16)).astype(np.float32), rng.standard_normal((16, 24)).astype(np.float32)
+    want = R.depthwise_separable_conv(x.astype(np.float64), wd, wp)
+    for _ in range(2):
+        for v in (x, xs):
+            np.testing.assert_allclose(fastconv.depthwise_separable_conv(v, wd, wp), want, rtol=1e-4, atol=1e-4)

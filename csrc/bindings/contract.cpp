@@ -3,6 +3,8 @@
 #include <pybind11/stl.h>
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -26,16 +28,16 @@ engine::Operand operand(const py::array& arr, const std::string& labels, const c
   engine::Operand op;
   op.labels = labels;
   const auto item = arr.itemsize();
-  const std::string where = std::string("_core.") + fn + ": " + what;
+  const auto fail = [&](const std::string& why) {
+    throw py::value_error(std::string("_core.") + fn + ": " + what + why);
+  };
   if (py::ssize_t(labels.size()) != arr.ndim())
-    throw py::value_error(where + " has " + std::to_string(arr.ndim()) + " axes but " +
-                          std::to_string(labels.size()) + " labels");
-  if (reinterpret_cast<std::uintptr_t>(arr.data()) % std::uintptr_t(item) != 0)
-    throw py::value_error(where + " is not aligned to its itemsize");
+    fail(" has " + std::to_string(arr.ndim()) + " axes but " + std::to_string(labels.size()) + " labels");
+  if (reinterpret_cast<std::uintptr_t>(arr.data()) % std::uintptr_t(item) != 0) fail(" is not aligned to its itemsize");
+  op.shape.reserve(size_t(arr.ndim())), op.strides.reserve(size_t(arr.ndim()));
   for (py::ssize_t i = 0; i < arr.ndim(); ++i) {
     const bool unit = arr.shape(i) == 1;  // never stepped along: any stride will do
-    if (!unit && arr.strides(i) % item != 0)
-      throw py::value_error(where + " has a stride that is not a multiple of its itemsize");
+    if (!unit && arr.strides(i) % item != 0) fail(" has a stride that is not a multiple of its itemsize");
     op.shape.push_back(arr.shape(i));
     op.strides.push_back(unit ? 0 : arr.strides(i) / item);
   }
@@ -114,6 +116,73 @@ struct BiasArg {
   const py::array* array_or_null() const { return has ? &arr : nullptr; }
 };
 
+// Plans kept by what planning reads: the operands' labels, shapes, strides and windows,
+// the epilogue and the kernel table. Planning a call costs ~20k instructions (2-3 us,
+// docs/tuning.md); a layer run again finds its plan here. Failed plans are not kept
+// (their error is raised again).
+class PlanCache {
+ public:
+  using Key = std::vector<idx_t>;
+  static constexpr size_t kEntries = 64;
+
+  static PlanCache& instance() {
+    static PlanCache* c = new PlanCache;  // never destroyed: no teardown order at exit
+    return *c;
+  }
+  std::shared_ptr<const engine::Plan> find(const Key& k) {
+    std::lock_guard<std::mutex> lock(m_);
+    for (const auto& e : entries_)
+      if (e.first == k) return e.second;
+    return nullptr;
+  }
+  void put(Key k, std::shared_ptr<const engine::Plan> p) {
+    std::lock_guard<std::mutex> lock(m_);
+    if (entries_.size() < kEntries) {
+      entries_.emplace_back(std::move(k), std::move(p));
+      return;
+    }
+    entries_[next_] = {std::move(k), std::move(p)};  // the oldest entry goes
+    next_ = (next_ + 1) % kEntries;
+  }
+
+ private:
+  std::mutex m_;
+  std::vector<std::pair<Key, std::shared_ptr<const engine::Plan>>> entries_;
+  size_t next_ = 0;
+};
+
+// Appends what planning reads of op (nothing of its data) to a PlanCache key.
+void add_to_key(PlanCache::Key& k, const engine::Operand* op) {
+  if (!op) return k.push_back(-1);
+  k.push_back(idx_t(op->labels.size()));
+  for (const char c : op->labels) k.push_back(c);
+  k.insert(k.end(), op->shape.begin(), op->shape.end());
+  k.insert(k.end(), op->strides.begin(), op->strides.end());
+  k.push_back(idx_t(op->windows.size()));
+  for (const engine::WindowAxis& w : op->windows)
+    k.insert(k.end(), {w.o, w.k, w.lo, w.size, w.step, w.dilation, w.x_stride});
+}
+
+// A PlanCache key: what (0: plan, 1: plan_chain), the kernel table, the activation, the
+// operands (null: absent) and the chain's D labels.
+PlanCache::Key plan_key(int what, const KernelTable& kt, int act, std::initializer_list<const engine::Operand*> ops,
+                        const std::string& ld = "") {
+  PlanCache::Key key{what, idx_t(reinterpret_cast<std::uintptr_t>(&kt)), act};
+  for (const engine::Operand* op : ops) add_to_key(key, op);
+  for (const char c : ld) key.push_back(c);
+  return key;
+}
+
+// make()'s plan, or the one kept for key.
+template <class Make>
+std::shared_ptr<const engine::Plan> cached_plan(PlanCache::Key key, const std::string& err, Make&& make) {
+  PlanCache& cache = PlanCache::instance();
+  if (auto p = cache.find(key)) return p;
+  auto p = std::make_shared<const engine::Plan>(make());
+  if (err.empty()) cache.put(std::move(key), p);
+  return p;
+}
+
 void groups(py::dict& r, const engine::Contraction& d, const char* prefix = "") {
   const std::string p = prefix;
   r[(p + "batch").c_str()] = d.batch_labels, r[(p + "m").c_str()] = d.m_labels;
@@ -162,9 +231,12 @@ void contract(const py::array& a, const std::string& la, const py::object& b_obj
   const BiasArg bias(bias_obj, lbias, out, "contract");
   const int act = activation_code(activation, "contract");
   std::string err;
-  const engine::Plan p = engine::plan(oa, has_b ? &ob : nullptr, oo, kernels(), err, bias.operand_or_null(), act);
+  const KernelTable& kt = kernels();
+  const engine::Operand* pb = has_b ? &ob : nullptr;
+  const auto p = cached_plan(plan_key(0, kt, act, {&oa, pb, &oo, bias.operand_or_null()}), err,
+                             [&] { return engine::plan(oa, pb, oo, kt, err, bias.operand_or_null(), act); });
   if (!err.empty()) throw py::value_error("_core.contract: " + err);
-  run_plan(p, item, a, has_b ? &b : nullptr, nullptr, out, bias.array_or_null());
+  run_plan(*p, item, a, has_b ? &b : nullptr, nullptr, out, bias.array_or_null());
 }
 
 // contract_chain(a, la, b, lb, d_labels, c, lc, out, lo): D = a x b (labels d_labels,
@@ -177,12 +249,15 @@ void contract_chain(const py::array& a, const std::string& la, const py::array& 
   const BiasArg bias(bias_obj, lbias, out, "contract_chain");
   const int act = activation_code(activation, "contract_chain");
   std::string err;
-  const engine::Plan p =
-      engine::plan_chain(operand(a, la, "contract_chain", "a"), operand(b, lb, "contract_chain", "b"), ld,
-                         operand(c, lc, "contract_chain", "c"), operand(out, lo, "contract_chain", "out"), kernels(),
-                         err, bias.operand_or_null(), act);
+  const KernelTable& kt = kernels();
+  const char* fn = "contract_chain";
+  const engine::Operand oa = operand(a, la, fn, "a"), ob = operand(b, lb, fn, "b"), oc = operand(c, lc, fn, "c"),
+                        oo = operand(out, lo, fn, "out");
+  const auto p = cached_plan(plan_key(1, kt, act, {&oa, &ob, &oc, &oo, bias.operand_or_null()}, ld), err, [&] {
+    return engine::plan_chain(oa, ob, ld, oc, oo, kt, err, bias.operand_or_null(), act);
+  });
   if (!err.empty()) throw py::value_error("_core.contract_chain: " + err);
-  run_plan(p, item, a, &b, &c, out, bias.array_or_null());
+  run_plan(*p, item, a, &b, &c, out, bias.array_or_null());
 }
 
 template <class T>
