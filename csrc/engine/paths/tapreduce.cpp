@@ -30,14 +30,28 @@ void tap_offsets(const TapShape& s, idx_t t0, idx_t count, idx_t* ta, idx_t* tb)
   for (idx_t t = 0; t < count; ++t, it.next()) ta[t] = it.a, tb[t] = it.b;
 }
 
-// w[t][i] = b[tb[t] + (the b offset of lane r0 + i)] for t < count, i < lanes.
+// w[t][i] = b[tb[t] + (the b offset of lane r0 + i)] for t < count, i < lanes. Lane r is
+// lane r % lane.size of tile r / lane.size: copied a run of one tile's lanes at a time
+// (a fill where b is the same on every lane: a one-operand sum's ones, a GEMV's vector),
+// with no division per weight (docs/tuning.md).
 template <class T>
 void pack_weights(const TapShape& s, const T* b, const idx_t* tb, idx_t count, idx_t r0, idx_t lanes, T* w) {
-  for (idx_t t = 0; t < count; ++t)
-    for (idx_t i = 0; i < lanes; ++i) {
-      const idx_t r = r0 + i;
-      w[t * lanes + i] = b[tb[t] + r / s.lane.size * s.tile.sb + r % s.lane.size * s.lane.sb];
+  const idx_t ls = s.lane.size, lsb = s.lane.sb;
+  for (idx_t t = 0; t < count; ++t) {
+    T* wt = w + t * lanes;
+    idx_t q = r0 / ls, j = r0 % ls;
+    for (idx_t i = 0; i < lanes; j = 0, ++q) {
+      const idx_t run = std::min(lanes - i, ls - j);
+      const T* src = b + tb[t] + q * s.tile.sb + j * lsb;
+      if (lsb == 0)
+        std::fill(wt + i, wt + i + run, *src);
+      else if (lsb == 1)
+        std::copy(src, src + run, wt + i);
+      else
+        for (idx_t u = 0; u < run; ++u) wt[i + u] = src[u * lsb];
+      i += run;
     }
+  }
 }
 
 // The pixels the kernel walks in one call are along the smallest output stride, unless
