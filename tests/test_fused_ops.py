@@ -167,3 +167,10 @@ def test_outer_product_kernel(dtype):
         _core.outer_rows(wv, wv[:, :, :5].copy(), np.empty((3, 3, 7, 10), dtype))
     with pytest.raises(ValueError, match="C-contiguous"):
         _core.outer_rows(wv, wv, np.empty((3, 3, 7, 20), dtype)[..., ::2])
+    raw = np.zeros(wv.nbytes + 1, np.uint8)
+    odd = raw[1:].view(dtype).reshape(wv.shape)  # C-contiguous, misaligned
+    odd[...] = wv
+    assert not odd.flags.aligned
+    with pytest.raises(ValueError, match="aligned"):
+        _core.outer_rows(odd, wv, np.empty((3, 3, 7, 10), dtype))
+    np.testing.assert_array_equal(_outer(odd, wv, np.dtype(dtype)), wv[:, None] * wv[None])

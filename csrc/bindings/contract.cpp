@@ -407,9 +407,9 @@ void outer_rows(const py::array& a, const py::array& b, py::array& out) {
   }
   const idx_t p = a.shape(0), q = b.shape(0);
   if (out.shape(0) != p || out.shape(1) != q) fail("a, b must be (p, *S), (q, *S) and out (p, q, *S)");
-  constexpr int kC = py::array::c_style;
-  if (!(a.flags() & kC) || !(b.flags() & kC) || !(out.flags() & kC) || !out.writeable())
-    fail("a, b and out must be C-contiguous and out writeable");
+  constexpr int kC = py::array::c_style | py::detail::npy_api::NPY_ARRAY_ALIGNED_;
+  if ((a.flags() & kC) != kC || (b.flags() & kC) != kC || (out.flags() & kC) != kC || !out.writeable())
+    fail("a, b and out must be C-contiguous and aligned, and out writeable");
   if (item == 4)
     outer_rows_typed(static_cast<const float*>(a.data()), static_cast<const float*>(b.data()),
                      static_cast<float*>(out.mutable_data()), p, q, n);

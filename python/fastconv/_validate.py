@@ -174,11 +174,11 @@ def native_operand(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 
 def contiguous(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """a as a C-contiguous array of dtype (native): a itself where it is one."""
+    """a as an aligned, C-contiguous array of dtype (native): a itself where it is one."""
     flags = a.flags
     if flags.c_contiguous and flags.aligned and a.dtype == dtype and a.dtype.isnative:
         return a
-    return np.ascontiguousarray(a, dtype=dtype)
+    return np.array(a, dtype=dtype, order="C")  # a copy (ascontiguousarray keeps a misaligned array)
 
 
 ACTIVATIONS = ("relu", "relu6", "silu", "gelu")
