@@ -58,6 +58,11 @@ struct Partition {
       for (auto& c : next) c.store(0, std::memory_order_relaxed);
     }
   };
+  // The panels [first, second) of thread tid's column share.
+  std::pair<idx_t, idx_t> panels(int tid) const {
+    const idx_t in = tid % tn;
+    return {npanels * in / tn, npanels * (in + 1) / tn};
+  }
   // Rows [m0, m0 + mcur) of group g by panels [p0, p1).
   struct Block {
     idx_t g, m0, mcur, p0, p1;
@@ -67,11 +72,6 @@ struct Partition {
   // for the last one). The chunk after a block is claimed before f runs on it,
   // so that f can fetch the next block's rows ahead. Stops claiming once the call
   // is stopping (parallel::should_stop).
-  // The panels [first, second) of thread tid's column share.
-  std::pair<idx_t, idx_t> panels(int tid) const {
-    const idx_t in = tid % tn;
-    return {npanels * in / tn, npanels * (in + 1) / tn};
-  }
   template <class F>
   void for_blocks(int tid, Claims& claims, F&& f) const {
     const idx_t in = tid % tn;
