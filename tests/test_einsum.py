@@ -91,8 +91,28 @@ def test_small_steps_go_to_numpy(monkeypatch):
     p = fastconv.einsum_plan("ij,jk->ik", a, bb)
     assert p.native and p.steps[0].path == "numpy" and p.steps[0].reason.startswith("small step")
     close(fastconv.einsum("ij,jk->ik", a, bb), np.einsum("ij,jk->ik", a, bb))
-    big = ar(64, 64, 16)
-    assert fastconv.einsum_plan("ijk,kl->il", big, ar(16, 8)).steps[0].path == "gemm"
+    assert fastconv.einsum_plan("ik,kl->il", ar(256, 16), ar(16, 32)).steps[0].path == "gemm"
+    # j is summed and only the first operand has it: summed out of it first, then the GEMM
+    big, w = ar(256, 16, 16), ar(16, 32)
+    assert [s.path for s in fastconv.einsum_plan("ijk,kl->il", big, w).steps] == ["tapreduce", "gemm"]
+    close(fastconv.einsum("ijk,kl->il", big, w), np.einsum("ijk,kl->il", big, w))
+
+
+@pytest.mark.parametrize("sub,shapes,subs", [
+    ("ij,jk->i", [(40, 30), (30, 20)], ["jk->j", "ij,j->i"]),
+    ("ij,jk->k", [(40, 30), (30, 20)], ["ij->j", "j,jk->k"]),
+    ("ij,jk->", [(40, 30), (30, 20)], ["ij->j", "jk->j", "j,j->"]),
+    ("bij,bjk->b", [(3, 10, 12), (3, 12, 9)], ["bij->bj", "bjk->bj", "bj,bj->b"]),
+    ("ij,kl->", [(4, 5), (6, 7)], ["ij,kl->"]),  # nothing of either would be left: one step
+])
+def test_labels_of_one_operand_summed_first(monkeypatch, sub, shapes, subs):
+    """A label a pair sums that only one operand has is summed out of it first: the pair's
+    product then runs over the labels they share (ij,jk->i was a sum over every (j, k))."""
+    monkeypatch.setattr("fastconv._einsum.SMALL_STEP", 0)
+    ops = [ar(*s).astype(np.float64) for s in shapes]
+    p = fastconv.einsum_plan(sub, *ops)
+    assert [s.subscripts for s in p.steps] == subs
+    close(fastconv.einsum(sub, *ops), np.einsum(sub, *ops))
 
 
 def test_plan_groups_and_fallback():

@@ -352,7 +352,10 @@ def _broadcast(a, labels, sizes):
 def _steps(labels, outl, order, sizes):
     """(operand indices, their labels, result labels) per step, numpy's list convention:
     the pair is removed and its result appended. An intermediate keeps the label order
-    of its larger operand first, so that the contiguous axis stays innermost."""
+    of its larger operand first, so that the contiguous axis stays innermost. A label
+    that a pair sums and only one of the two has is summed out of that one first (its
+    own step): `ij,jk->i` is `jk->j`, then `ij,j->i`, not a sum over every (j, k) of
+    a[i, j] * b[j, k] (docs/tuning.md)."""
     labels = list(labels)
     volume = lambda lab: math.prod(sizes[c] for c in lab)  # noqa: E731
     steps = []
@@ -364,9 +367,27 @@ def _steps(labels, outl, order, sizes):
             needed = set(outl).union(*rest) if rest else set(outl)
             by_size = sorted(idx, key=lambda i: -volume(labels[i]))
             res = "".join(dict.fromkeys(c for i in by_size for c in labels[i] if c in needed))
+        if len(idx) == 2:
+            idx, labels = _sum_singles(idx, labels, res, steps)
         steps.append((idx, [labels[i] for i in idx], res))
-        labels = rest + [res]
+        labels = [lab for i, lab in enumerate(labels) if i not in idx] + [res]
     return steps
+
+
+def _sum_singles(idx, labels, res, steps):
+    """For the pair idx: a step per operand that has labels summed here and in neither the
+    other operand nor res (summed out of it first, unless nothing of it would be left);
+    returns the pair's indices and the operands' labels after those steps."""
+    for j in (0, 1):
+        i, other = idx[j], labels[idx[1 - j]]
+        kept = "".join(c for c in labels[i] if c in other or c in res)
+        if kept == labels[i] or not kept:
+            continue
+        steps.append(((i,), [labels[i]], kept))
+        labels = [lab for q, lab in enumerate(labels) if q != i] + [kept]
+        shift = lambda q: q - (q > i)  # noqa: E731
+        idx = (len(labels) - 1, shift(idx[1])) if j == 0 else (shift(idx[0]), len(labels) - 1)
+    return idx, labels
 
 
 def _small(ops, labs, res, sizes):
