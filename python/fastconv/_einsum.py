@@ -9,7 +9,9 @@ dtype), repeated indices become diagonal views, size-1 dimensions broadcast with
 stride 0. This module parses and orders: one or two operands a step, pairwise in
 numpy.einsum_path's order; the engine plans each step (its path, which operand goes
 first, a one-operand sum, two steps fused into one chain: _core.plan, plan_chain).
-Tiny steps, and whatever the engine has no path for, run on numpy.einsum, and so do
+A label a pair sums that only one operand has is summed out of that operand first
+(its own step). Tiny steps, products with nothing summed (numpy's broadcasting multiply
+streams them) and whatever the engine has no path for run on numpy.einsum, and so do
 other dtypes, non-ndarray operands, and the dtype/order/casting arguments.
 ``einsum_plan`` tells what will run, from the same decisions.
 
