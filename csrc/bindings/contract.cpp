@@ -398,15 +398,15 @@ void outer_rows(const py::array& a, const py::array& b, py::array& out) {
   const int item = common_float(out, {&a, &b}, fn);
   const auto fail = [&](const std::string& why) { throw py::value_error(std::string("_core.") + fn + ": " + why); };
   const py::ssize_t r = a.ndim();
-  if (r < 1 || b.ndim() != r || out.ndim() != r + 1) fail("a, b must be (p, *S), (q, *S) and out (p, q, *S)");
+  bool shapes = r >= 1 && b.ndim() == r && out.ndim() == r + 1;
   idx_t n = 1;
-  for (py::ssize_t i = 1; i < r; ++i) {
-    if (b.shape(i) != a.shape(i) || out.shape(i + 1) != a.shape(i))
-      fail("a, b must be (p, *S), (q, *S) and out (p, q, *S)");
+  for (py::ssize_t i = 1; shapes && i < r; ++i) {
+    shapes = b.shape(i) == a.shape(i) && out.shape(i + 1) == a.shape(i);
     n *= a.shape(i);
   }
+  if (!shapes || out.shape(0) != a.shape(0) || out.shape(1) != b.shape(0))
+    fail("a, b must be (p, *S), (q, *S) and out (p, q, *S)");
   const idx_t p = a.shape(0), q = b.shape(0);
-  if (out.shape(0) != p || out.shape(1) != q) fail("a, b must be (p, *S), (q, *S) and out (p, q, *S)");
   constexpr int kC = py::array::c_style | py::detail::npy_api::NPY_ARRAY_ALIGNED_;
   if ((a.flags() & kC) != kC || (b.flags() & kC) != kC || (out.flags() & kC) != kC || !out.writeable())
     fail("a, b and out must be C-contiguous and aligned, and out writeable");

@@ -159,13 +159,18 @@ def compact(a: np.ndarray, dtype) -> np.ndarray:
     return copy if copy.shape == a.shape else np.broadcast_to(copy, a.shape)
 
 
+def _contiguous_native(a: np.ndarray, dtype: np.dtype) -> bool:
+    """Whether a is aligned, C-contiguous, of dtype and in native byte order."""
+    flags = a.flags
+    return flags.c_contiguous and flags.aligned and a.dtype == dtype and a.dtype.isnative
+
+
 def native_operand(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """a as the engine reads it: in dtype, aligned, with element strides; a view where it
     already is, else a copy (of at most the memory a spans). A strided channel axis is
     copied into a contiguous one (the kernels' vector axis) unless a spans less memory than
     a copy would (a broadcast: the engine reads its zero strides in place)."""
-    flags = a.flags
-    if flags.c_contiguous and flags.aligned and a.dtype == dtype and a.dtype.isnative:
+    if _contiguous_native(a, dtype):
         return a  # the common case, without engine_ready's strides (a call's fixed cost)
     if a.dtype == dtype and engine_ready(a) and (a.flags.c_contiguous or a.ndim == 0 or a.shape[-1] <= 1 or a.strides[-1] == a.itemsize
                or spans_less(a)):
@@ -175,8 +180,7 @@ def native_operand(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 def contiguous(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """a as an aligned, C-contiguous array of dtype (native): a itself where it is one."""
-    flags = a.flags
-    if flags.c_contiguous and flags.aligned and a.dtype == dtype and a.dtype.isnative:
+    if _contiguous_native(a, dtype):
         return a
     return np.array(a, dtype=dtype, order="C")  # a copy (ascontiguousarray keeps a misaligned array)
 
