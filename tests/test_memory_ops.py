@@ -131,14 +131,18 @@ def test_tails(isa, c, dtype):
             np.testing.assert_array_equal(fastconv.channel_shuffle(x, g), R.channel_shuffle(x, g))
 
 
-@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("threads", [1, 2, 3, 7])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_threads_large(isa, threads, dtype):
-    """Big enough that the work is split between threads, with splits inside rows."""
+    """Big enough that the work is split between threads, with splits inside rows; 7
+    threads oversubscribe, so that threads take chunks of the others' shares (check's
+    out= starts as NaN: a chunk left out or written twice out of place shows)."""
     with num_threads(threads):
         rng = np.random.default_rng(7)
         x = rng.standard_normal((3, 62, 46, 40)).astype(dtype)
         check(fastconv.depthwise_conv, R.depthwise_conv, x, rng.standard_normal((2, 2, 40)).astype(dtype), 4)
+        check(fastconv.depthwise_conv, R.depthwise_conv, x, rng.standard_normal((3, 3, 40)).astype(dtype), 9,
+              stride=1, padding=1)
         check(fastconv.pointwise_conv, R.pointwise_conv, x, rng.standard_normal(40).astype(dtype), 40)
         check(fastconv.channel_conv, R.channel_conv, x, rng.standard_normal((1, 2, 4)).astype(dtype), 8)
         for g in (2, 5, 8, 10):

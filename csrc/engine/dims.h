@@ -129,9 +129,9 @@ void parallel_rows(const std::vector<Dim>& outer, const Dim& inner, int nthreads
   const idx_t total = prod(outer) * inner.size;
   const int nt = int(std::max<idx_t>(1, std::min<idx_t>(nthreads, total)));
   const idx_t most = std::max<idx_t>(1, parallel::kChunkWork / std::max<idx_t>(1, item_work));
-  parallel::Claims claims(total, std::min(most, total / (16 * nt)), most);
-  parallel::run(nt, [&](int, int n) {
-    claims.run(n, [&](idx_t begin, idx_t end) {
+  parallel::Claims claims(total, nt, std::min(most, total / (16 * nt)), most);
+  parallel::run(nt, [&](int tid, int) {
+    claims.run(tid, [&](idx_t begin, idx_t end) {
       for_runs(outer, inner, begin, end - begin,
                [&](idx_t, idx_t off_a, idx_t off_o, idx_t i0, idx_t len) { f(off_a, off_o, i0, len); });
     });

@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <limits>
 #include <type_traits>
+#include <vector>
 
 namespace fastconv {
 namespace parallel {
@@ -86,31 +87,53 @@ class InterruptScope {
   InterruptScope* prev_;
 };
 
-// Work items [0, total) claimed by the threads of a team in shrinking chunks, a
-// 1/(2 n) share of what is left, between `least` and `most` items (so that a thread
-// on a slower core, or one whose core another library's threads share, takes fewer,
-// and no chunk runs long between two checks for an interrupt): f(begin, end) for
-// each chunk a thread claims, until none is left or the call stops.
+// Work items [0, total) cut into one contiguous share per thread of a team (`shares`:
+// the team's size asked for), at multiples of `grain` items. Thread tid claims chunks of
+// its own share front to back, then of the others' shares (from the front of what is
+// left of each), so that a thread on a slower core, or one whose core another library's
+// threads share, takes fewer; where the cores keep pace, a thread takes the same items
+// call after call and the lines it writes stay in its own cache (a line another core
+// has just written costs far more to read or write: docs/tuning.md). A chunk is half of
+// what is left of its share, between `least` and `most` items (no chunk runs long
+// between two checks for an interrupt), cut to a multiple of `grain` where it holds one:
+// f(begin, end) for each chunk, until none is left or the call stops.
 class Claims {
  public:
-  Claims(idx_t total, idx_t least, idx_t most = std::numeric_limits<idx_t>::max())
-      : total_(total), least_(std::max<idx_t>(1, least)), most_(std::max(least_, most)) {}
+  Claims(idx_t total, int shares, idx_t least, idx_t most = std::numeric_limits<idx_t>::max(), idx_t grain = 1)
+      : least_(std::max<idx_t>(1, least)), most_(std::max(least_, most)), grain_(std::max<idx_t>(1, grain)),
+        slots_(size_t(std::max(1, shares))) {
+    const idx_t grains = (total + grain_ - 1) / grain_, n = idx_t(slots_.size());
+    for (idx_t t = 0; t < n; ++t) {
+      slots_[size_t(t)].next.store(std::min(total, grains * t / n * grain_), std::memory_order_relaxed);
+      slots_[size_t(t)].end = std::min(total, grains * (t + 1) / n * grain_);
+    }
+  }
   template <class F>
-  void run(int n, F&& f) {
-    for (idx_t r = next_.load(std::memory_order_relaxed), r1;;) {
-      do {
-        if (r >= total_) return;
-        r1 = std::min(total_, r + std::clamp((total_ - r) / (2 * n), least_, most_));
-      } while (!next_.compare_exchange_weak(r, r1, std::memory_order_relaxed));
-      if (should_stop()) return;
-      f(r, r1);
-      r = next_.load(std::memory_order_relaxed);
+  void run(int tid, F&& f) {
+    const size_t n = slots_.size();
+    for (size_t i = 0; i < n; ++i) {
+      Slot& s = slots_[(size_t(tid) + i) % n];
+      for (idx_t r = s.next.load(std::memory_order_relaxed), r1;; r = s.next.load(std::memory_order_relaxed)) {
+        do {
+          if (r >= s.end) break;
+          idx_t chunk = std::clamp((s.end - r) / 2, least_, most_);
+          if (chunk >= grain_) chunk -= chunk % grain_;
+          r1 = std::min(s.end, r + chunk);
+        } while (!s.next.compare_exchange_weak(r, r1, std::memory_order_relaxed));
+        if (r >= s.end) break;
+        if (should_stop()) return;
+        f(r, r1);
+      }
     }
   }
 
  private:
-  std::atomic<idx_t> next_{0};
-  idx_t total_, least_, most_;
+  struct alignas(64) Slot {
+    std::atomic<idx_t> next{0};
+    idx_t end = 0;
+  };
+  idx_t least_, most_, grain_;
+  std::vector<Slot> slots_;
 };
 
 // Elements a thread touches between two checks for an interrupt, at most (a few ms).

@@ -157,10 +157,10 @@ T output_sum_parallel(const DotPlan& p, const T* a, const T* b, DotFn<T> dot, in
   Cascade<T> blocks, tail;
   for (idx_t r0 = 0; r0 < nblocks; r0 += kRoundBlocks) {
     const idx_t cnt = std::min(kRoundBlocks, nblocks - r0);
-    parallel::Claims claims(cnt, 1, 4);
-    parallel::run(nt, [&](int, int n) {
+    parallel::Claims claims(cnt, nt, 1, 4);
+    parallel::run(nt, [&](int tid, int) {
       T* buf = scratch::get<T>(scratch::kReduce, size_t(2 * p.chunk));
-      claims.run(n, [&](idx_t i0, idx_t i1) {
+      claims.run(tid, [&](idx_t i0, idx_t i1) {
         Chunks<T> c(p, a, b, (r0 + i0) * kBlock, buf, buf + p.chunk);
         for (idx_t i = i0; i < i1; ++i) sums[size_t(i)] = block_sum(c, dot);
       });
@@ -194,10 +194,11 @@ std::string dot_path(const Contraction& d, const T* a, const T* b, T* out, const
       out[it.o] = output_sum_parallel(p, a + it.a, b + it.b, dot, nt);
     return {};
   }
-  parallel::Claims claims(nout, 1, std::max<idx_t>(1, parallel::kChunkWork / std::max<idx_t>(1, p.terms)));
-  parallel::run(std::max<int>(1, int(std::min<idx_t>(nt, nout))), [&](int, int n) {
+  const int team = std::max<int>(1, int(std::min<idx_t>(nt, nout)));
+  parallel::Claims claims(nout, team, 1, std::max<idx_t>(1, parallel::kChunkWork / std::max<idx_t>(1, p.terms)));
+  parallel::run(team, [&](int tid, int) {
     T* buf = scratch::get<T>(scratch::kReduce, size_t(2 * p.chunk));
-    claims.run(n, [&](idx_t o0, idx_t o1) {
+    claims.run(tid, [&](idx_t o0, idx_t o1) {
       Odometer it(p.outs, o0);
       for (idx_t o = o0; o < o1; ++o, it.next()) out[it.o] = output_sum(p, a + it.a, b + it.b, buf, buf + p.chunk, dot);
     });

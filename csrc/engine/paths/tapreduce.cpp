@@ -235,8 +235,8 @@ void tap_long(const TapShape& s, const T* a, const T* b, const T* bias, int act,
   const idx_t items = nblocks * nslabs;
   const idx_t work = sat_mul(sat_mul(kPixelBlock, slab), s.ntaps);
   const int nt = int(std::max<idx_t>(1, std::min<idx_t>(nthreads, items)));
-  parallel::Claims claims(items, 1, std::max<idx_t>(1, parallel::kChunkWork / std::max<idx_t>(1, work)));
-  parallel::run(nt, [&](int, int n) {
+  parallel::Claims claims(items, nt, 1, std::max<idx_t>(1, parallel::kChunkWork / std::max<idx_t>(1, work)));
+  parallel::run(nt, [&](int tid, int) {
     // One thread's scratch: tap offsets, packed weights, a chunk's results, the cascade.
     const size_t tap_bytes = size_t(2 * kTapChunk) * sizeof(idx_t);
     const size_t w_bytes = size_t(kTapChunk * slab) * sizeof(T);
@@ -250,7 +250,7 @@ void tap_long(const TapShape& s, const T* a, const T* b, const T* bias, int act,
     T* chunk_out = res;
     T* tmp = res + block_vals;
     T* lv = tmp + block_vals;
-    claims.run(n, [&](idx_t i0, idx_t i1) {
+    claims.run(tid, [&](idx_t i0, idx_t i1) {
       for (idx_t item = i0; item < i1; ++item) {
         const idx_t blk = item / nslabs, r0 = item % nslabs * slab, lanes = std::min(slab, s.L - r0);
         const idx_t p0 = blk * kPixelBlock, np = std::min(kPixelBlock, npix - p0), vals = lanes / s.seg;

@@ -175,7 +175,7 @@ void depthwise_window(const WindowConv& g, const T* x, const T* w, const T* bias
   const idx_t bytes = sat_mul(sat_mul(rows, row_work / std::max<idx_t>(1, ntaps)), idx_t(sizeof(T)));
   const int nt = int(std::max<idx_t>(1, std::min<idx_t>(parallel::threads_for(bytes, nthreads), rows)));
   const idx_t most = std::max<idx_t>(1, parallel::kChunkWork / std::max<idx_t>(1, row_work));
-  parallel::Claims claims(rows, std::min(most, rows / (16 * nt)), most);
+  parallel::Claims claims(rows, nt, std::min(most, rows / (16 * nt)), most);
   auto kernel = KernelOf<T>::tapreduce(kt);
   const idx_t x_pix = g.stride[q] * g.xs[q];
   const idx_t row = g.stride[q] == 1 && g.dilation[q] == 1 && tap_row_slides(g.K[q]) ? g.K[q] : 0;
@@ -210,7 +210,7 @@ void depthwise_window(const WindowConv& g, const T* x, const T* w, const T* bias
   bool aligned = reinterpret_cast<size_t>(x) % size_t(vec * idx_t(sizeof(T))) == 0 && g.xb % vec == 0;
   for (int i = 0; i < n; ++i) strides *= g.stride[i], aligned = aligned && g.xs[i] % vec == 0;
   const bool staged = !aligned && ntaps >= kStageMinTaps * strides && Lines<T>::bytes(g, vec) <= kMaxLineBytes;
-  parallel::run(nt, [&](int, int team) {
+  parallel::run(nt, [&](int tid, int) {
     // This thread's packed taps, one per window range it has met (a 2-D conv has
     // (1 + padding / stride)^2 or so on each side): each packed once per call.
     std::vector<Taps<T>> packs;
@@ -227,7 +227,7 @@ void depthwise_window(const WindowConv& g, const T* x, const T* w, const T* bias
       std::vector<idx_t> keys, offs;
       std::vector<const T*> src;
       std::vector<T*> at;
-      claims.run(team, [&](idx_t r0, idx_t r1) {
+      claims.run(tid, [&](idx_t r0, idx_t r1) {
         for (idx_t r = r0; r < r1; ++r) {
           Row R;
           row_at(r, R);
@@ -270,7 +270,7 @@ void depthwise_window(const WindowConv& g, const T* x, const T* w, const T* bias
       });
       return;
     }
-    claims.run(team, [&](idx_t r0, idx_t r1) {
+    claims.run(tid, [&](idx_t r0, idx_t r1) {
       for (idx_t r = r0; r < r1;) {
         // A run of rows [r, re) one after the other along the last outer axis (or the
         // batch, in 1-D) with the same outer window range: a border column of the run

@@ -29,11 +29,12 @@ inline int gemm_threads(idx_t flops, int nthreads) {
 // The threads' shares of a GEMM. The work is a grid of row units (a tile of MR rows
 // in one of `go` groups, groups innermost: they read the same pixels) by N panels.
 // The panels are cut into tn column shares (only where the row units cannot feed
-// every thread: a column split re-reads A), each served by tm threads, which claim
-// the share's row units front to back in chunks from a counter (Claims): a static
-// split leaves a thread idle whenever another's core runs slower. A chunk is a
-// 1/(2 tm) share of what is left, so that the threads finish together, at most an
-// M block of mc rows of every group and at least a quarter of one (each chunk
+// every thread: a column split re-reads A), each served by tm threads. Each thread
+// claims the row units of its own part of the share front to back, then helps the
+// others (parallel::Claims): a static split leaves a thread idle whenever another's
+// core runs slower, and one counter for all moved a row's output between the cores
+// from call to call. A chunk is half of what is left of a part, at most an M block of
+// mc rows of every group and at least a quarter of one (each chunk
 // streams the share's packed B once more). A thread walks a chunk in M blocks,
 // every group of a block in turn: the block's pixels stay in L2 while the groups
 // and the share's panels pass.
@@ -51,13 +52,18 @@ struct Partition {
     }
   }
   int threads() const { return int(tm * tn); }
-  // Row units claimed so far in each column share; one per call, shared by its threads.
+  // Row units of each column share, claimed by its tm threads (parallel::Claims: a
+  // chunk is at most an M block of every group, at least a quarter of one, and starts at
+  // a tile's first group where it holds a tile); one per call.
   struct Claims {
-    std::vector<std::atomic<idx_t>> next;
-    explicit Claims(const Partition& p) : next(size_t(p.tn)) {
-      for (auto& c : next) c.store(0, std::memory_order_relaxed);
+    std::vector<parallel::Claims> shares;
+    explicit Claims(const Partition& p) {
+      const idx_t block_units = p.block_units(), least = p.tm == 1 ? block_units : std::max<idx_t>(1, block_units / 4);
+      shares.reserve(size_t(p.tn));
+      for (idx_t i = 0; i < p.tn; ++i) shares.emplace_back(p.units, int(p.tm), least, block_units, p.go);
     }
   };
+  idx_t block_units() const { return std::max<idx_t>(1, mc / MR) * go; }
   // The panels [first, second) of thread tid's column share.
   std::pair<idx_t, idx_t> panels(int tid) const {
     const idx_t in = tid % tn;
@@ -74,10 +80,7 @@ struct Partition {
   // is stopping (parallel::should_stop).
   template <class F>
   void for_blocks(int tid, Claims& claims, F&& f) const {
-    const idx_t in = tid % tn;
     const auto [p0, p1] = panels(tid);
-    const idx_t block_units = std::max<idx_t>(1, mc / MR) * go, least = std::max<idx_t>(1, block_units / 4);
-    std::atomic<idx_t>& next = claims.next[size_t(in)];
     auto rows = [&](idx_t t, idx_t count) { return std::min(count * MR, M - t * MR); };
     Block cur{};
     bool pending = false;
@@ -85,15 +88,7 @@ struct Partition {
       if (pending) f(cur, &b);
       cur = b, pending = true;
     };
-    for (idx_t r = next.load(std::memory_order_relaxed), r1;; r = next.load(std::memory_order_relaxed)) {
-      if (parallel::should_stop()) return;
-      do {
-        if (r >= units) break;
-        idx_t chunk = tm == 1 ? block_units : std::clamp<idx_t>((units - r) / (2 * tm), least, block_units);
-        if (chunk >= go) chunk -= chunk % go;  // r stays at a tile's first group
-        r1 = std::min(units, r + chunk);
-      } while (!next.compare_exchange_weak(r, r1, std::memory_order_relaxed));
-      if (r >= units) break;
+    claims.shares[size_t(tid % tn)].run(int(tid / tn), [&](idx_t r, idx_t r1) {
       while (r < r1) {
         const idx_t t = r / go;
         if (r % go != 0 || r1 - r < go) {  // a chunk of only some groups of a tile
@@ -105,7 +100,7 @@ struct Partition {
         for (idx_t g = 0; g < go; ++g) visit({g, t * MR, rows(t, count), p0, p1});
         r += count * go;
       }
-    }
+    });
     if (pending) f(cur, static_cast<const Block*>(nullptr));
   }
 };
