@@ -17,7 +17,11 @@ The cost model: cost = FLOPs + FLOP_PER_BYTE * bytes moved, FLOP_PER_BYTE being 
 machine balance (peak FLOP/s over memory bandwidth) of 8. With non-overlapping
 windows the factorisation saves no FLOPs (no output shares an intermediate), so
 ``outer`` has the fewest; it is chosen unless the image is so small that reading
-the dense kernel costs more than the extra FLOPs of ``fused-staged``.
+the dense kernel costs more than the extra FLOPs of ``fused-staged``. The model
+weighs both strategies' FLOPs alike, which holds for the flattened conv only: the
+spatially separable conv's first stage sums k terms into each value of a c x C
+intermediate, far below the GEMM's rate, and ``outer`` was faster at every size
+measured (docs/tuning.md), so ``auto`` picks ``outer`` for it (``AUTO``).
 """
 from __future__ import annotations
 
@@ -33,6 +37,7 @@ from ._ops import _conv
 FLOP_PER_BYTE = 8
 STRATEGIES = ("outer", "fused-staged", "staged")
 RUNNABLE = ("outer", "fused-staged")
+AUTO = {"spatially_separable_conv": ("outer",), "flattened_conv": RUNNABLE}  # what "auto" picks from
 _BLOCK_BYTES = 1 << 20  # intermediate per block of rows, fused-staged (docs/tuning.md)
 
 
@@ -68,9 +73,14 @@ def _costs(op, shape_x, K, c, C, item):
 
 def _plan(op, x, K, c, C, dt, strategy):
     best = _strategy(op, x.shape, K, c, C, dt, strategy)
-    reason = "requested" if strategy != "auto" else (
-        f"cost model: {best} is the cheapest runnable strategy "
-        f"(cost = FLOPs + {FLOP_PER_BYTE} * bytes); staged is never run (whole intermediate)")
+    if strategy != "auto":
+        reason = "requested"
+    elif len(AUTO[op]) == 1:
+        reason = (f"{best}: fused-staged's first stage runs far below the GEMM's rate (slower at every size "
+                  f"measured), whatever the cost model says")
+    else:
+        reason = (f"cost model: {best} is the cheapest runnable strategy "
+                  f"(cost = FLOPs + {FLOP_PER_BYTE} * bytes); staged is never run (whole intermediate)")
     return Plan(op, best, _costs(op, x.shape, K, c, C, np.dtype(dt).itemsize), reason)
 
 
@@ -86,7 +96,7 @@ def _strategy(op, shape, K, c, C, dt, strategy) -> str:
 @functools.lru_cache(maxsize=256)
 def _cheapest(op, shape, K, c, C, item) -> str:
     costs = _costs(op, shape, K, c, C, item)
-    return min(RUNNABLE, key=lambda s: costs[s]["cost"])
+    return min(AUTO[op], key=lambda s: costs[s]["cost"])
 
 
 def _outer(a: np.ndarray, b: np.ndarray, dt) -> np.ndarray:
