@@ -17,14 +17,14 @@ namespace bindings {
 namespace {
 
 // Large outputs freed by their arrays, kept for the next array of the same size.
-// A fresh block of more than a few pages comes from the OS (glibc maps it or grows the heap,
+// A fresh block of many MiB comes from the OS (glibc maps it or grows the heap,
 // and gives it back on free, depending on its history): its first touch costs a
 // page fault per 4 KiB, which the kernels' stores then wait on (docs/tuning.md). A
 // repeated layer reuses its block instead. Bounded: blocks of at least kMinBytes, at
 // most kMaxBlocks of them and kMaxHeld bytes, oldest out.
 class BlockCache {
  public:
-  static constexpr size_t kMinBytes = size_t(64) << 10, kMaxBlocks = 8, kMaxHeld = size_t(256) << 20;
+  static constexpr size_t kMinBytes = size_t(1) << 20, kMaxBlocks = 4, kMaxHeld = size_t(256) << 20;
   void* take(size_t bytes) {
     {
       std::lock_guard<std::mutex> lock(m_);
