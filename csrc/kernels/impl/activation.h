@@ -1,5 +1,5 @@
 // The activations a kernel's epilogue applies (contracts.h: Act), over Vec<T>:
-// exp by range reduction (x = n ln2 + r) and a polynomial, erf by Abramowitz and
+// e^-y by range reduction and a polynomial, erf by Abramowitz and
 // Stegun 7.1.26 (|error| < 1.5e-7) for float; double's erf is libm's, lane by lane.
 // Textually included by each ISA's kernel TU inside its namespace; includes no headers.
 
@@ -8,49 +8,66 @@ struct ExpConsts;
 template <>
 struct ExpConsts<float> {
   static constexpr float lo = -87.3f, hi = 88.3f;  // 2^n stays normal
+  static constexpr float wide = 200.f;             // past float's range, r still exact enough
   static constexpr float ln2_hi = 0.693359375f, ln2_lo = -2.12194440e-4f;
 };
 template <>
 struct ExpConsts<double> {
   static constexpr double lo = -708.0, hi = 709.0;
+  static constexpr double wide = 1500.0;
   static constexpr double ln2_hi = 0.693145751953125, ln2_lo = 1.42860682030941723212e-6;
 };
 
-// e^x within 1 ulp or so for x in [lo, hi], where e^x is a normal number; an x outside
-// that range (NaN included) is taken as its nearer end: the callers decide what those
-// lanes give.
+// Whether V::ldexp(p, n) is p 2^n for any integral n, inf or 0 past the type's range
+// (AVX-512's scalef, libm's ldexp), not only where 2^n is a normal number (an exponent
+// built in integer lanes).
+template <class V, class = void>
+struct LdexpSaturates : std::false_type {};
+template <class V>
+struct LdexpSaturates<V, std::void_t<decltype(V::kLdexpSaturates)>>
+    : std::integral_constant<bool, V::kLdexpSaturates> {};
+
+// e^-y by range reduction (-y = n ln2 + r, |r| <= ln2 / 2) and a polynomial in r,
+// evaluated in u = -r (its odd coefficients negated), so that the argument is never
+// negated. float: the degree-5 minimax polynomial of e^r on [-ln2/2, ln2/2] (XNNPACK's
+// p5 coefficients; 3.4 ulp of silu at most, where the degree 7 of Cephes's expf gave
+// 2.4 and took two FMAs more); double: Taylor to r^13 (the first term left out is
+// below 1e-17). y is first clamped to where 2^n stays normal, or where ldexp
+// saturates, to [-wide, wide]: e^-y is then inf or 0 beyond the type's range, as it is.
 template <class T>
-static inline typename Vec<T>::reg vexp(typename Vec<T>::reg x0) {
+static inline typename Vec<T>::reg vexpm(typename Vec<T>::reg y) {
   using V = Vec<T>;
   using C = ExpConsts<T>;
-  const auto x = V::min(V::max(x0, V::set1(C::lo)), V::set1(C::hi));
-  const auto n = V::round(V::mul(x, V::set1(T(1.4426950408889634))));
-  auto r = V::fmadd(n, V::set1(-C::ln2_hi), x);
-  r = V::fmadd(n, V::set1(-C::ln2_lo), r);
+  constexpr bool sat = LdexpSaturates<V>::value;
+  y = V::min(V::max(y, V::set1(sat ? -C::wide : -C::hi)), V::set1(sat ? C::wide : -C::lo));
+  const auto n = V::round(V::mul(y, V::set1(T(-1.4426950408889634))));
+  auto u = V::fmadd(n, V::set1(C::ln2_hi), y);
+  u = V::fmadd(n, V::set1(C::ln2_lo), u);
   typename V::reg p;
-  if constexpr (sizeof(T) == 4) {  // Cephes expf's polynomial, 1 + r + r^2 P(r), by Horner
-    p = V::set1(T(1.9875691500e-4));
-    const T c[] = {T(1.3981999507e-3), T(8.3334519073e-3), T(4.1665795894e-2), T(1.6666665459e-1),
-                   T(5.0000001201e-1), T(1), T(1)};
-    for (const T k : c) p = V::fmadd(p, r, V::set1(k));
-  } else {  // Taylor to r^13 (|r| <= ln2 / 2: the first term left out is below 1e-17)
-    p = V::set1(T(1) / T(6227020800.0));
-    const T inv[] = {T(1) / T(479001600.0), T(1) / T(39916800.0), T(1) / T(3628800.0), T(1) / T(362880.0),
-                     T(1) / T(40320.0),     T(1) / T(5040.0),     T(1) / T(720.0),      T(1) / T(120.0),
-                     T(1) / T(24.0),        T(1) / T(6.0),        T(0.5),               T(1),
+  if constexpr (sizeof(T) == 4) {  // c_k of r^k, k = 5 .. 0, signs of u^k
+    p = V::set1(T(-0x1.0F9F9Cp-7f));
+    const T c[] = {T(0x1.573A1Ap-5f), T(-0x1.555A80p-3f), T(0x1.FFFDC6p-2f), T(-0x1.FFFFF6p-1f), T(1)};
+    for (const T k : c) p = V::fmadd(p, u, V::set1(k));
+  } else {
+    p = V::set1(T(-1) / T(6227020800.0));
+    const T inv[] = {T(1) / T(479001600.0), T(-1) / T(39916800.0), T(1) / T(3628800.0), T(-1) / T(362880.0),
+                     T(1) / T(40320.0),     T(-1) / T(5040.0),     T(1) / T(720.0),      T(-1) / T(120.0),
+                     T(1) / T(24.0),        T(-1) / T(6.0),        T(0.5),               T(-1),
                      T(1)};
-    for (const T c : inv) p = V::fmadd(p, r, V::set1(c));
+    for (const T c : inv) p = V::fmadd(p, u, V::set1(c));
   }
   return V::ldexp(p, n);
 }
 
-// x / (1 + e^-x). Below -hi, where e^-x leaves vexp's range: x * 0, i.e. -0 (the result's
-// magnitude is under 1e-36 in float, 1e-305 in double) and NaN for -inf, as the formula
-// gives. Above -lo, e^-x is e^lo: x / (1 + 1e-38) is x.
+// x / (1 + e^-x). Where ldexp saturates, e^-x is inf below -wide: x / inf is -0 (the
+// result's magnitude is under 1e-36 in float, 1e-305 in double), NaN for -inf, as the
+// formula gives; elsewhere lanes below -hi are set to x * 0, the same. Above wide (or
+// -lo), e^-x is 0 (or e^lo): x / (1 + 1e-38) is x.
 template <class T>
 static inline typename Vec<T>::reg vsilu(typename Vec<T>::reg x) {
   using V = Vec<T>;
-  const auto s = V::div(x, V::add(V::set1(T(1)), vexp<T>(V::sub(V::zero(), x))));
+  const auto s = V::div(x, V::add(V::set1(T(1)), vexpm<T>(x)));
+  if constexpr (LdexpSaturates<V>::value) return s;
   return V::blend(s, V::mul(x, V::zero()), V::lt(x, V::set1(-ExpConsts<T>::hi)));
 }
 
@@ -68,7 +85,7 @@ static inline typename Vec<T>::reg vgelu(typename Vec<T>::reg x) {
     q = V::fmadd(q, t, V::set1(T(-0.284496736)));
     q = V::fmadd(q, t, V::set1(T(0.254829592)));
     q = V::mul(q, t);
-    const auto e = V::sub(V::set1(T(1)), V::mul(q, vexp<T>(V::sub(V::zero(), V::mul(a, a)))));  // erf(|z|)
+    const auto e = V::sub(V::set1(T(1)), V::mul(q, vexpm<T>(V::mul(a, a))));  // erf(|z|)
     const auto erf = V::blend(e, V::sub(V::zero(), e), V::lt(z, V::zero()));
     return V::mul(V::mul(x, V::set1(T(0.5))), V::add(V::set1(T(1)), erf));
   } else {  // libm's erf, lane by lane

@@ -42,6 +42,7 @@ struct Vec<float> {
   static reg min(reg a, reg b) { return _mm512_min_ps(a, b); }
   static reg round(reg a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
   static reg ldexp(reg p, reg n) { return _mm512_scalef_ps(p, n); }  // p 2^n, n integral
+  static constexpr bool kLdexpSaturates = true;  // inf or 0 past float's range
   static Mask lt(reg a, reg b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
   static __mmask16 lanes(idx_t n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1u); }
   static reg maskload(const float* p, idx_t n) { return _mm512_maskz_loadu_ps(lanes(n), p); }
@@ -84,6 +85,7 @@ struct Vec<double> {
   static reg min(reg a, reg b) { return _mm512_min_pd(a, b); }
   static reg round(reg a) { return _mm512_roundscale_pd(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
   static reg ldexp(reg p, reg n) { return _mm512_scalef_pd(p, n); }  // p 2^n, n integral
+  static constexpr bool kLdexpSaturates = true;
   static Mask lt(reg a, reg b) { return _mm512_cmp_pd_mask(a, b, _CMP_LT_OQ); }
   static __mmask8 lanes(idx_t n) { return n >= 8 ? __mmask8(0xFF) : __mmask8((1u << n) - 1u); }
   static reg maskload(const double* p, idx_t n) { return _mm512_maskz_loadu_pd(lanes(n), p); }

@@ -30,6 +30,7 @@ struct Vec {
   static reg min(reg a, reg b) { return a < b ? a : b; }
   static reg round(reg a) { return std::nearbyint(a); }
   static reg ldexp(reg p, reg n) { return std::ldexp(p, int(n)); }  // n integral
+  static constexpr bool kLdexpSaturates = true;  // inf or 0 past T's range
   static Mask lt(reg a, reg b) { return a < b; }
   static reg maskload(const T* p, idx_t n) { return n > 0 ? *p : T(0); }
   static void maskstore(T* p, idx_t n, reg v) { if (n > 0) *p = v; }
