@@ -30,9 +30,8 @@ struct LdexpSaturates<V, std::void_t<decltype(V::kLdexpSaturates)>>
 // e^-y by range reduction (-y = n ln2 + r, |r| <= ln2 / 2) and a polynomial in r,
 // evaluated in u = -r (its odd coefficients negated), so that the argument is never
 // negated. float: the degree-5 minimax polynomial of e^r on [-ln2/2, ln2/2] (XNNPACK's
-// p5 coefficients; 3.4 ulp of silu at most, where the degree 7 of Cephes's expf gave
-// 2.4 and took two FMAs more); double: Taylor to r^13 (the first term left out is
-// below 1e-17). y is first clamped to where 2^n stays normal, or where ldexp
+// p5 coefficients; SiLU's bound: test_silu_is_within_a_few_ulps); double: Taylor to
+// r^13 (the first term left out is below 1e-17). y is first clamped to where 2^n stays normal, or where ldexp
 // saturates, to [-wide, wide]: e^-y is then inf or 0 beyond the type's range, as it is.
 template <class T>
 static inline typename Vec<T>::reg vexpm(typename Vec<T>::reg y) {
