@@ -143,6 +143,37 @@ def test_depthwise_against_torch(g, c, b, dt, act, with_bias, kind, seed):
         check(got, act64(ref, act), absref, math.prod(K), act)
 
 
+@pytest.mark.parametrize("S, K, stride, padding, dilation, c", [
+    ((150, 150), (3, 3), 1, 1, 1, 96),        # staged lines (9 taps a pixel of x)
+    ((150, 150), (3, 3), 2, 1, 1, 96),        # in place, stride 2: two new lines a row
+    ((150, 150), (5, 5), 3, (2, 1), 1, 96),   # stride past the kernel's overlap: every line new
+    ((150, 150), (3, 3), 1, 2, 2, 96),        # dilated: nothing fetched ahead
+    ((10, 100, 100), (3, 3, 3), 2, 1, 1, 24),  # 3-D
+])
+def test_depthwise_large_input_against_torch(S, K, stride, padding, dilation, c):
+    """Inputs of 8 MiB and more, where the padded depthwise path fetches each row's next
+    lines ahead: the same sums, with x aligned and misaligned (staged or read in place),
+    through a negative stride, on every ISA."""
+    rng = np.random.default_rng(5)
+    shape = (1, *S, c)
+    size = math.prod(shape)
+    assert size * 4 >= 8 << 20
+    buf = rng.standard_normal(size + 16).astype(np.float32)
+    skip = (-buf.ctypes.data % 64) // 4
+    aligned = buf[skip:skip + size].reshape(shape)
+    misaligned = buf[skip + 1:skip + 1 + size].reshape(shape)
+    w = rng.standard_normal((*K, c)).astype(np.float32)
+    bias = rng.standard_normal(c).astype(np.float32)
+    geo = fc._window.geometry("test", aligned, K, "w", stride, padding, dilation)
+    tw = lambda a: np.moveaxis(a, -1, 0)[:, None]
+    for x in (aligned, misaligned, misaligned[:, ::-1]):
+        ref = torch_conv(x, tw(w), c, stride, geo.pads, dilation, bias)
+        absref = torch_conv(np.abs(x), tw(np.abs(w)), c, stride, geo.pads, dilation, np.abs(bias))
+        for got in on_every_isa(lambda: fc.depthwise_conv(x, w, stride=stride, padding=padding,
+                                                           dilation=dilation, bias=bias, activation="relu")):
+            check(got, act64(ref, "relu"), absref, math.prod(K), "relu")
+
+
 @pytest.mark.parametrize("S, K, stride, padding, dilation", [
     ((23, 29), (7, 7), 1, 3, 1),        # ConvNeXt's: the sliding rows of 7, cut windows at every border
     ((19, 26), (5, 5), 1, 2, 1),        # EfficientNet's

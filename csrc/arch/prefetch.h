@@ -26,6 +26,17 @@ inline void prefetch_line(const void* p) {
 #endif
 }
 
+// Fetches the cache line holding p into L2 (and L3), not L1: for lines read a call later.
+inline void prefetch_line_l2(const void* p) {
+#if defined(__x86_64__) || defined(__i386__)
+  asm volatile("prefetcht1 %0" : : "m"(*static_cast<const char*>(p)));
+#elif defined(__aarch64__)
+  asm volatile("prfm pldl2keep, %0" : : "Q"(*static_cast<const char*>(p)));
+#else
+  __builtin_prefetch(p, 0, 2);
+#endif
+}
+
 // Every line of one A row's unit-stride K segments [off[s], off[s] + len[s]),
 // s < nseg, a line at a time from each segment's start (the kernel's next tile and
 // the engine's). Always inlined, so it is built with each caller's ISA flags.

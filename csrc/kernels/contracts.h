@@ -39,6 +39,10 @@ struct TapReduceArgs {
   // consecutive taps, each one pixel on from the last (taps[t + j] == taps[t] + j * x_pix
   // for every row start t = i * row), so neighbouring pixels share a row's inputs.
   idx_t row = 0;
+  // Bytes [ahead, ahead + ahead_bytes) the caller reads next (the next row's new input
+  // lines), fetched to L2 a share per pixel over this call (null: none).
+  const void* ahead = nullptr;
+  idx_t ahead_bytes = 0;
 };
 
 // Dot (the dot path's chunk sum): sum_{i < n} a[i] * b[i * b_inc], b_inc 0 or 1, in

@@ -71,6 +71,13 @@ template <class T> void check_tapreduce(Report& r, const MemKernels<T>& k) {
           r.close(out[p * 2 * (L / seg) + j], want, scale, "tapreduce", L, seg, p);
           if (out[p * 2 * (L / seg) + L / seg + j] != T(-7)) r.close(T(1), 0, 0, "tapreduce wrote past a pixel", L, seg, p);
         }
+      // Lines fetched ahead over the call (the whole of x): the same outputs, bit for bit.
+      const std::vector<T> first = out;
+      a.ahead = x.data(), a.ahead_bytes = idx_t(x.size() * sizeof(T));
+      fn(a);
+      for (size_t i = 0; i < out.size(); ++i)
+        if (out[i] != first[i]) r.fail(out[i], double(first[i]), "tapreduce with lines ahead", L, seg, idx_t(i));
+      a.ahead = nullptr, a.ahead_bytes = 0;
       if (seg != L) continue;
       // One output per pixel, contiguous: as above, nothing past the end.
       std::vector<T> packed(size_t(npix + 1), T(-7));

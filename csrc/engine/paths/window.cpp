@@ -50,6 +50,11 @@ constexpr size_t kMaxPacks = 64;
 constexpr idx_t kMaxLineBytes = idx_t(1) << 20;
 constexpr idx_t kStageMinTaps = 9;
 
+// The next row's lines are fetched ahead where x holds at least this many bytes (less
+// stays in the caches between calls, where the fetches only cost load slots;
+// docs/tuning.md).
+constexpr idx_t kAheadMinBytes = idx_t(8) << 20;
+
 // Taps of one window range, row-major over the axes (the last fastest), offsets from
 // the range's first tap, and their packed weights [ntaps][c].
 template <class T>
@@ -205,6 +210,27 @@ void depthwise_window(const WindowConv& g, const T* x, const T* w, const T* bias
       R.out += R.o[i] * g.os[i];
     }
   };
+  // The lines that row R + i's successor down the last outer axis reads and R + i does
+  // not (its window's new rows), where they are one forward run of x (dilation 1 along
+  // that axis, dense pixels): fetched to L2 while R + i runs (docs/tuning.md).
+  idx_t x_bytes = sat_mul(g.batch, sat_mul(g.c, idx_t(sizeof(T))));
+  for (int i = 0; i < n; ++i) x_bytes = sat_mul(x_bytes, g.S[i]);
+  const bool fetch_ahead = q > 0 && x_bytes >= kAheadMinBytes;
+  auto next_lines = [&](const Row& R, idx_t i, const void*& at, idx_t& nbytes) {
+    at = nullptr, nbytes = 0;
+    if (!fetch_ahead || !R.inside) return;
+    const int a = q - 1;
+    if (g.dilation[a] != 1 || g.xs[q] != g.c || g.xs[a] < g.S[q] * g.c) return;
+    const idx_t o = R.o[a] + i + 1;
+    if (o >= g.O[a]) return;
+    idx_t k0, k1;
+    window_range(g, a, o, k0, k1);
+    const idx_t start = o * g.stride[a] - g.lo[a];
+    const idx_t first = std::max(start + k0, start - g.stride[a] + g.K[a]), last = start + k1;
+    if (last <= first) return;
+    at = R.x + (first - (R.o[a] * g.stride[a] - g.lo[a] + R.k0[a])) * g.xs[a];
+    nbytes = ((last - first - 1) * g.xs[a] + g.S[q] * g.c) * idx_t(sizeof(T));
+  };
   const idx_t vec = KernelOf<T>::mem(kt).w;
   idx_t strides = 1;
   bool aligned = reinterpret_cast<size_t>(x) % size_t(vec * idx_t(sizeof(T))) == 0 && g.xb % vec == 0;
@@ -264,8 +290,11 @@ void depthwise_window(const WindowConv& g, const T* x, const T* w, const T* bias
           offs.clear();
           for (T* l : at)
             for (idx_t j = 0; j < g.K[q]; ++j) offs.push_back(idx_t(l - lines.buf) + j * g.dilation[q] * lines.pix);
+          const void* ahead;
+          idx_t ahead_bytes;
+          next_lines(R, 0, ahead, ahead_bytes);
           kernel({lines.buf, g.stride[q] * lines.pix, width, offs.data(), idx_t(offs.size()), t.w.data(), g.c, 1,
-                  R.out, g.os[q], nullptr, bias, g.act, row});
+                  R.out, g.os[q], nullptr, bias, g.act, row, ahead, ahead_bytes});
         }
       });
       return;
@@ -286,19 +315,24 @@ void depthwise_window(const WindowConv& g, const T* x, const T* w, const T* bias
         // npix pixels from pixel p0 of row r + i0, step_x and step_o apart in x and out
         // (along the row, or down the run's rows), whose windows start at last-axis tap
         // s0, over the taps t (rows_of: the kernel's sliding rows, 0: none).
+        // ahead: fetch the lines of row r + i0's successor.
         auto call = [&](idx_t i0, idx_t p0, idx_t npix, idx_t step_x, idx_t step_o, idx_t s0, const Taps<T>& t,
-                        idx_t rows_of) {
+                        idx_t rows_of, bool ahead = false) {
           const bool any = R.inside && t.count() > 0;
           const T* base = any ? R.x + i0 * row_x + (p0 * g.stride[q] - g.lo[q] + s0 * g.dilation[q]) * g.xs[q] : x;
+          const void* next = nullptr;
+          idx_t next_bytes = 0;
+          if (ahead) next_lines(R, i0, next, next_bytes);
           kernel({base, step_x, npix, t.off.data(), any ? t.count() : 0, t.w.data(), g.c, 1,
-                  R.out + i0 * row_o + p0 * g.os[q], step_o, nullptr, bias, g.act, any ? rows_of : 0});
+                  R.out + i0 * row_o + p0 * g.os[q], step_o, nullptr, bias, g.act, any ? rows_of : 0, next,
+                  next_bytes});
         };
         idx_t k0[WindowConv::kMaxAxes], k1[WindowConv::kMaxAxes];
         std::copy(R.k0, R.k0 + q, k0), std::copy(R.k1, R.k1 + q, k1);
         if (whole1 > whole0) {
           k0[q] = 0, k1[q] = g.K[q];
           const Taps<T>& t = taps_of(k0, k1);
-          for (idx_t i = 0; i < nrows; ++i) call(i, whole0, whole1 - whole0, x_pix, g.os[q], 0, t, row);
+          for (idx_t i = 0; i < nrows; ++i) call(i, whole0, whole1 - whole0, x_pix, g.os[q], 0, t, row, true);
         }
         for (idx_t p = 0; p < width;) {
           if (p == whole0 && whole1 > whole0) {

@@ -79,6 +79,27 @@ static inline void store_segments(typename Vec<T>::reg (&v)[n], int steps, const
     V::maskstore(out, count, e.active() ? e.part(v[0], j0, count) : v[0]);
 }
 
+// The caller's next bytes (a.ahead) fetched to L2 over the call, a share for each block
+// of pixels, so that their misses overlap this call's FMAs (docs/tuning.md).
+template <class T>
+struct Ahead {
+  const char* p = nullptr;
+  const char* end = nullptr;
+  idx_t per_pix = 0;
+  explicit Ahead(const TapReduceArgs<T>& a) {
+    if (!a.ahead || a.ahead_bytes <= 0 || a.npix <= 0) return;
+    const auto at = reinterpret_cast<size_t>(a.ahead);
+    p = reinterpret_cast<const char*>(at - at % size_t(kCacheLine));
+    end = static_cast<const char*>(a.ahead) + a.ahead_bytes;
+    per_pix = (idx_t(end - p) + a.npix - 1) / a.npix;
+  }
+  __attribute__((always_inline)) void step(idx_t npix) {
+    if (p >= end) return;
+    const char* stop = end - p > npix * per_pix ? p + npix * per_pix : end;
+    for (; p < stop; p += kCacheLine) prefetch_line_l2(p);
+  }
+};
+
 // One output per pixel (seg == L, the filter): NP pixels at a time, two
 // accumulators each, so that enough independent FMA chains are in flight.
 template <class T, int NP>
@@ -213,18 +234,20 @@ static inline void slide_lanes(const TapReduceArgs<T>& a, idx_t p, const Epilogu
 // The pixel blocks [p, ...) of NP pixels that slide_pixels<K> serves, then one of 8
 // where 8 or more pixels are left; returns the first pixel left.
 template <class T, int NP, int K>
-__attribute__((noinline)) static idx_t slide_blocks(const TapReduceArgs<T>& a, const Epilogue<T>& e) {
+__attribute__((noinline)) static idx_t slide_blocks(const TapReduceArgs<T>& a, const Epilogue<T>& e,
+                                                     Ahead<T>& ahead) {
   idx_t p = 0;
-  for (; p + NP <= a.npix; p += NP) slide_lanes<T, NP, K>(a, p, e);
+  for (; p + NP <= a.npix; p += NP) ahead.step(NP), slide_lanes<T, NP, K>(a, p, e);
   if constexpr (NP > 8)
-    if (p + 8 <= a.npix) slide_lanes<T, 8, K>(a, p, e), p += 8;
+    if (p + 8 <= a.npix) ahead.step(8), slide_lanes<T, 8, K>(a, p, e), p += 8;
   return p;
 }
 
 // Pixels [p, a.npix) one at a time, 4 vectors of lanes a step, then one; segments of
 // seg = 2^steps lanes summed in registers (steps > 0), other seg > 1 through a.scratch.
 template <class T>
-static inline void single_pixels(const TapReduceArgs<T>& a, idx_t p, int steps, const Epilogue<T>& e) {
+static inline void single_pixels(const TapReduceArgs<T>& a, idx_t p, int steps, const Epilogue<T>& e,
+                                 Ahead<T>& ahead) {
   using V = Vec<T>;
   constexpr idx_t W = V::W;
   const idx_t L = a.L, nt = a.ntaps, seg = a.seg;
@@ -232,6 +255,7 @@ static inline void single_pixels(const TapReduceArgs<T>& a, idx_t p, int steps, 
   const PairSum<T> ps;
   const bool epi = e.active() && seg == 1;  // seg > 1: at the segment sums
   for (; p < a.npix; ++p) {
+    ahead.step(1);
     const T* xp = a.x + p * a.x_pix;
     T* op = a.out + p * a.out_pix;
     T* dst = seg == 1 ? op : a.scratch;
@@ -294,10 +318,12 @@ constexpr idx_t kTapPixelsMinTaps = 9;
 // The blocks of kTapPixels pixels from p (the lane tail included); returns the first
 // pixel left.
 template <class T>
-__attribute__((noinline)) static idx_t tile_blocks(const TapReduceArgs<T>& a, idx_t p, const Epilogue<T>& e) {
+__attribute__((noinline)) static idx_t tile_blocks(const TapReduceArgs<T>& a, idx_t p, const Epilogue<T>& e,
+                                                    Ahead<T>& ahead) {
   constexpr idx_t W = Vec<T>::W;
   const idx_t L = a.L;
   for (; p + kTapPixels <= a.npix; p += kTapPixels) {
+    ahead.step(kTapPixels);
     idx_t r = 0;
     for (; r + kTapVectors * W <= L; r += kTapVectors * W) lane_pixels<T, kTapPixels, kTapVectors>(a, p, r, W, e);
     for (; r + W <= L; r += W) lane_pixels<T, kTapPixels, 1>(a, p, r, W, e);
@@ -325,12 +351,13 @@ static void tapreduce(const TapReduceArgs<T>& a) {
   for (int s = 0; (idx_t(1) << s) <= W; ++s)
     if ((idx_t(1) << s) == seg) steps = s;
   const Epilogue<T> e{a.bias, a.act};
+  Ahead<T> ahead(a);
   idx_t p = 0;
   if (seg == 1 && a.row > 0 && nt % a.row == 0) {
-    if (a.row == 3) p = slide_blocks<T, kSlidePixels[0], 3>(a, e);
-    if (a.row == 5) p = slide_blocks<T, kSlidePixels[1], 5>(a, e);
-    if (a.row == 7) p = slide_blocks<T, kSlidePixels[2], 7>(a, e);
+    if (a.row == 3) p = slide_blocks<T, kSlidePixels[0], 3>(a, e, ahead);
+    if (a.row == 5) p = slide_blocks<T, kSlidePixels[1], 5>(a, e, ahead);
+    if (a.row == 7) p = slide_blocks<T, kSlidePixels[2], 7>(a, e, ahead);
   }
-  if (seg == 1 && W > 1 && nt >= kTapPixelsMinTaps) p = tile_blocks(a, p, e);
-  single_pixels(a, p, steps, e);
+  if (seg == 1 && W > 1 && nt >= kTapPixelsMinTaps) p = tile_blocks(a, p, e, ahead);
+  single_pixels(a, p, steps, e, ahead);
 }
