@@ -35,10 +35,15 @@ struct TapReduceArgs {
   T* scratch;
   const T* bias = nullptr;
   int act = 0;
-  // Rows of stride-1 windows along the pixels (0: none): the taps come in rows of `row`
-  // consecutive taps, each one pixel on from the last (taps[t + j] == taps[t] + j * x_pix
-  // for every row start t = i * row), so neighbouring pixels share a row's inputs.
+  // Rows of windows along the pixels (0: none): the taps come in rows of `row`
+  // consecutive taps, each x_pix / row_step on from the last (taps[t + j] == taps[t] + j *
+  // x_pix / row_step for every row start t = i * row), so neighbouring pixels share a
+  // row's inputs.
   idx_t row = 0;
+  // The windows' stride along the pixels, in taps of a row: x_pix == row_step * (taps[t + 1]
+  // - taps[t]) within a row (1 or 2; with 2, rows of 3 taps: pixel q's taps read inputs
+  // 2q, 2q + 1, 2q + 2 of the row, and its last is pixel q + 1's first).
+  idx_t row_step = 1;
   // Bytes [ahead, ahead + ahead_bytes) the caller reads next (the next row's new input
   // lines), fetched to L2 a share per pixel over this call (null: none).
   const void* ahead = nullptr;

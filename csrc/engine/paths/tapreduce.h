@@ -50,9 +50,11 @@ constexpr idx_t kTapChunk = 256;
 // Weights of at most this many elements are packed once for the whole call.
 constexpr idx_t kMaxPackedTaps = idx_t(1) << 18;
 
-// Rows of this many taps have the kernel's sliding tiles (TapReduceArgs::row;
-// kernels/impl/tapreduce.h: slide_pixels).
-inline bool tap_row_slides(idx_t k) { return k == 3 || k == 5 || k == 7; }
+// Rows of k taps, windows step taps apart along the pixels, have the kernel's sliding
+// tiles (TapReduceArgs::row and row_step; kernels/impl/tapreduce.h: slide_pixels).
+inline bool tap_row_slides(idx_t k, idx_t step = 1) {
+  return step == 1 ? k == 3 || k == 5 || k == 7 : step == 2 && k == 3;
+}
 
 // Which path serves a contraction without an N group.
 enum class Reduce { kTap, kTapLong, kDot };

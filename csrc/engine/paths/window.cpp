@@ -183,7 +183,13 @@ void depthwise_window(const WindowConv& g, const T* x, const T* w, const T* bias
   parallel::Claims claims(rows, nt, std::min(most, rows / (16 * nt)), most);
   auto kernel = KernelOf<T>::tapreduce(kt);
   const idx_t x_pix = g.stride[q] * g.xs[q];
-  const idx_t row = g.stride[q] == 1 && g.dilation[q] == 1 && tap_row_slides(g.K[q]) ? g.K[q] : 0;
+  idx_t x_bytes = sat_mul(g.batch, sat_mul(g.c, idx_t(sizeof(T))));
+  for (int i = 0; i < n; ++i) x_bytes = sat_mul(x_bytes, g.S[i]);
+  const bool fetch_ahead = q > 0 && x_bytes >= kAheadMinBytes;
+  // Sliding rows; of stride 2 only where x stays cached (streamed from memory, they ran
+  // slower than the 4 x 2 tiles; docs/tuning.md).
+  const idx_t row =
+      g.dilation[q] == 1 && tap_row_slides(g.K[q], g.stride[q]) && (g.stride[q] == 1 || !fetch_ahead) ? g.K[q] : 0;
   // Consecutive rows of a run step along the last outer axis (the batch in 1-D).
   const idx_t row_x = q > 0 ? g.stride[q - 1] * g.xs[q - 1] : g.xb, row_o = q > 0 ? g.os[q - 1] : g.ob;
   // Row r: its batch index and outer output indices, their window ranges, where its
@@ -213,9 +219,6 @@ void depthwise_window(const WindowConv& g, const T* x, const T* w, const T* bias
   // The lines that row R + i's successor down the last outer axis reads and R + i does
   // not (its window's new rows), where they are one forward run of x (dilation 1 along
   // that axis, dense pixels): fetched to L2 while R + i runs (docs/tuning.md).
-  idx_t x_bytes = sat_mul(g.batch, sat_mul(g.c, idx_t(sizeof(T))));
-  for (int i = 0; i < n; ++i) x_bytes = sat_mul(x_bytes, g.S[i]);
-  const bool fetch_ahead = q > 0 && x_bytes >= kAheadMinBytes;
   auto next_lines = [&](const Row& R, idx_t i, const void*& at, idx_t& nbytes) {
     at = nullptr, nbytes = 0;
     if (!fetch_ahead || !R.inside) return;
@@ -294,7 +297,7 @@ void depthwise_window(const WindowConv& g, const T* x, const T* w, const T* bias
           idx_t ahead_bytes;
           next_lines(R, 0, ahead, ahead_bytes);
           kernel({lines.buf, g.stride[q] * lines.pix, width, offs.data(), idx_t(offs.size()), t.w.data(), g.c, 1,
-                  R.out, g.os[q], nullptr, bias, g.act, row, ahead, ahead_bytes});
+                  R.out, g.os[q], nullptr, bias, g.act, row, g.stride[q], ahead, ahead_bytes});
         }
       });
       return;
@@ -324,8 +327,8 @@ void depthwise_window(const WindowConv& g, const T* x, const T* w, const T* bias
           idx_t next_bytes = 0;
           if (ahead) next_lines(R, i0, next, next_bytes);
           kernel({base, step_x, npix, t.off.data(), any ? t.count() : 0, t.w.data(), g.c, 1,
-                  R.out + i0 * row_o + p0 * g.os[q], step_o, nullptr, bias, g.act, any ? rows_of : 0, next,
-                  next_bytes});
+                  R.out + i0 * row_o + p0 * g.os[q], step_o, nullptr, bias, g.act, any ? rows_of : 0, g.stride[q],
+                  next, next_bytes});
         };
         idx_t k0[WindowConv::kMaxAxes], k1[WindowConv::kMaxAxes];
         std::copy(R.k0, R.k0 + q, k0), std::copy(R.k1, R.k1 + q, k1);

@@ -22,7 +22,7 @@ static constexpr int kDispatchF32[2] = {6, 3}, kDispatchF64[2] = {3, 6};
 static constexpr int kDispatchF32[2] = {6, 3}, kDispatchF64[2] = {5, 4};
 #endif
 static constexpr idx_t kL2 = 192 << 10;
-// Pixels of the sliding depthwise tile for rows of 3, 5 and 7 taps (tapreduce.h:
+// Pixels of the sliding depthwise tile for rows of 3 (stride 1 or 2), 5 and 7 taps (tapreduce.h:
 // slide_pixels; docs/tuning.md).
 static constexpr int kSlidePixels[3] = {8, 8, 8};
 

@@ -19,7 +19,7 @@ static constexpr const char* kIsaName = "scalar";
 static constexpr int kDispatchF32[2] = {4, 4}, kDispatchF64[2] = {4, 4};
 static constexpr int kFitF32[2] = {0, 0}, kFitF64[2] = {0, 0};
 static constexpr idx_t kL2 = 192 << 10;
-// Pixels of the sliding depthwise tile for rows of 3, 5 and 7 taps (tapreduce.h:
+// Pixels of the sliding depthwise tile for rows of 3 (stride 1 or 2), 5 and 7 taps (tapreduce.h:
 // slide_pixels; docs/tuning.md).
 static constexpr int kSlidePixels[3] = {4, 4, 4};
 

@@ -190,11 +190,12 @@ __attribute__((always_inline)) static inline void lane_pixels(const TapReduceArg
   }
 }
 
-// Stride-1 windows along the pixels (a.row == K): NP pixels of one vector of lanes from
-// lane r. Pixel q's tap j of a row reads the input q + j pixels on, so each row loads
-// its K weight vectors and NP + K - 1 input vectors once for NP * K FMAs (K = 7, NP = 8:
-// 0.375 loads per FMA, where lane_pixels takes 1.25). Each pixel sums its taps in order.
-template <class T, int NP, int K>
+// Windows along the pixels (a.row == K, a.row_step == S): NP pixels of one vector of
+// lanes from lane r. Pixel q's tap j of a row reads the input q * S + j steps on, so each
+// row loads its K weight vectors and (NP - 1) * S + K input vectors once for NP * K FMAs
+// (K = 7, S = 1, NP = 8: 0.375 loads per FMA; K = 3, S = 2: 0.83; lane_pixels takes
+// 1.25). Each pixel sums its taps in order.
+template <class T, int NP, int K, int S>
 __attribute__((always_inline)) static inline void slide_pixels(const TapReduceArgs<T>& a, idx_t p, idx_t r,
                                                               const Epilogue<T>& e) {
   using V = Vec<T>;
@@ -202,19 +203,19 @@ __attribute__((always_inline)) static inline void slide_pixels(const TapReduceAr
 #pragma GCC unroll 16
   for (int q = 0; q < NP; ++q) c[q] = V::zero();
   const T* xp = a.x + p * a.x_pix + r;
-  const idx_t xq = a.x_pix;
+  const idx_t xq = a.x_pix / S;
   for (idx_t t = 0; t < a.ntaps; t += K) {
     const T* ws = a.w + t * a.L + r;
     const T* xs = xp + a.taps[t];
     typename V::reg wv[K];
 #pragma GCC unroll 8
     for (int j = 0; j < K; ++j) wv[j] = V::load(ws + j * a.L);
-#pragma GCC unroll 24
-    for (int i = 0; i < NP + K - 1; ++i) {
-      const auto xv = V::pin(V::load(xs + i * xq));  // one load for its K FMAs, not one each
+#pragma GCC unroll 40
+    for (int i = 0; i < (NP - 1) * S + K; ++i) {
+      const auto xv = V::pin(V::load(xs + i * xq));  // one load for its FMAs, not one each
 #pragma GCC unroll 8
       for (int j = 0; j < K; ++j)
-        if (i - j >= 0 && i - j < NP) c[i - j] = V::fmadd(xv, wv[j], c[i - j]);
+        if (i - j >= 0 && (i - j) % S == 0 && (i - j) / S < NP) c[(i - j) / S] = V::fmadd(xv, wv[j], c[(i - j) / S]);
     }
   }
   T* op = a.out + p * a.out_pix + r;
@@ -222,24 +223,24 @@ __attribute__((always_inline)) static inline void slide_pixels(const TapReduceAr
   for (int q = 0; q < NP; ++q) V::store(op + q * a.out_pix, e.active() ? e(c[q], r) : c[q]);
 }
 
-// slide_pixels<NP, K> over every full vector of lanes, the lane tail by lane_pixels.
-template <class T, int NP, int K>
+// slide_pixels<NP, K, S> over every full vector of lanes, the lane tail by lane_pixels.
+template <class T, int NP, int K, int S>
 static inline void slide_lanes(const TapReduceArgs<T>& a, idx_t p, const Epilogue<T>& e) {
   constexpr idx_t W = Vec<T>::W;
   idx_t r = 0;
-  for (; r + W <= a.L; r += W) slide_pixels<T, NP, K>(a, p, r, e);
+  for (; r + W <= a.L; r += W) slide_pixels<T, NP, K, S>(a, p, r, e);
   if (r < a.L) lane_pixels<T, NP, 1>(a, p, r, a.L - r, e);
 }
 
-// The pixel blocks [p, ...) of NP pixels that slide_pixels<K> serves, then one of 8
+// The pixel blocks [p, ...) of NP pixels that slide_pixels<K, S> serves, then one of 8
 // where 8 or more pixels are left; returns the first pixel left.
-template <class T, int NP, int K>
+template <class T, int NP, int K, int S>
 __attribute__((noinline)) static idx_t slide_blocks(const TapReduceArgs<T>& a, const Epilogue<T>& e,
                                                      Ahead<T>& ahead) {
   idx_t p = 0;
-  for (; p + NP <= a.npix; p += NP) ahead.step(NP), slide_lanes<T, NP, K>(a, p, e);
+  for (; p + NP <= a.npix; p += NP) ahead.step(NP), slide_lanes<T, NP, K, S>(a, p, e);
   if constexpr (NP > 8)
-    if (p + 8 <= a.npix) ahead.step(8), slide_lanes<T, 8, K>(a, p, e), p += 8;
+    if (p + 8 <= a.npix) ahead.step(8), slide_lanes<T, 8, K, S>(a, p, e), p += 8;
   return p;
 }
 
@@ -354,9 +355,13 @@ static void tapreduce(const TapReduceArgs<T>& a) {
   Ahead<T> ahead(a);
   idx_t p = 0;
   if (seg == 1 && a.row > 0 && nt % a.row == 0) {
-    if (a.row == 3) p = slide_blocks<T, kSlidePixels[0], 3>(a, e, ahead);
-    if (a.row == 5) p = slide_blocks<T, kSlidePixels[1], 5>(a, e, ahead);
-    if (a.row == 7) p = slide_blocks<T, kSlidePixels[2], 7>(a, e, ahead);
+    if (a.row_step == 1) {
+      if (a.row == 3) p = slide_blocks<T, kSlidePixels[0], 3, 1>(a, e, ahead);
+      if (a.row == 5) p = slide_blocks<T, kSlidePixels[1], 5, 1>(a, e, ahead);
+      if (a.row == 7) p = slide_blocks<T, kSlidePixels[2], 7, 1>(a, e, ahead);
+    } else if (a.row_step == 2 && a.row == 3) {
+      p = slide_blocks<T, kSlidePixels[0], 3, 2>(a, e, ahead);
+    }
   }
   if (seg == 1 && W > 1 && nt >= kTapPixelsMinTaps) p = tile_blocks(a, p, e, ahead);
   single_pixels(a, p, steps, e, ahead);
