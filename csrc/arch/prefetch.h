@@ -12,28 +12,25 @@ constexpr idx_t kCacheLine = 64;
 template <class T>
 constexpr idx_t kLineElems = kCacheLine / idx_t(sizeof(T));
 
-// Fetches the cache line holding p into L1. An asm statement, not
-// __builtin_prefetch: GCC deletes a loop whose only statement is the builtin (it
-// counts as free of effects), and a loop is how a row's lines are fetched
-// (docs/tuning.md). A loop that does more (the kernel's own) keeps the builtin.
+// Fetches the cache line holding p into L1 (L2: into L2, not L1, for lines read a call
+// later). An asm statement, not __builtin_prefetch: GCC deletes a loop whose only
+// statement is the builtin (it counts as free of effects), and a loop is how a row's
+// lines are fetched (docs/tuning.md). A loop that does more (the kernel's own) keeps the
+// builtin.
+template <bool L2 = false>
 inline void prefetch_line(const void* p) {
 #if defined(__x86_64__) || defined(__i386__)
-  asm volatile("prefetcht0 %0" : : "m"(*static_cast<const char*>(p)));
+  if constexpr (L2)
+    asm volatile("prefetcht1 %0" : : "m"(*static_cast<const char*>(p)));
+  else
+    asm volatile("prefetcht0 %0" : : "m"(*static_cast<const char*>(p)));
 #elif defined(__aarch64__)
-  asm volatile("prfm pldl1keep, %0" : : "Q"(*static_cast<const char*>(p)));
+  if constexpr (L2)
+    asm volatile("prfm pldl2keep, %0" : : "Q"(*static_cast<const char*>(p)));
+  else
+    asm volatile("prfm pldl1keep, %0" : : "Q"(*static_cast<const char*>(p)));
 #else
-  __builtin_prefetch(p);
-#endif
-}
-
-// Fetches the cache line holding p into L2 (and L3), not L1: for lines read a call later.
-inline void prefetch_line_l2(const void* p) {
-#if defined(__x86_64__) || defined(__i386__)
-  asm volatile("prefetcht1 %0" : : "m"(*static_cast<const char*>(p)));
-#elif defined(__aarch64__)
-  asm volatile("prfm pldl2keep, %0" : : "Q"(*static_cast<const char*>(p)));
-#else
-  __builtin_prefetch(p, 0, 2);
+  __builtin_prefetch(p, 0, L2 ? 2 : 3);
 #endif
 }
 

@@ -96,7 +96,7 @@ struct Ahead {
   __attribute__((always_inline)) void step(idx_t npix) {
     if (p >= end) return;
     const char* stop = end - p > npix * per_pix ? p + npix * per_pix : end;
-    for (; p < stop; p += kCacheLine) prefetch_line_l2(p);
+    for (; p < stop; p += kCacheLine) prefetch_line<true>(p);
   }
 };
 
