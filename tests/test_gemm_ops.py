@@ -1,4 +1,6 @@
 """The GEMM path (conv, 1x1, grouped, point-wise grouped) against the reference, on every ISA."""
+import contextlib
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -487,3 +489,109 @@ def test_plans_kept_by_layout(isa):
     for _ in range(2):
         for v in (x, xs):
             np.testing.assert_allclose(fastconv.depthwise_separable_conv(v, wd, wp), want, rtol=1e-4, atol=1e-4)
+
+
+@contextlib.contextmanager
+def b_in_place(mode):
+    """The GEMM path reads B in place never, always (where B's layout allows) or as tuned."""
+    prev = _core.set_gemm_b_in_place(mode)
+    try:
+        yield
+    finally:
+        _core.set_gemm_b_in_place(prev)
+
+
+def _in_place_runs(fn):
+    """fn()'s result and how many GEMM regions read B in place during it."""
+    n0 = _core.gemm_b_in_place_runs()
+    got = fn()
+    return got, _core.gemm_b_in_place_runs() - n0
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_b_in_place(isa, dtype):
+    """B read in place by the kernels (rows ldb apart) instead of packed: on every ISA (forced),
+    bitwise the packed GEMM's result and close to the reference; taken only where N is
+    unit-stride in whole vectors and every K index is a row the same positive stride on (a
+    sliced B, a grouped B, a padded conv's weights, K across KC, 1 and 3 threads), packed
+    otherwise (a partial last vector, B's K reversed or N strided, the shuffle's zip)."""
+    bl = _core.gemm_blocking(np.dtype(dtype).name)
+    w, kc = bl["w"], bl["kc"]
+    rng = np.random.default_rng(23)
+
+    def both(fn):
+        with b_in_place("never"):
+            packed, n_packed = _in_place_runs(fn)
+        with b_in_place("always"):
+            direct, n_direct = _in_place_runs(fn)
+        assert n_packed == 0
+        np.testing.assert_array_equal(direct, packed)
+        return direct, n_direct
+
+    def gemm(a, b):
+        out = np.full((a.shape[0], b.shape[1]), np.nan, dtype)
+        _core.contract(a, "mk", b, "kn", out, "mn")
+        return out
+
+    checked = 0
+    for threads in (1, 3):
+        with num_threads(threads):
+            for m in (1, bl["mr"] + 1, 5 * bl["mr"] + 3, 40):
+                for k in (3, kc + 5):
+                    a = rng.standard_normal((m, k)).astype(dtype)
+                    for n in (w, 2 * bl["nr"] + w, w + 1):
+                        eligible = n % w == 0  # whole vectors (every N on the scalar ISA)
+                        big = rng.standard_normal((k, n + 3)).astype(dtype)
+                        wide = rng.standard_normal((k, 2 * n)).astype(dtype)
+                        for b, ok in ((big[:, :n].copy(), eligible), (big[:, :n], eligible),
+                                      (big[::-1, :n], False), (wide[:, ::2], False)):
+                            got, runs = both(lambda: gemm(a, b))
+                            assert_matmul_close(got, a, b)
+                            p = _core.plan(a, "mk", b, "kn", "mn")
+                            if (p["path"], p["swapped"]) == ("gemm", False):  # b is B
+                                assert (runs > 0) == ok, (m, k, n, b.strides)
+                                checked += 1
+    assert checked >= 24, checked
+    # groups, each its own B (not interleaved in the output)
+    a = rng.standard_normal((40, 3, kc + 2)).astype(dtype)
+    b = rng.standard_normal((3, kc + 2, 2 * w)).astype(dtype)
+    def grouped(out_shape, out_labels):
+        out = np.full(out_shape, np.nan, dtype)
+        _core.contract(a, "mgk", b, "gkn", out, out_labels)
+        return out
+
+    got, runs = both(lambda: grouped((3, 40, 2 * w), "gmn"))
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    assert_close(got, np.einsum("mgk,gkn->gmn", a64, b64), np.einsum("mgk,gkn->gmn", np.abs(a64), np.abs(b64)), kc + 2)
+    assert runs > 0
+    # the shuffle's zip kernel reads packed B only (one K block)
+    a, b = a[:, :, :5].copy(), b[:, :5].copy()
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    got, runs = both(lambda: grouped((40, 2 * w, 3), "mng"))
+    assert_close(got, np.einsum("mgk,gkn->mng", a64, b64), np.einsum("mgk,gkn->mng", np.abs(a64), np.abs(b64)), 5)
+    assert runs == 0
+    # a padded, strided conv with bias and activation: its weights are B
+    x = rng.standard_normal((2, 9, 7, 16)).astype(dtype)
+    wt = rng.standard_normal((3, 3, 16, 2 * w)).astype(dtype)
+    bias = rng.standard_normal(2 * w).astype(dtype)
+    kw = dict(stride=(1, 2), padding=1, bias=bias, activation="relu")
+    got, runs = both(lambda: fastconv.conv(x, wt, **kw))
+    assert runs > 0
+    check(fastconv.conv, R.conv, x, wt, 9 * 16, **kw)
+    with b_in_place("always"):
+        check(fastconv.conv, R.conv, x, wt, 9 * 16, **kw)
+
+
+def test_b_in_place_tuned():
+    """As tuned, B is read in place where each thread's rows are few tiles (a batch-1 1x1 conv
+    of 49 pixels), on the ISAs whose tile says so (in_place_tiles), and packed where they are
+    many (tens of thousands of rows)."""
+    bl = _core.gemm_blocking("float32")
+    rng = np.random.default_rng(24)
+    w = rng.standard_normal((256, 128)).astype(np.float32)
+    for pixels, few in ((7, True), (128, False)):
+        x = rng.standard_normal((1, pixels, pixels, 256)).astype(np.float32)
+        with b_in_place("tuned"), num_threads(1):
+            got, runs = _in_place_runs(lambda: fastconv.pointwise_conv(x, w))
+        assert (runs > 0) == (few and pixels * pixels <= bl["mr"] * bl["in_place_tiles"]), (pixels, bl)
+        assert_matmul_close(got.reshape(-1, 128), x.reshape(-1, 256), w)

@@ -8,6 +8,7 @@
 #include "arch/fpenv.h"
 #include "bindings/common.h"
 #include "dispatch.h"
+#include "engine/paths/paths.h"
 
 // threadpoolctl's controller for fastconv (python/fastconv/_config.py) calls these
 // through ctypes, as its OpenMP controller calls omp_get_max_threads and
@@ -54,10 +55,23 @@ void def_runtime(py::module_& m) {
     const GemmBlocking& b = dtype == "float64" ? KernelOf<double>::gemms(k, idx_t(n)).blocking
                                                : KernelOf<float>::gemms(k, idx_t(n)).blocking;
     py::dict d;
-    d["mr"] = b.mr, d["nr"] = b.nr, d["w"] = b.w, d["kc"] = b.kc, d["l2"] = b.l2;
+    d["mr"] = b.mr, d["nr"] = b.nr, d["w"] = b.w, d["kc"] = b.kc, d["l2"] = b.l2, d["in_place_tiles"] = b.in_place_tiles;
     return d;
   }, py::arg("dtype") = "float32", py::arg("n") = 0,
      "Register tile and cache blocks of the GEMM kernel in use for a GEMM of n columns (0: the ISA's default tile).");
+  m.def("set_gemm_b_in_place", [](const std::string& mode) {
+    using engine::BInPlace;
+    const BInPlace prev = engine::b_in_place();
+    if (mode == "tuned") engine::set_b_in_place(BInPlace::tuned);
+    else if (mode == "never") engine::set_b_in_place(BInPlace::never);
+    else if (mode == "always") engine::set_b_in_place(BInPlace::always);
+    else throw py::value_error("mode must be 'tuned', 'never' or 'always', not '" + mode + "'");
+    return std::string(prev == BInPlace::tuned ? "tuned" : prev == BInPlace::never ? "never" : "always");
+  }, py::arg("mode"),
+     "For tests: where the GEMM path reads B in place instead of packing it ('tuned': per the tile's "
+     "in_place_tiles; 'never'; 'always', where B's layout allows). Returns the previous mode.");
+  m.def("gemm_b_in_place_runs", &engine::b_in_place_runs,
+        "For tests: GEMM regions that have read B in place since the module loaded.");
   m.def("get_num_threads", &parallel::get_num_threads);
   m.def("max_threads", &parallel::max_threads, "The largest thread count set_num_threads accepts.");
   m.def("hardware_threads", &parallel::hardware_threads, "CPUs this process may run on.");

@@ -76,11 +76,12 @@ struct ZipArgs {
 };
 
 // GEMM microkernel (register tile MR x NR), A read in place:
-//   C[i*rs_c + j*cs_c] (+)= sum_k A_i[k] * b[k*NR + j]        for i < m, j < n
+//   C[i*rs_c + j*cs_c] (+)= sum_k A_i[k] * b[k*ldb + j]        for i < m, j < n
 // Row i of A is read through the pointer a[i]; its K indices are nseg segments,
 // segment s covering a[i][seg_off[s] + t*ks] for t < seg_len[s], in order.
-// b is the packed B micro-panel (NR columns interleaved, zero-padded), with one
-// row per K index in the same order. Rows i >= m must still point at readable
+// b is the packed B micro-panel (ldb = 0: NR columns interleaved, zero-padded), or
+// B itself (ldb > 0: rows ldb apart, each readable for whole vectors covering n),
+// with one row per K index in the same order. Rows i >= m must still point at readable
 // memory (any valid row); their results are discarded. C has any strides;
 // accumulate == false overwrites C. stream: full tiles of unit column stride
 // whose rows are vector-aligned may bypass the cache (non-temporal stores; the
@@ -117,6 +118,9 @@ struct GemmArgs {
   const T* bias = nullptr;
   int act = 0;
   idx_t bias_gs = 0;  // the zip kernel: group q's bias panel at bias + q*bias_gs
+  // B's row stride: 0 for packed panels (NR); more where B is read in place (its
+  // rows then hold whole vectors past n: only lanes below n reach the output).
+  idx_t ldb = 0;
 };
 
 // Group counts the zip kernel interleaves with code for that count; more go
@@ -164,6 +168,9 @@ struct GemmBlocking {
   idx_t w;       // vector width: a tile of n <= nr columns costs ceil(n / w) vectors
   idx_t kc;      // K block: the kernel passes over KC x NR of B per tile
   idx_t l2;      // bytes of A (MC rows x KC) to keep in L2
+  // B read in place (GemmArgs::ldb) where each thread's share of the rows is at most
+  // this many tiles a panel: the packing then costs more than strided B rows do.
+  idx_t in_place_tiles;
 };
 
 // The memory-bound kernels of one ISA and dtype.

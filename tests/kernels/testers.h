@@ -131,39 +131,42 @@ template <class T> void check_gemm(Report& r, const GemmKernels<T>& k) {
     for (idx_t n = 1; n <= NR; ++n)  // every width: narrow kernels, partial last vectors
       for (idx_t ks : {1, 3})
         for (idx_t cs : {1, 2})
-          for (bool acc : {false, true}) {
-            const idx_t nt = 1 + 2 * (n % 2);  // runs of 1 and 3 tiles: only the last keeps m rows
-            std::vector<idx_t> off = {0, 40 * ks, 90 * ks}, len = {1, bl.kc - 1, 5};
-            idx_t K = 0;
-            for (idx_t l : len) K += l;
-            auto a = r.rand<T>(size_t(nt * MR * 200 * ks));
-            const T* rows[64];
-            for (idx_t i = 0; i < nt * MR; ++i) rows[i] = a.data() + i * 7 * ks;  // overlapping rows are fine
-            auto b = r.rand<T>(size_t(K * NR));
-            const idx_t rs = NR * cs + 3;
-            std::vector<T> c(size_t(nt * MR * rs + 64));
-            for (auto& v : c) v = T(0.5);
-            GemmArgs<T> g{rows, off.data(), len.data(), idx_t(off.size()), ks, b.data(), c.data(), rs, cs, m, n, acc, true,
-                          (n & 2) == 0, nt};  // prefetch on and off: results must not change
-            fn(g);
-            const idx_t rows_kept = (nt - 1) * MR + m;
-            for (idx_t i = 0; i < nt * MR; ++i)
-              for (idx_t j = 0; j < NR; ++j) {
-                const T got = c[i * rs + j * cs];
-                if (i >= rows_kept || j >= n) {
-                  if (got != T(0.5)) r.close(T(1), 0, 0, "gemm wrote outside m x n", m, n, i);
-                  continue;
-                }
-                double want = acc ? 0.5 : 0.0, scale = 1;
-                idx_t kk = 0;
-                for (size_t s = 0; s < off.size(); ++s)
-                  for (idx_t t = 0; t < len[s]; ++t, ++kk) {
-                    const double v = double(rows[i][off[s] + t * ks]) * b[kk * NR + j];
-                    want += v, scale += std::fabs(v);
+          for (bool acc : {false, true})
+            for (idx_t ldb : {idx_t(0), NR + 3}) {  // packed panels; B read in place (rows misaligned)
+              const idx_t nt = 1 + 2 * (n % 2);  // runs of 1 and 3 tiles: only the last keeps m rows
+              std::vector<idx_t> off = {0, 40 * ks, 90 * ks}, len = {1, bl.kc - 1, 5};
+              idx_t K = 0;
+              for (idx_t l : len) K += l;
+              auto a = r.rand<T>(size_t(nt * MR * 200 * ks));
+              const T* rows[64];
+              for (idx_t i = 0; i < nt * MR; ++i) rows[i] = a.data() + i * 7 * ks;  // overlapping rows are fine
+              const idx_t bs = ldb > 0 ? ldb : NR;
+              auto b = r.rand<T>(size_t(K * bs));
+              const idx_t rs = NR * cs + 3;
+              std::vector<T> c(size_t(nt * MR * rs + 64));
+              for (auto& v : c) v = T(0.5);
+              GemmArgs<T> g{rows, off.data(), len.data(), idx_t(off.size()), ks, b.data(), c.data(), rs, cs, m, n, acc, true,
+                            (n & 2) == 0, nt};  // prefetch on and off: results must not change
+              g.ldb = ldb;
+              fn(g);
+              const idx_t rows_kept = (nt - 1) * MR + m;
+              for (idx_t i = 0; i < nt * MR; ++i)
+                for (idx_t j = 0; j < NR; ++j) {
+                  const T got = c[i * rs + j * cs];
+                  if (i >= rows_kept || j >= n) {
+                    if (got != T(0.5)) r.close(T(1), 0, 0, "gemm wrote outside m x n", m, n, i);
+                    continue;
                   }
-                r.close(got, want, scale, "gemm", m, n, i * 100 + j);
-              }
-          }
+                  double want = acc ? 0.5 : 0.0, scale = 1;
+                  idx_t kk = 0;
+                  for (size_t s = 0; s < off.size(); ++s)
+                    for (idx_t t = 0; t < len[s]; ++t, ++kk) {
+                      const double v = double(rows[i][off[s] + t * ks]) * b[kk * bs + j];
+                      want += v, scale += std::fabs(v);
+                    }
+                  r.close(got, want, scale, "gemm", m, n, i * 100 + j);
+                }
+            }
 }
 
 // The zip kernel: every group's tiles, tile by tile, each output row written as

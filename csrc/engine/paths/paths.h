@@ -26,6 +26,15 @@ std::string dot_path(const Contraction& d, const T* a, const T* b, T* out, const
 template <class T>
 std::string gemm_path(const Contraction& d, const T* a, const T* b, const T* bias, T* out, const KernelTable& kt,
                       int nthreads);
+// Where the GEMM path reads B in place instead of packing it: as tuned per tile
+// (GemmBlocking::in_place_tiles), or, for tests of both on any ISA, never or always
+// (where B's layout allows it). Process-wide.
+enum class BInPlace { tuned, never, always };
+void set_b_in_place(BInPlace mode);
+BInPlace b_in_place();
+// GEMM regions that have read B in place so far (for tests), and the call that counts one.
+long long b_in_place_runs();
+void count_b_in_place();
 // One operand, nothing summed: copies, the zip of a channel shuffle (permute.cpp).
 template <class T>
 std::string permute_path(const Contraction& d, const T* a, T* out, const KernelTable& kt, int nthreads);

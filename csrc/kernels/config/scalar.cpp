@@ -19,6 +19,9 @@ static constexpr const char* kIsaName = "scalar";
 static constexpr int kDispatchF32[2] = {4, 4}, kDispatchF64[2] = {4, 4};
 static constexpr int kFitF32[2] = {0, 0}, kFitF64[2] = {0, 0};
 static constexpr idx_t kL2 = 192 << 10;
+// B read in place, not packed, where a thread's rows are at most this many tiles a
+// panel (0: never; docs/tuning.md).
+static constexpr idx_t kInPlaceTiles = 0;
 // Pixels of the sliding depthwise tile for rows of 3 (stride 1 or 2), 5 and 7 taps (tapreduce.h:
 // slide_pixels; docs/tuning.md).
 static constexpr int kSlidePixels[3] = {4, 4, 4};

@@ -22,21 +22,23 @@ struct LaneFma : std::false_type {};
 template <class V>
 struct LaneFma<V, std::void_t<decltype(V::kLaneFma)>> : std::integral_constant<bool, V::kLaneFma> {};
 
-// Steps L .. W-1 of K from the rows' vectors av (their lane L each), B rows from b.
+// Steps L .. W-1 of K from the rows' vectors av (their lane L each), B rows from b,
+// ldb apart.
 template <class T, class Tl, int NVU, int L = 0>
-__attribute__((always_inline)) static inline void lane_steps(const T* b, const typename Vec<T>::reg (&av)[Tl::MR],
+__attribute__((always_inline)) static inline void lane_steps(const T* b, idx_t ldb,
+                                                             const typename Vec<T>::reg (&av)[Tl::MR],
                                                              typename Vec<T>::reg (&acc)[Tl::MR][NVU]) {
   using V = Vec<T>;
   if constexpr (L < V::W) {
-    constexpr int W = V::W, NR = Tl::NV * W;
+    constexpr int W = V::W;
     typename V::reg bv[NVU];
 #pragma GCC unroll 8
-    for (int j = 0; j < NVU; ++j) bv[j] = V::load(b + L * NR + j * W);
+    for (int j = 0; j < NVU; ++j) bv[j] = V::load(b + L * ldb + j * W);
 #pragma GCC unroll 32
     for (int i = 0; i < Tl::MR; ++i)
 #pragma GCC unroll 8
       for (int j = 0; j < NVU; ++j) acc[i][j] = V::template fmadd_lane<L>(bv[j], av[i], acc[i][j]);
-    lane_steps<T, Tl, NVU, L + 1>(b, av, acc);
+    lane_steps<T, Tl, NVU, L + 1>(b, ldb, av, acc);
   }
 }
 
@@ -59,6 +61,7 @@ __attribute__((always_inline)) static inline void gemm_segments(const GemmArgs<T
 #pragma GCC unroll 32
   for (int i = 0; i < MR; ++i) rows[i] = a[i];
   const T* b = g.b;
+  const idx_t ldb = g.ldb > 0 ? g.ldb : idx_t(NR);  // B's row stride: packed panels, or B in place
   const idx_t ks = unit ? 1 : g.ks;
   constexpr idx_t LINE = kLineElems<T>;
   for (idx_t s = 0; s < g.nseg; ++s) {
@@ -80,21 +83,21 @@ __attribute__((always_inline)) static inline void gemm_segments(const GemmArgs<T
       // K, and the loop's own instructions (index steps, compare, branch) would weigh
       // twice as much against its FMAs (docs/neon.md).
       constexpr int U = W == 2 ? 2 : 1;
-      for (; k + U * W <= len; k += U * W, b += U * W * NR) {
+      for (; k + U * W <= len; k += U * W, b += U * W * ldb) {
 #pragma GCC unroll 2
         for (int u = 0; u < U; ++u) {
           typename V::reg av[MR];
 #pragma GCC unroll 32
           for (int i = 0; i < MR; ++i) av[i] = V::load(r[i] + k + u * W);
-          lane_steps<T, Tl, NVU>(b + u * W * NR, av, acc);
+          lane_steps<T, Tl, NVU>(b + u * W * ldb, ldb, av, acc);
         }
       }
       if constexpr (U > 1) {
-        for (; k + W <= len; k += W, b += W * NR) {
+        for (; k + W <= len; k += W, b += W * ldb) {
           typename V::reg av[MR];
 #pragma GCC unroll 32
           for (int i = 0; i < MR; ++i) av[i] = V::load(r[i] + k);
-          lane_steps<T, Tl, NVU>(b, av, acc);
+          lane_steps<T, Tl, NVU>(b, ldb, av, acc);
         }
       }
     }
@@ -109,7 +112,7 @@ __attribute__((always_inline)) static inline void gemm_segments(const GemmArgs<T
 #pragma GCC unroll 8
         for (int j = 0; j < NVU; ++j) acc[i][j] = V::fmadd(av, bv[j], acc[i][j]);
       }
-      b += NR;
+      b += ldb;
     }
   }
 #pragma GCC unroll 32

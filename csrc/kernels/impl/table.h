@@ -47,7 +47,7 @@ static MemKernels<T> membound() {
 template <class T, int MR, int NV, Isa I>
 static GemmKernels<T> gemm_tile_kernels(const char* name, idx_t kc) {
   using Tl = Tile<MR, NV>;
-  return {name, &gemm<T, Tl>, &gemm_zip<T, Tl>, &pack_b<T, Tl>, {MR, NV * Vec<T>::W, Vec<T>::W, kc, kL2}};
+  return {name, &gemm<T, Tl>, &gemm_zip<T, Tl>, &pack_b<T, Tl>, {MR, NV * Vec<T>::W, Vec<T>::W, kc, kL2, kInPlaceTiles}};
 }
 
 static GemmList<float>& gemm_list(IsaKernels& k, float*) { return k.gemm_f32; }

@@ -10,6 +10,7 @@
 #include "arch/fpenv.h"
 #include "dispatch.h"
 #include "engine/paths/gemm/macrokernel.h"
+#include "engine/paths/paths.h"
 #include "engine/parallel.h"
 
 namespace fastconv {
@@ -111,31 +112,50 @@ struct Partition {
 // (docs/tuning.md). A larger one is packed once, each thread a share of its rows.
 constexpr idx_t kOwnPackedB = idx_t(512) << 10;
 
-// The parallel region of a GEMM: B packed (kOwnPackedB), then each thread's blocks,
-// block(b, next, pb, rows_a, rows_o, next_a, tiles) (Partition::Block, the next one or
-// nullptr, the packed B the thread reads) with per-thread buffers of the partition's
-// block size; streamed stores fenced.
+// Whether the kernels read B in place rather than packed (GemmPlan::ldb, and the tile's
+// in_place_tiles: few row tiles per thread pass over each panel), unless a test forced
+// it (set_b_in_place).
+template <class T>
+bool read_b_in_place(const GemmPlan<T>& p, const Partition& part) {
+  if (p.ldb == 0) return false;
+  const BInPlace mode = b_in_place();
+  if (mode != BInPlace::tuned) return mode == BInPlace::always;
+  const idx_t tiles = (p.M + p.MR - 1) / p.MR;
+  return (tiles + part.tm - 1) / part.tm <= p.bl.in_place_tiles;
+}
+
+// The parallel region of a GEMM: B packed (kOwnPackedB) unless read in place, then
+// each thread's blocks, block(b, next, pb, rows_a, rows_o, next_a, tiles)
+// (Partition::Block, the next one or nullptr, the B the thread reads: packed, or B
+// itself where in place) with per-thread buffers of the partition's block size;
+// streamed stores fenced.
 template <class T, class Block>
 void gemm_region(GemmPlan<T>& p, const T* b, const Partition& part, Block&& block) {
   const int nt = part.threads();
   const bool own = nt > 1 && sat_mul(p.packed(), idx_t(sizeof(T))) <= kOwnPackedB;
+  p.in_place = read_b_in_place(p, part);
+  if (p.in_place) count_b_in_place();
   Partition::Claims claims(part);
   parallel::run(nt, [&](int tid, int n) {
-    T* pb = p.bp;
-    if (own || n == 1) {
-      if (tid > 0) pb = scratch::get<T>(scratch::kPackedB, size_t(p.packed()));
-      // A thread with several shares (n < nt: a smaller team) packs every panel.
-      const auto [p0, p1] = n == nt ? part.panels(tid) : std::pair<idx_t, idx_t>(0, p.npanels);
-      p.pack_b(b, 0, 1, pb, p0, p1);
-    } else {
-      p.pack_b(b, tid, n, pb, 0, p.npanels);
-      if (!parallel::barrier()) return;
+    const T* src = b;  // where the kernels read B: B itself (GemmPlan::panel), or packed
+    if (!p.in_place) {
+      T* pb = p.bp;
+      if (own || n == 1) {
+        if (tid > 0) pb = scratch::get<T>(scratch::kPackedB, size_t(p.packed()));
+        // A thread with several shares (n < nt: a smaller team) packs every panel.
+        const auto [p0, p1] = n == nt ? part.panels(tid) : std::pair<idx_t, idx_t>(0, p.npanels);
+        p.pack_b(b, 0, 1, pb, p0, p1);
+      } else {
+        p.pack_b(b, tid, n, pb, 0, p.npanels);
+        if (!parallel::barrier()) return;
+      }
+      src = pb;
     }
     idx_t* offs = scratch::get<idx_t>(scratch::kRowOffsets, size_t(3 * part.mc));
     T* tiles = scratch::get<T>(scratch::kTiles, size_t(p.scratch));
     for (int share = tid; share < nt; share += n)  // n < nt where the pool gave fewer threads
       part.for_blocks(share, claims, [&](const Partition::Block& blk, const Partition::Block* next) {
-        block(blk, next, static_cast<const T*>(pb), offs, offs + part.mc, offs + 2 * part.mc, tiles);
+        block(blk, next, src, offs, offs + part.mc, offs + 2 * part.mc, tiles);
       });
     if (p.stream) arch::store_fence();
   });

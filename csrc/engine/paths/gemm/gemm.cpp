@@ -1,6 +1,8 @@
 // The GEMM path (batch, M, N and K): A read in place through row pointers, B packed
-// per slab, the threads claiming chunks of row tiles (gemm_driver.h).
+// per slab (or read in place: GemmPlan::ldb), the threads claiming chunks of row tiles
+// (gemm_driver.h).
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 
 #include "engine/paths/gemm/driver.h"
@@ -8,6 +10,15 @@
 
 namespace fastconv {
 namespace engine {
+
+namespace {
+std::atomic<int> g_b_in_place{int(BInPlace::tuned)};
+std::atomic<long long> g_b_in_place_runs{0};
+}  // namespace
+void set_b_in_place(BInPlace mode) { g_b_in_place.store(int(mode)); }
+BInPlace b_in_place() { return BInPlace(g_b_in_place.load(std::memory_order_relaxed)); }
+long long b_in_place_runs() { return g_b_in_place_runs.load(); }
+void count_b_in_place() { g_b_in_place_runs.fetch_add(1, std::memory_order_relaxed); }
 
 KSegments k_segments(const std::vector<Dim>& k, idx_t kc, idx_t k0, idx_t k1, int npad) {
   std::vector<Dim> dims = without_units(k);

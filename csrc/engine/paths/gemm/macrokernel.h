@@ -70,6 +70,7 @@ void GemmPlan<T>::rows(const T* a, const T* pb, T* out, const idx_t* rows_a, con
       const idx_t jr = pcol[jp], nn = pcol[jp + 1] - jr;
       GemmArgs<T> args{nullptr, seg.off.data() + s0, seg.len.data() + s0, ns, seg.ks, nullptr,
                        nullptr, NR, 1, 0, nn, false, false};
+      args.ldb = in_place ? ldb : 0;
       if (gather) args.seg_off = &zero, args.seg_len = &kq, args.nseg = 1;
       // Only the first panel's pass reads A from memory (gathered rows are in
       // cache); later ones find it in cache.

@@ -108,6 +108,11 @@ struct GemmPlan {
   std::vector<idx_t> pcol;  // panel p covers columns [pcol[p], pcol[p + 1])
   KSegments seg;
   T* bp = nullptr;  // per group and panel, K rows of NR values, zero-padded (the calling thread's scratch)
+  // B's row stride where the kernel can read B in place (0: it cannot): N unit-stride
+  // in whole vectors, every K index a row that far from the last, no zip. in_place:
+  // it does, this call (gemm_region).
+  idx_t ldb = 0;
+  bool in_place = false;
   // The epilogue (set_epilogue), applied as the last K block's tiles are stored.
   bool epi = false;
   int act = 0;
@@ -169,6 +174,8 @@ struct GemmPlan {
     constexpr idx_t LINE = kLineElems<T>;
     if (seg.ks == 1 && *std::min_element(seg.len.begin(), seg.len.end()) >= LINE)
       for (idx_t sp = 0; sp < seg.block_piece[1]; ++sp) row_lines += (seg.len[sp] + LINE - 1) / LINE;
+    const idx_t kstep = uniform_stride(seg.k_b.data(), K);
+    if (ncontig && N % W == 0 && !interleave && K > 0 && kstep > 0) ldb = K > 1 ? kstep : N;  // K = 1: one row
     bp = scratch::get<T>(scratch::kPackedB, size_t(packed()));
     if (npad) plan_padding(d);
   }
@@ -312,8 +319,10 @@ struct GemmPlan {
     pack(args);
   }
 
-  // Group g's packed panel jp of the packed B pb, from K block q's first row.
+  // Group g's panel jp of B from K block q's first row: in the packed B pb, or in
+  // B itself (pb then B, in_place).
   const T* panel(const T* pb, idx_t g, idx_t jp, idx_t q) const {
+    if (in_place) return pb + g_b[g] + seg.k_b[seg.block_k[q]] + n_b[pcol[jp]];
     return pb + ((g * npanels + jp) * K + seg.block_k[q]) * NR;
   }
 
