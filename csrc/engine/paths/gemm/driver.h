@@ -134,7 +134,10 @@ void gemm_region(GemmPlan<T>& p, const T* b, const Partition& part, Block&& bloc
   const int nt = part.threads();
   const bool own = nt > 1 && sat_mul(p.packed(), idx_t(sizeof(T))) <= kOwnPackedB;
   p.in_place = read_b_in_place(p, part);
-  if (p.in_place) count_b_in_place();
+  if (p.in_place)
+    count_b_in_place();
+  else
+    p.bp = scratch::get<T>(scratch::kPackedB, size_t(p.packed()));
   Partition::Claims claims(part);
   parallel::run(nt, [&](int tid, int n) {
     const T* src = b;  // where the kernels read B: B itself (GemmPlan::panel), or packed

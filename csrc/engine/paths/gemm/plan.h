@@ -107,7 +107,9 @@ struct GemmPlan {
   std::vector<idx_t> g_a, g_b, g_o, n_b, n_o;
   std::vector<idx_t> pcol;  // panel p covers columns [pcol[p], pcol[p + 1])
   KSegments seg;
-  T* bp = nullptr;  // per group and panel, K rows of NR values, zero-padded (the calling thread's scratch)
+  // Per group and panel, K rows of NR values, zero-padded: the calling thread's scratch,
+  // taken by gemm_region where it packs B (null where B is read in place).
+  T* bp = nullptr;
   // B's row stride where the kernel can read B in place (0: it cannot): N unit-stride
   // in whole vectors, every K index a row that far from the last, no zip. in_place:
   // it does, this call (gemm_region).
@@ -176,7 +178,6 @@ struct GemmPlan {
       for (idx_t sp = 0; sp < seg.block_piece[1]; ++sp) row_lines += (seg.len[sp] + LINE - 1) / LINE;
     const idx_t kstep = uniform_stride(seg.k_b.data(), K);
     if (ncontig && N % W == 0 && !interleave && K > 0 && kstep > 0) ldb = K > 1 ? kstep : N;  // K = 1: one row
-    bp = scratch::get<T>(scratch::kPackedB, size_t(packed()));
     if (npad) plan_padding(d);
   }
 
