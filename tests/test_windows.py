@@ -442,3 +442,31 @@ def test_keyword_only(op):
     f = getattr(fc, op)
     with pytest.raises(TypeError):
         f(x, *args, None, 1)  # stride is not positional
+
+
+def test_contract_reads_a_through_a_view_layout(isa):
+    """_core.contract's view: a's data read through the given shape and byte strides (the
+    window view conv passes instead of building it): the same result as the as_strided view,
+    with and without padded windows; malformed layouts are errors that write nothing."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 9, 8, 6))
+    w = rng.standard_normal((3, 3, 6, 5))
+    for stride, pad in [(1, 1), (2, 0), (2, (1, 2))]:
+        geo = fc._window.geometry("conv", x, (3, 3), "w", stride, pad, 1)
+        shape, strides = fc._window.view_layout(x.shape[0], x.strides, geo, (6,), geo.out)
+        view = np.lib.stride_tricks.as_strided(x, shape, strides, writeable=False)
+        axes = fc._window.padded_axes(geo, x)
+        got, want = np.empty((2, *geo.out, 5)), np.empty((2, *geo.out, 5))
+        _core.contract(x, "bPiQjc", w, "ijco", got, "bPQo", None, "", "", axes, (shape, strides))
+        _core.contract(view, "bPiQjc", w, "ijco", want, "bPQo", None, "", "", axes)
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_allclose(got, fc.conv(x, w, stride=stride, padding=pad), rtol=1e-12, atol=1e-12)
+    out = np.full((2, *geo.out, 5), 7.0)
+    bad = [((shape[:-1], strides), "sizes but"),
+           ((shape, strides[:-1] + (strides[-1] + 1,)), "multiple of its itemsize"),
+           ((shape[:-1] + (-1,), strides), "negative size"),
+           ((shape[1:], strides[1:]), "labels")]
+    for layout, msg in bad:
+        with pytest.raises(ValueError, match=msg):
+            _core.contract(x, "bPiQjc", w, "ijco", out, "bPQo", None, "", "", axes, layout)
+        assert (out == 7.0).all()

@@ -5,8 +5,10 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "bindings/common.h"
@@ -24,24 +26,38 @@ int native_float(const py::dtype& dt) {
   return dt.itemsize() == 4 || dt.itemsize() == 8 ? int(dt.itemsize()) : 0;
 }
 
-engine::Operand operand(const py::array& arr, const std::string& labels, const char* fn, const char* what) {
+namespace {
+
+// The operand of the array whose data starts at `data`, with this shape and these
+// strides (bytes).
+template <class Shape, class Strides>
+engine::Operand operand_of(const void* data, py::ssize_t item, py::ssize_t ndim, Shape&& shape, Strides&& strides,
+                           const std::string& labels, const char* fn, const char* what) {
   engine::Operand op;
   op.labels = labels;
-  const auto item = arr.itemsize();
   const auto fail = [&](const std::string& why) {
     throw py::value_error(std::string("_core.") + fn + ": " + what + why);
   };
-  if (py::ssize_t(labels.size()) != arr.ndim())
-    fail(" has " + std::to_string(arr.ndim()) + " axes but " + std::to_string(labels.size()) + " labels");
-  if (reinterpret_cast<std::uintptr_t>(arr.data()) % std::uintptr_t(item) != 0) fail(" is not aligned to its itemsize");
-  op.shape.reserve(size_t(arr.ndim())), op.strides.reserve(size_t(arr.ndim()));
-  for (py::ssize_t i = 0; i < arr.ndim(); ++i) {
-    const bool unit = arr.shape(i) == 1;  // never stepped along: any stride will do
-    if (!unit && arr.strides(i) % item != 0) fail(" has a stride that is not a multiple of its itemsize");
-    op.shape.push_back(arr.shape(i));
-    op.strides.push_back(unit ? 0 : arr.strides(i) / item);
+  if (py::ssize_t(labels.size()) != ndim)
+    fail(" has " + std::to_string(ndim) + " axes but " + std::to_string(labels.size()) + " labels");
+  if (reinterpret_cast<std::uintptr_t>(data) % std::uintptr_t(item) != 0) fail(" is not aligned to its itemsize");
+  op.shape.reserve(size_t(ndim)), op.strides.reserve(size_t(ndim));
+  for (py::ssize_t i = 0; i < ndim; ++i) {
+    const bool unit = shape(i) == 1;  // never stepped along: any stride will do
+    if (shape(i) < 0) fail(" has a negative size");
+    if (!unit && strides(i) % item != 0) fail(" has a stride that is not a multiple of its itemsize");
+    op.shape.push_back(shape(i));
+    op.strides.push_back(unit ? 0 : strides(i) / item);
   }
   return op;
+}
+
+}  // namespace
+
+engine::Operand operand(const py::array& arr, const std::string& labels, const char* fn, const char* what) {
+  return operand_of(
+      arr.data(), arr.itemsize(), arr.ndim(), [&](py::ssize_t i) { return arr.shape(i); },
+      [&](py::ssize_t i) { return arr.strides(i); }, labels, fn, what);
 }
 
 py::object optional_array(const py::object& obj, const char* fn) {
@@ -201,6 +217,7 @@ py::dict describe(const engine::Plan& p) {
 }
 
 using Window = std::tuple<std::string, std::string, idx_t, idx_t, idx_t, idx_t, idx_t>;
+using View = std::pair<std::vector<py::ssize_t>, std::vector<py::ssize_t>>;
 
 // contract(a, a_labels, b, b_labels, out, out_labels): out = sum over the labels missing
 // from out of a * b; b None: a permutation of a, or a sum over a's labels missing from
@@ -212,14 +229,26 @@ using Window = std::tuple<std::string, std::string, idx_t, idx_t, idx_t, idx_t, 
 // each, a's element at (o, k) being x's at o*step + k*dilation - lo, a zero outside
 // x; a is the view as if every lo were 0 (it starts at x's own data, and its extent
 // may pass x's: only elements inside x are read).
+// view: (shape, strides in bytes) to read a's data through instead of a's own (a
+// window view of a, as numpy's as_strided would make it, without building it: on a
+// cold cache that call is most of a conv's Python time, docs/tuning.md). The caller
+// guarantees every element the engine reads lies inside a.
 void contract(const py::array& a, const std::string& la, const py::object& b_obj, const std::string& lb,
               py::array& out, const std::string& lo, const py::object& bias_obj, const std::string& lbias,
-              const std::string& activation, const std::vector<Window>& windows) {
+              const std::string& activation, const std::vector<Window>& windows, const std::optional<View>& view) {
   const py::object bo = optional_array(b_obj, "contract");
   const bool has_b = !bo.is_none();
   py::array b = has_b ? py::reinterpret_borrow<py::array>(bo) : py::array();
   const int item = common_float(out, {&a, has_b ? &b : nullptr}, "contract");
-  engine::Operand oa = operand(a, la, "contract", "a");
+  if (view && view->first.size() != view->second.size())
+    throw py::value_error("_core.contract: view has " + std::to_string(view->first.size()) + " sizes but " +
+                          std::to_string(view->second.size()) + " strides");
+  engine::Operand oa =
+      view ? operand_of(
+                 a.data(), a.itemsize(), py::ssize_t(view->first.size()),
+                 [&](py::ssize_t i) { return view->first[size_t(i)]; },
+                 [&](py::ssize_t i) { return view->second[size_t(i)]; }, la, "contract", "a (view)")
+           : operand(a, la, "contract", "a");
   const engine::Operand oo = operand(out, lo, "contract", "out");
   for (const Window& w : windows) {
     const auto& [o, k, lo_, size, step, dil, xs] = w;
@@ -426,7 +455,8 @@ void def_contract(py::module_& m) {
   // keyword argument up by name, ~1.5 us a call of four (docs/tuning.md).
   m.def("contract", &contract, py::arg("a"), py::arg("a_labels"), py::arg("b"), py::arg("b_labels"),
         py::arg("out"), py::arg("out_labels"), py::arg("bias") = py::none(),
-        py::arg("bias_labels") = "", py::arg("activation") = "", py::arg("windows") = std::vector<Window>{});
+        py::arg("bias_labels") = "", py::arg("activation") = "", py::arg("windows") = std::vector<Window>{},
+        py::arg("view") = py::none());
   m.def("contract_chain", &contract_chain, py::arg("a"), py::arg("a_labels"), py::arg("b"), py::arg("b_labels"),
         py::arg("d_labels"), py::arg("c"), py::arg("c_labels"), py::arg("out"), py::arg("out_labels"),
         py::arg("bias") = py::none(), py::arg("bias_labels") = "", py::arg("activation") = "");

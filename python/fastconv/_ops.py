@@ -36,8 +36,8 @@ def _unit_channels(*arrays) -> bool:
     return all(a.shape[-1] == 1 or a.strides[-1] == a.itemsize for a in arrays)
 
 
-def _contract(xv, xl, w, wl, res, ol, bias, bl, act, windows=()):
-    _core.contract(xv, xl, w, wl, res, ol, bias, bl, act, windows)  # by position: a call's fixed cost
+def _contract(xv, xl, w, wl, res, ol, bias, bl, act, windows=(), view=None):
+    _core.contract(xv, xl, w, wl, res, ol, bias, bl, act, windows, view)  # by position: a call's fixed cost
 
 
 def depthwise_conv(x: np.ndarray, w: np.ndarray, out: Optional[np.ndarray] = None, *,
@@ -155,7 +155,7 @@ def _conv(x, w, n, geo, dt, out, b=None, act=""):
     xl, wl, ol = "b" + xs + "c", ks + "co", "b" + os_ + "o"
     _window.run(geo, V.native_operand(x, dt), (x.shape[-1],), res,
                 lambda xv, ov: _contract(xv, xl, wv, wl, ov, ol, b, "o", act),
-                lambda xv, ov, axes: _contract(xv, xl, wv, wl, ov, ol, b, "o", act, axes))
+                lambda x_, lay, ov, axes: _contract(x_, xl, wv, wl, ov, ol, b, "o", act, axes, lay))
     return V.deliver(out, res)
 
 
@@ -178,7 +178,7 @@ def _grouped(fn, x, w, shuffle, out, pointwise, win, bias, activation):
         xl, wl, oll = "b" + xs + "gs", ks + "gso", "b" + os_ + ol
         _window.run(geo, V.native_operand(x, dt), (g, s), ov,
                     lambda xv, o: _contract(xv, xl, wv, wl, o, oll, bv, "go", act),
-                    lambda xv, o, axes: _contract(xv, xl, wv, wl, o, oll, bv, "go", act, axes))
+                    lambda x_, lay, o, axes: _contract(x_, xl, wv, wl, o, oll, bv, "go", act, axes, lay))
     return V.deliver(out, res)
 
 

@@ -149,15 +149,23 @@ def window_view(x: np.ndarray, geo: Geometry, channels: tuple, origin: tuple, ou
     if geo.blocked and origin == (0,) * len(out) and out == geo.out:
         return P.view(x, geo.K, channels)
     start = x[(slice(None),) + tuple(slice(o, None) for o in origin)]
-    shape, strides = [x.shape[0]], [x.strides[0]]
+    shape, strides = view_layout(x.shape[0], x.strides, geo, channels, out)
+    return np.lib.stride_tricks.as_strided(start, shape, strides, writeable=False)
+
+
+@functools.lru_cache(maxsize=256)
+def view_layout(b: int, xstrides: tuple, geo: Geometry, channels: tuple, out: tuple) -> tuple:
+    """(shape, strides in bytes) of window_view's view of outputs [0, out), for x of batch b
+    and these strides (kept by them: a call's fixed cost)."""
+    shape, strides = [b], [xstrides[0]]
     for i, (o, k) in enumerate(zip(out, geo.K)):
-        s = x.strides[1 + i]
+        s = xstrides[1 + i]
         shape += [o, k]
         strides += [geo.stride[i] * s if o > 1 else 0, geo.dilation[i] * s if k > 1 else 0]
-    cs = [x.strides[-1]]
+    cs = [xstrides[-1]]
     for ch in reversed(channels[1:]):
         cs.insert(0, cs[0] * ch)
-    return np.lib.stride_tricks.as_strided(start, shape + list(channels), strides + cs, writeable=False)
+    return tuple(shape) + tuple(channels), tuple(strides + cs)
 
 
 def _boxes(geo: Geometry, S: tuple) -> list:
@@ -203,17 +211,20 @@ def padded_axes(geo: Geometry, x: np.ndarray):
 def run(geo: Geometry, x: np.ndarray, channels: tuple, out: np.ndarray, call, padded=None) -> None:
     """call(view, out_box) for every output box: the window view (window_view's layout)
     and the box of out (b, *O, ...) it fills; border boxes read a zero-padded copy of
-    only the input their windows cover. padded(view, out, axes): one call for the whole
-    output instead, the engine reading the padding as zeros (axes: padded_axes; view:
-    the windows as if every lo were 0, its extent past x's), where the engine has a
-    path for it (else NotImplementedError, having written nothing, and the boxes)."""
+    only the input their windows cover. padded(x, layout, out, axes): one call for the
+    whole output instead, the engine reading the padding as zeros (axes: padded_axes,
+    none without padding; layout: view_layout's (shape, strides) of the windows as if
+    every lo were 0, to read x through, its extent past x's), where the engine has a
+    path for it (else NotImplementedError, having written nothing, and the boxes). The
+    view itself is never built there: numpy's as_strided is most of a conv's Python time
+    on a cold cache (docs/tuning.md)."""
     if geo.blocked:
         return call(window_view(x, geo, channels, (0,) * len(geo.K), geo.out), out)
     S = x.shape[1:-1]
     axes = padded_axes(geo, x) if padded is not None else None
-    if axes:
+    if axes is not None:
         try:
-            return padded(window_view(x, geo, channels, (0,) * len(S), geo.out), out, axes)
+            return padded(x, view_layout(x.shape[0], x.strides, geo, channels, geo.out), out, axes)
         except NotImplementedError:
             pass
     for box, interior in _boxes(geo, S):
