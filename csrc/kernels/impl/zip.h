@@ -39,27 +39,6 @@ struct ZipTables {
   }
 };
 
-// The zip of R registers: out[v] holds elements [v*W, (v + 1)*W) of the rows
-// rows[0 .. R) interleaved (row i's column j at j*R + i). rows is permuted in place
-// where gcd(R, W) == 1.
-template <class T, int R, class P, class M>
-__attribute__((always_inline)) static inline void zip_regs(const P& perm, const M& mask, typename Vec<T>::reg (&rows)[R],
-                                                           typename Vec<T>::reg (&out)[R]) {
-  using V = Vec<T>;
-  if constexpr (ZipTables<T, R>::coprime) {
-    for (int i = 0; i < R; ++i) rows[i] = V::permute(perm[0][i], rows[i]);
-  }
-  for (int v = 0; v < R; ++v) {
-    if constexpr (ZipTables<T, R>::coprime) {
-      out[v] = rows[0];
-      for (int i = 1; i < R; ++i) out[v] = V::blend(out[v], rows[i], mask[v][i]);
-    } else {
-      out[v] = V::permute(perm[v][0], rows[0]);
-      for (int i = 1; i < R; ++i) out[v] = V::permute_merge(out[v], mask[v][i], perm[v][i], rows[i]);
-    }
-  }
-}
-
 // The lanes of output vector v that row i fills in a zip of R rows of W lanes.
 template <int W, int R>
 constexpr int zip_lanes(int v, int i) {
@@ -81,6 +60,25 @@ __attribute__((always_inline)) static inline void zip_regs_permuted(const typena
       zip_regs_permuted<T, R, V, I + 1>(rows, out);
     } else {
       zip_regs_permuted<T, R, V + 1, 1>(rows, out);
+    }
+  }
+}
+
+// The zip of R registers: out[v] holds elements [v*W, (v + 1)*W) of the rows
+// rows[0 .. R) interleaved (row i's column j at j*R + i). rows is permuted in place
+// where gcd(R, W) == 1, and the blends that follow take immediate masks
+// (zip_regs_permuted): a mask from the tables was a load for every blend.
+template <class T, int R, class P, class M>
+__attribute__((always_inline)) static inline void zip_regs(const P& perm, const M& mask, typename Vec<T>::reg (&rows)[R],
+                                                           typename Vec<T>::reg (&out)[R]) {
+  using V = Vec<T>;
+  if constexpr (ZipTables<T, R>::coprime) {
+    for (int i = 0; i < R; ++i) rows[i] = V::permute(perm[0][i], rows[i]);
+    zip_regs_permuted<T, R>(rows, out);
+  } else {
+    for (int v = 0; v < R; ++v) {
+      out[v] = V::permute(perm[v][0], rows[0]);
+      for (int i = 1; i < R; ++i) out[v] = V::permute_merge(out[v], mask[v][i], perm[v][i], rows[i]);
     }
   }
 }
