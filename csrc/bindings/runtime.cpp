@@ -60,13 +60,14 @@ void def_runtime(py::module_& m) {
   }, py::arg("dtype") = "float32", py::arg("n") = 0,
      "Register tile and cache blocks of the GEMM kernel in use for a GEMM of n columns (0: the ISA's default tile).");
   m.def("set_gemm_b_in_place", [](const std::string& mode) {
-    using engine::BInPlace;
-    const BInPlace prev = engine::b_in_place();
-    if (mode == "tuned") engine::set_b_in_place(BInPlace::tuned);
-    else if (mode == "never") engine::set_b_in_place(BInPlace::never);
-    else if (mode == "always") engine::set_b_in_place(BInPlace::always);
-    else throw py::value_error("mode must be 'tuned', 'never' or 'always', not '" + mode + "'");
-    return std::string(prev == BInPlace::tuned ? "tuned" : prev == BInPlace::never ? "never" : "always");
+    static const char* const names[] = {"tuned", "never", "always"};  // engine::BInPlace's order
+    const std::string prev = names[int(engine::b_in_place())];
+    for (int i = 0; i < 3; ++i)
+      if (mode == names[i]) {
+        engine::set_b_in_place(engine::BInPlace(i));
+        return prev;
+      }
+    throw py::value_error("mode must be 'tuned', 'never' or 'always', not '" + mode + "'");
   }, py::arg("mode"),
      "For tests: where the GEMM path reads B in place instead of packing it ('tuned': per the tile's "
      "in_place_tiles; 'never'; 'always', where B's layout allows). Returns the previous mode.");
